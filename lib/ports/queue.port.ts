@@ -1,0 +1,18 @@
+/**
+ * A message queue with per-message delay (SQS standard semantics: at-least-once, delay ≤ 900 s).
+ * Bodies are JSON-serialisable objects; adapters serialise them.
+ */
+export interface OutgoingMessage<T> {
+  body: T;
+  /** Seconds before the message becomes visible; adapters clamp to 0–900. */
+  delaySeconds: number;
+}
+
+export interface MessageQueue<T> {
+  send(messages: OutgoingMessage<T>[]): Promise<void>;
+}
+
+/** Lets a consumer push a failed message's next delivery out (capped exponential visibility backoff). */
+export interface RedeliveryControl {
+  retryAfter(receiptHandle: string, seconds: number): Promise<void>;
+}
