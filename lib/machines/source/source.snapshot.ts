@@ -1,0 +1,79 @@
+/**
+ * Stepping and persisting the source machine: the only way lib/app touches xstate. A stored snapshot carries the
+ * machine version it was written with; an older version is migrated here or rejected with a clear error (never
+ * silently reinterpreted, because state ids and context shape are the contract of a stored snapshot).
+ */
+import { initialTransition, transition, type AnyMachineSnapshot } from 'xstate';
+import { SnapshotVersionError } from '../../domain/errors.js';
+import type { SourceEvent } from '../../domain/messages.js';
+import type { MachineSpec } from '../../sources/driver.builder.js';
+import { createSourceMachine, type SourceMachine } from './source.machine.js';
+import { EFFECT_TYPES, SOURCE_MACHINE_VERSION, type SourceContext, type SourceEffect } from './source.types.js';
+
+export interface StepResult {
+  snapshot: unknown;
+  effects: SourceEffect[];
+  changed: boolean;
+  from: string;
+  to: string;
+}
+
+const machines = new Map<string, SourceMachine>();
+
+/** One machine per driver spec, built once per process (machine creation is not free). */
+export function machineFor(spec: MachineSpec): SourceMachine {
+  const key = JSON.stringify(spec);
+  let machine = machines.get(key);
+  if (!machine) {
+    machine = createSourceMachine(spec);
+    machines.set(key, machine);
+  }
+  return machine;
+}
+
+export function startSource(spec: MachineSpec, sourceId: string, now: number): { snapshot: unknown; machineVersion: number } {
+  const machine = machineFor(spec);
+  const [snapshot] = initialTransition(machine, { sourceId, now });
+  return { snapshot: machine.getPersistedSnapshot(snapshot), machineVersion: SOURCE_MACHINE_VERSION };
+}
+
+/** Accept the stored snapshot if its machine version is known; migrate older known versions here. */
+export function upgradeSnapshot(stored: unknown, machineVersion: number): unknown {
+  if (machineVersion === SOURCE_MACHINE_VERSION) return stored;
+  throw new SnapshotVersionError(
+    `stored snapshot has machine version ${machineVersion}, this build understands ${SOURCE_MACHINE_VERSION}; ` +
+      (machineVersion > SOURCE_MACHINE_VERSION ? 'a newer build wrote it: deploy that build again' : 'no migration exists for it'),
+  );
+}
+
+export function restore(spec: MachineSpec, stored: unknown, machineVersion: number): AnyMachineSnapshot {
+  const machine = machineFor(spec);
+  return machine.resolveState(upgradeSnapshot(stored, machineVersion) as Parameters<SourceMachine['resolveState']>[0]);
+}
+
+/** Apply one event purely. `changed` is false when neither state nor context moved (then nothing is saved). */
+export function step(spec: MachineSpec, stored: unknown, machineVersion: number, event: SourceEvent): StepResult {
+  const machine = machineFor(spec);
+  const before = restore(spec, stored, machineVersion);
+  const [after, actions] = transition(machine, before as never, event);
+  const persisted = machine.getPersistedSnapshot(after);
+  const effects = actions
+    .filter((a) => EFFECT_TYPES.has(a.type as SourceEffect['type']))
+    .map((a) => ({ type: a.type, params: a.params }) as SourceEffect);
+  const beforeJson = JSON.stringify(stored);
+  const afterJson = JSON.stringify(persisted);
+  return { snapshot: persisted, effects, changed: beforeJson !== afterJson, from: flattenState(before.value), to: flattenState(after.value) };
+}
+
+export function contextOf(spec: MachineSpec, stored: unknown, machineVersion: number): { context: SourceContext; value: string } {
+  const snap = restore(spec, stored, machineVersion);
+  return { context: snap.context as SourceContext, value: flattenState(snap.value) };
+}
+
+/** `{operation:'running', session:'active', loops:{A:'waiting'}}` → `running/session:active/A:waiting`. */
+export function flattenState(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const v = value as { operation?: string; session?: string; loops?: Record<string, string> };
+  const loops = Object.entries(v.loops ?? {}).map(([name, state]) => `${name}:${state}`);
+  return [v.operation, `session:${v.session}`, ...loops].join('/');
+}
