@@ -86,7 +86,7 @@ describe('parseGlucoseValues', () => {
   });
 
   it('rejects a body that is not a list as a permanent error', () => {
-    for (const body of [fixture('error-session-not-found.json'), '<html></html>', null, 42]) {
+    for (const body of [fixture('error-session-not-found.json'), fixture('error-password-invalid.json'), fixture('error-max-attempts.json'), '<html></html>', null, 42]) {
       let thrown: unknown;
       try {
         parseGlucoseValues(body);
