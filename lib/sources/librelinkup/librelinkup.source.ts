@@ -1,0 +1,594 @@
+/**
+ * Abbott LibreLinkUp driver (kind `librelinkup`; nightscout-connect calls the same source `linkup`, and the config
+ * layer maps both names here). A follower account logs in, picks the patient it follows, and polls that patient's
+ * `/graph` every few minutes.
+ *
+ * Safety choices, each because a real account or a real alarm is at stake:
+ * - one login request per authenticate for a refused password (no internal retry: 3 failures/min lock the account);
+ * - a lock is reported with its end instant so nothing logs in before it;
+ * - terms-of-use steps park the source (authRejected) unless the user opted into auto-accepting them;
+ * - region redirects are followed at most twice, and the resolved region is remembered (`RegionMemo`) so later logins
+ *   go straight to the home region instead of costing an extra login each time;
+ * - the auth ticket is reused until its real expiry (≈180 days) rather than re-logging every hour.
+ * Secrets (password, auth ticket) never reach a log line or an error message.
+ */
+import { createHash } from 'node:crypto';
+import type { AxiosInstance, AxiosResponse } from 'axios';
+import {
+  ConfigError,
+  SessionInvalidError,
+  SourceAuthRejectedError,
+  SourceError,
+  SourceLockedOutError,
+  SourceRejectedError,
+  SourceUnavailableError,
+} from '../../domain/errors.js';
+import type { SourceCredentials } from '../../domain/source.js';
+import { driverBuilder, type Driver, type DriverContext, type SessionGrant } from '../driver.builder.js';
+import { MAX_RETRY_AFTER_MS, classifyStatus, classifyTransportError, createHttpClient, parseRetryAfter } from '../http.client.js';
+import { libreFrameToBatch, pickGraphFrame, type LibreGraphFrame } from './librelinkup.parse.js';
+
+export const LIBRELINKUP_KIND = 'librelinkup';
+/** nightscout-connect's `CONNECT_SOURCE` value for this vendor. */
+export const LIBRELINKUP_LEGACY_KIND = 'linkup';
+export const LIBRELINKUP_DEVICE = 'nightscout-connect-librelinkup';
+
+/** Abbott's regional API hosts (peers.md §B.1). Overridable per source with CONNECT_LINK_UP_HOSTS. */
+export const LIBRELINKUP_HOSTS: Readonly<Record<string, string>> = {
+  AE: 'api-ae.libreview.io',
+  AP: 'api-ap.libreview.io',
+  AU: 'api-au.libreview.io',
+  CA: 'api-ca.libreview.io',
+  DE: 'api-de.libreview.io',
+  EU: 'api-eu.libreview.io',
+  EU2: 'api-eu2.libreview.io',
+  FR: 'api-fr.libreview.io',
+  JP: 'api-jp.libreview.io',
+  US: 'api-us.libreview.io',
+  LA: 'api-la.libreview.io',
+  RU: 'api.libreview.ru',
+  CN: 'api-cn.myfreestyle.cn',
+};
+const REGION_ALIASES: Record<string, string> = { UK: 'EU2', GB: 'EU2' };
+
+export const DEFAULT_LINK_UP_VERSION = '4.16.0';
+export const DEFAULT_LINK_UP_PRODUCT = 'llu.android';
+/** A mobile browser string: Abbott's edge (Cloudflare) has refused obviously scripted agents. */
+export const DEFAULT_LINK_UP_USER_AGENT =
+  'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36';
+
+const MAX_REDIRECTS = 2;
+const MAX_TERMS_STEPS = 4;
+/** Abbott's observed policy (3 failures / 60 s → 300 s); used when a 429 does not say how long. */
+const DEFAULT_LOCKOUT_MS = 300_000;
+/** Cloudflare's HTTP 430 rate limit: back off for a long time, never loop. */
+const CLOUDFLARE_BACKOFF_MS = 15 * 60_000;
+/** Used only when the login answer has no `authTicket.expires`. */
+const FALLBACK_SESSION_LIFETIME_MS = 60 * 60_000;
+
+export interface LibreLinkUpSettings {
+  /** Upper-case region key (aliases resolved), or undefined when only a server was given. */
+  linkUpRegion?: string;
+  /** Explicit base URL for the first login (wins over the region). */
+  linkUpServer?: string;
+  linkUpVersion: string;
+  linkUpProduct: string;
+  linkUpPatientId?: string;
+  /** Minutes between polls, 1–60. */
+  linkUpInterval: number;
+  linkUpAutoAcceptTerms: boolean;
+  linkUpUserAgent?: string;
+  /** Region → base URL (defaults merged with CONNECT_LINK_UP_HOSTS). */
+  linkUpHosts: Record<string, string>;
+  httpTimeoutMs?: number;
+}
+
+/** Result of a login: secret (holds the ticket). */
+export interface LibreAuth {
+  token: string;
+  /** Epoch ms the ticket expires, when the vendor said. */
+  expiresAt?: number;
+  /** Lower-case hex SHA-256 of the user id: the `Account-Id` header. */
+  accountIdHash: string;
+  /** Region the login finally succeeded on (after redirects), when known. */
+  region?: string;
+  baseUrl: string;
+  /** True when a redirect was followed, i.e. the configured region is not the account's home. */
+  redirected: boolean;
+}
+
+/** Session material kept in the session store (secret). */
+export interface LibreSession {
+  token: string;
+  accountIdHash: string;
+  patientId: string;
+  /** Resolved region host, so fetches never go through a redirecting host. */
+  baseUrl: string;
+  region?: string;
+}
+
+/**
+ * Where a resolved home region is remembered between logins. The in-memory default survives only a warm process; a
+ * durable implementation can be plugged in by whoever owns the stores (the driver contract gives authenticate no
+ * access to the previous session).
+ */
+export interface RegionMemo {
+  get(key: string): string | undefined;
+  set(key: string, region: string): void;
+}
+
+export function inMemoryRegionMemo(limit = 10_000): RegionMemo {
+  const map = new Map<string, string>();
+  return {
+    get: (key) => map.get(key),
+    set(key, region) {
+      map.delete(key);
+      map.set(key, region);
+      // Oldest first in a Map: drop it so a long-lived process cannot grow without bound.
+      if (map.size > limit) map.delete(map.keys().next().value as string);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Settings and credentials
+
+export function parseLibreLinkUpSettings(raw: Record<string, unknown>): LibreLinkUpSettings {
+  const problems: string[] = [];
+  const text = (key: string): string | undefined => {
+    const value = raw[key];
+    if (value === undefined || value === null) return undefined;
+    const s = String(value).trim();
+    return s === '' ? undefined : s;
+  };
+
+  // Hosts first: an override may add a region Abbott introduced after this code was written.
+  const hosts: Record<string, string> = {};
+  for (const [region, host] of Object.entries(LIBRELINKUP_HOSTS)) hosts[region] = `https://${host}`;
+  const hostsRaw = raw.linkUpHosts;
+  if (hostsRaw !== undefined && hostsRaw !== null && hostsRaw !== '') {
+    let parsed: unknown = hostsRaw;
+    if (typeof hostsRaw === 'string') {
+      try {
+        parsed = JSON.parse(hostsRaw);
+      } catch {
+        parsed = undefined;
+      }
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      problems.push('CONNECT_LINK_UP_HOSTS must be a JSON object mapping region to host, e.g. {"EU2":"api-eu2.libreview.io"}');
+    } else {
+      for (const [region, host] of Object.entries(parsed as Record<string, unknown>)) {
+        const url = typeof host === 'string' ? normalizeBaseUrl(host) : undefined;
+        if (!url) problems.push(`CONNECT_LINK_UP_HOSTS entry ${safeLabel(region)}: expected a host name or https URL (plain http only for loopback)`);
+        else hosts[canonicalRegion(region)] = url;
+      }
+    }
+  }
+
+  const server = text('linkUpServer');
+  let linkUpServer: string | undefined;
+  if (server !== undefined) {
+    linkUpServer = normalizeBaseUrl(server);
+    if (!linkUpServer) problems.push('CONNECT_LINK_UP_SERVER must be a host name or https URL (plain http only for loopback)');
+  }
+
+  const regionText = text('linkUpRegion');
+  let linkUpRegion: string | undefined;
+  if (regionText !== undefined) {
+    const region = canonicalRegion(regionText);
+    if (hosts[region]) linkUpRegion = region;
+    else problems.push(`CONNECT_LINK_UP_REGION must be one of ${Object.keys(hosts).join(' ')} (UK and GB mean EU2)`);
+  } else if (server === undefined) {
+    linkUpRegion = 'EU';
+  }
+
+  const version = text('linkUpVersion') ?? DEFAULT_LINK_UP_VERSION;
+  if (!/^\d+(\.\d+){1,3}$/.test(version)) problems.push('CONNECT_LINK_UP_VERSION must look like 4.16.0');
+  const product = text('linkUpProduct') ?? DEFAULT_LINK_UP_PRODUCT;
+  if (!/^[A-Za-z0-9._-]{1,40}$/.test(product)) problems.push('CONNECT_LINK_UP_PRODUCT must be a short token such as llu.android or llu.ios');
+
+  const intervalText = text('linkUpInterval');
+  const interval = intervalText === undefined ? 5 : Number(intervalText);
+  if (!Number.isInteger(interval) || interval < 1 || interval > 60) problems.push('CONNECT_LINK_UP_INTERVAL must be a whole number of minutes from 1 to 60 (default 5)');
+
+  const autoText = text('linkUpAutoAcceptTerms');
+  let autoAccept = false;
+  if (autoText !== undefined) {
+    const v = autoText.toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(v)) autoAccept = true;
+    else if (['false', '0', 'no', 'off'].includes(v)) autoAccept = false;
+    else problems.push('CONNECT_LINK_UP_AUTO_ACCEPT_TERMS must be true or false');
+  }
+
+  const timeoutText = text('httpTimeoutMs');
+  let httpTimeoutMs: number | undefined;
+  if (timeoutText !== undefined) {
+    httpTimeoutMs = Number(timeoutText);
+    if (!Number.isInteger(httpTimeoutMs) || httpTimeoutMs < 100 || httpTimeoutMs > 120_000) problems.push('httpTimeoutMs must be a whole number of ms from 100 to 120000');
+  }
+
+  const userAgent = text('linkUpUserAgent');
+  if (userAgent !== undefined && /[\r\n]/.test(userAgent)) problems.push('CONNECT_LINK_UP_USER_AGENT must be a single line');
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  const patientId = text('linkUpPatientId');
+  return {
+    ...(linkUpRegion !== undefined ? { linkUpRegion } : {}),
+    ...(linkUpServer !== undefined ? { linkUpServer } : {}),
+    linkUpVersion: version,
+    linkUpProduct: product,
+    ...(patientId !== undefined ? { linkUpPatientId: patientId } : {}),
+    linkUpInterval: interval,
+    linkUpAutoAcceptTerms: autoAccept,
+    ...(userAgent !== undefined ? { linkUpUserAgent: userAgent } : {}),
+    linkUpHosts: hosts,
+    ...(httpTimeoutMs !== undefined ? { httpTimeoutMs } : {}),
+  };
+}
+
+export function checkLibreLinkUpCredentials(credentials: SourceCredentials): void {
+  const problems: string[] = [];
+  const vendor = credentials?.vendor ?? {};
+  if (typeof vendor.username !== 'string' || vendor.username.trim() === '') problems.push('CONNECT_LINK_UP_USERNAME (the LibreLinkUp follower e-mail) is required');
+  if (typeof vendor.password !== 'string' || vendor.password === '') problems.push('CONNECT_LINK_UP_PASSWORD is required');
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
+function canonicalRegion(value: string): string {
+  const upper = value.trim().toUpperCase();
+  return REGION_ALIASES[upper] ?? upper;
+}
+
+/** Host or URL → `https://host[:port][/path]` without a trailing slash; plain http only for loopback. */
+function normalizeBaseUrl(value: string): string | undefined {
+  const trimmed = value.trim();
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) ? trimmed : `https://${trimmed}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    return undefined;
+  }
+  if (url.username || url.password || url.search || url.hash) return undefined;
+  const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) return undefined;
+  return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+function safeLabel(value: string): string {
+  return value.replace(/[^A-Za-z0-9_-]/g, '?').slice(0, 16);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// HTTP
+
+const PREFIX = 'LIBRELINKUP';
+
+function sha256Hex(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+function baseHeaders(settings: LibreLinkUpSettings): Record<string, string> {
+  return {
+    'Content-Type': 'application/json;charset=UTF-8',
+    Accept: 'application/json',
+    'User-Agent': settings.linkUpUserAgent ?? DEFAULT_LINK_UP_USER_AGENT,
+    version: settings.linkUpVersion,
+    product: settings.linkUpProduct,
+    // The official app sends these; some edges treat their absence as a scripted client.
+    'Cache-Control': 'no-cache',
+    Pragma: 'no-cache',
+  };
+}
+
+function client(settings: LibreLinkUpSettings, baseUrl: string): AxiosInstance {
+  return createHttpClient({ baseURL: baseUrl, timeoutMs: settings.httpTimeoutMs, headers: baseHeaders(settings) });
+}
+
+async function send(run: () => Promise<AxiosResponse>): Promise<AxiosResponse> {
+  try {
+    return await run();
+  } catch (err) {
+    // Axios errors hold the request config (password, token): keep only the classification.
+    throw classifyTransportError(PREFIX, err);
+  }
+}
+
+function bodyOf(response: AxiosResponse): Record<string, any> | undefined {
+  const data = response.data;
+  return typeof data === 'object' && data !== null && !Array.isArray(data) ? data : undefined;
+}
+
+function lockoutSeconds(body: Record<string, any> | undefined): number | undefined {
+  const seconds = body?.data?.data?.lockout;
+  return typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
+}
+
+/**
+ * 429 (as HTTP status or as body status): a lock when the body says how long, or any 429 on login (a login during a
+ * rate limit only extends it); elsewhere a retryable error honouring Retry-After.
+ */
+function rateLimited(response: AxiosResponse, body: Record<string, any> | undefined, now: number, startedAt: number, onLogin: boolean): SourceError {
+  const seconds = lockoutSeconds(body);
+  // Count the time the request took, so we never come back before the vendor's own clock releases the account.
+  const elapsed = Math.max(0, performance.now() - startedAt);
+  if (seconds !== undefined) {
+    return new SourceLockedOutError(`LibreLinkUp locked the account for ${Math.round(seconds)} s after repeated requests`, `${PREFIX}.LOCKED`, now + Math.ceil(elapsed) + seconds * 1000);
+  }
+  const retryAfterMs = parseRetryAfter(response.headers?.['retry-after'], now) ?? DEFAULT_LOCKOUT_MS;
+  if (onLogin) {
+    return new SourceLockedOutError('LibreLinkUp rate-limited the login', `${PREFIX}.LOCKED`, now + Math.ceil(elapsed) + retryAfterMs);
+  }
+  return new SourceUnavailableError('LibreLinkUp rate-limited the request (HTTP 429)', `${PREFIX}.HTTP_429`, { retryAfterMs });
+}
+
+/** Statuses every LibreLinkUp call shares. Returns undefined for 2xx. */
+function classifyHttp(response: AxiosResponse, now: number, startedAt: number, onLogin: boolean): SourceError | undefined {
+  const status = response.status;
+  if (status >= 200 && status < 300) return undefined;
+  if (status === 429) return rateLimited(response, bodyOf(response), now, startedAt, onLogin);
+  if (status === 430) {
+    return new SourceUnavailableError('LibreLinkUp edge (Cloudflare) rate-limited this client (HTTP 430)', `${PREFIX}.HTTP_430`, { retryAfterMs: Math.min(CLOUDFLARE_BACKOFF_MS, MAX_RETRY_AFTER_MS) });
+  }
+  if (status === 403) {
+    return new SourceRejectedError(
+      'LibreLinkUp refused the request (HTTP 403): the app version/headers are no longer accepted or this client is blocked; check CONNECT_LINK_UP_VERSION',
+      `${PREFIX}.FORBIDDEN`,
+    );
+  }
+  if (status === 400) {
+    const message = bodyOf(response)?.message;
+    const reason = typeof message === 'string' && /^[A-Za-z]{1,60}$/.test(message) ? ` (${message})` : '';
+    return new SourceRejectedError(`LibreLinkUp rejected the request as malformed (HTTP 400${reason})`, `${PREFIX}.BAD_REQUEST`);
+  }
+  if (status === 401) return undefined; // caller decides: bad credentials on login, dead session elsewhere
+  return classifyStatus(PREFIX, status, parseRetryAfter(response.headers?.['retry-after'], now));
+}
+
+function versionTooOld(body: Record<string, any> | undefined): SourceRejectedError {
+  const wanted = body?.data?.minimumVersion;
+  const version = typeof wanted === 'string' && /^\d+(\.\d+){0,3}$/.test(wanted) ? wanted : undefined;
+  return new SourceRejectedError(
+    version
+      ? `LibreLinkUp requires app version ${version} or newer: set CONNECT_LINK_UP_VERSION=${version}`
+      : 'LibreLinkUp says the app version is too old: set CONNECT_LINK_UP_VERSION to the current LibreLinkUp app version',
+    `${PREFIX}.VERSION_TOO_OLD`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Session
+
+function regionMemoKey(ctx: DriverContext<LibreLinkUpSettings>): string {
+  // Hash the e-mail so the memo key is not personal data; a changed username starts fresh.
+  return `${ctx.sourceId}:${sha256Hex(String(ctx.credentials.vendor.username ?? '').trim().toLowerCase())}`;
+}
+
+function startingPoint(settings: LibreLinkUpSettings, remembered: string | undefined): { baseUrl: string; region?: string } {
+  if (remembered && settings.linkUpHosts[remembered]) return { baseUrl: settings.linkUpHosts[remembered], region: remembered };
+  if (settings.linkUpServer) return { baseUrl: settings.linkUpServer, region: settings.linkUpRegion };
+  const region = settings.linkUpRegion ?? 'EU';
+  return { baseUrl: settings.linkUpHosts[region], region };
+}
+
+async function authenticate(ctx: DriverContext<LibreLinkUpSettings>, memo: RegionMemo): Promise<LibreAuth> {
+  const { settings, credentials } = ctx;
+  const memoKey = regionMemoKey(ctx);
+  let { baseUrl, region } = startingPoint(settings, memo.get(memoKey));
+  const visited = new Set<string>(region ? [region] : []);
+  let redirects = 0;
+  const body = { email: String(credentials.vendor.username).trim(), password: String(credentials.vendor.password) };
+
+  for (;;) {
+    const startedAt = performance.now();
+    const response = await send(() => client(settings, baseUrl).post('/llu/auth/login', body));
+    const failure = classifyHttp(response, ctx.now, startedAt, true);
+    if (failure) throw failure;
+    if (response.status === 401) throw authRejected();
+    const payload = bodyOf(response);
+
+    if (payload?.status === 0 && payload.data?.redirect === true) {
+      const target = typeof payload.data.region === 'string' ? canonicalRegion(payload.data.region) : '';
+      const targetUrl = settings.linkUpHosts[target];
+      if (!targetUrl) {
+        throw new SourceRejectedError(
+          `LibreLinkUp redirected to region ${safeLabel(target)}, which has no known host: set CONNECT_LINK_UP_HOSTS or CONNECT_LINK_UP_SERVER`,
+          `${PREFIX}.UNKNOWN_REGION`,
+        );
+      }
+      if (redirects >= MAX_REDIRECTS || visited.has(target)) {
+        throw new SourceRejectedError('LibreLinkUp kept redirecting the login between regions; set CONNECT_LINK_UP_REGION to the account region', `${PREFIX}.REDIRECT_LOOP`);
+      }
+      redirects += 1;
+      visited.add(target);
+      ctx.log.warn('LibreLinkUp account lives in another region; following the redirect', { region: target, hint: `set CONNECT_LINK_UP_REGION=${target}` });
+      baseUrl = targetUrl;
+      region = target;
+      continue;
+    }
+
+    const auth = await settleLogin(ctx, payload, baseUrl, response.status);
+    if (region) memo.set(memoKey, region);
+    return { ...auth, ...(region ? { region } : {}), redirected: redirects > 0 };
+  }
+}
+
+function authRejected(): SourceAuthRejectedError {
+  return new SourceAuthRejectedError('LibreLinkUp refused the e-mail or password', `${PREFIX}.AUTH_REJECTED`);
+}
+
+/** A non-redirect login answer (possibly a chain of terms steps) → auth, or the error that parks/locks/stops the source. */
+async function settleLogin(
+  ctx: DriverContext<LibreLinkUpSettings>,
+  first: Record<string, any> | undefined,
+  baseUrl: string,
+  httpStatus: number,
+): Promise<Omit<LibreAuth, 'redirected' | 'region'>> {
+  let payload = first;
+  for (let steps = 0; ; steps++) {
+    const status = payload?.status;
+    if (status === 0) return toAuth(payload, baseUrl);
+    if (status === 2) throw authRejected();
+    if (status === 429) {
+      // Locked without an HTTP 429: same meaning.
+      throw rateLimited({ status: httpStatus, headers: {} } as AxiosResponse, payload, ctx.now, performance.now(), true);
+    }
+    if (status === 920) throw versionTooOld(payload);
+    if (status !== 4) {
+      throw new SourceRejectedError(`LibreLinkUp login answered an unexpected status ${typeof status === 'number' ? status : 'none'}`, `${PREFIX}.UNEXPECTED_STATUS`);
+    }
+
+    const stepType = payload?.data?.step?.type;
+    const known = stepType === 'tou' || stepType === 'pp';
+    if (!known) {
+      throw new SourceAuthRejectedError('LibreLinkUp wants a step completed in the app before it lets this account in: open the LibreLinkUp app', `${PREFIX}.STEP_REQUIRED`);
+    }
+    if (!ctx.settings.linkUpAutoAcceptTerms) {
+      // Parks the source until credentials or settings change: accepting terms is the user's decision.
+      throw new SourceAuthRejectedError('accept the new terms in the LibreLinkUp app', `${PREFIX}.TERMS_REQUIRED`);
+    }
+    if (steps >= MAX_TERMS_STEPS) {
+      throw new SourceRejectedError('LibreLinkUp asked for more terms steps than expected: accept the new terms in the LibreLinkUp app', `${PREFIX}.TOO_MANY_STEPS`);
+    }
+    const stepToken = payload?.data?.authTicket?.token;
+    if (typeof stepToken !== 'string' || stepToken === '') {
+      throw new SourceRejectedError('LibreLinkUp terms step came without a ticket', `${PREFIX}.UNEXPECTED_BODY`);
+    }
+    ctx.log.info('LibreLinkUp terms step accepted automatically (CONNECT_LINK_UP_AUTO_ACCEPT_TERMS)', { step: stepType });
+    const startedAt = performance.now();
+    const response = await send(() => client(ctx.settings, baseUrl).post(`/auth/continue/${stepType}`, undefined, { headers: { Authorization: `Bearer ${stepToken}` } }));
+    const failure = classifyHttp(response, ctx.now, startedAt, true);
+    if (failure) throw failure;
+    if (response.status === 401) throw new SourceAuthRejectedError('LibreLinkUp refused the terms step: accept the new terms in the LibreLinkUp app', `${PREFIX}.TERMS_REQUIRED`);
+    payload = bodyOf(response);
+    httpStatus = response.status;
+  }
+}
+
+function toAuth(payload: Record<string, any> | undefined, baseUrl: string): Omit<LibreAuth, 'redirected' | 'region'> {
+  const token = payload?.data?.authTicket?.token;
+  const userId = payload?.data?.user?.id;
+  if (typeof token !== 'string' || token === '' || (typeof userId !== 'string' && typeof userId !== 'number') || String(userId) === '') {
+    throw new SourceRejectedError('LibreLinkUp login answer lacks the user or ticket', `${PREFIX}.UNEXPECTED_BODY`);
+  }
+  const expires = payload?.data?.authTicket?.expires;
+  let expiresAt: number | undefined;
+  if (typeof expires === 'number' && Number.isFinite(expires) && expires > 0) {
+    // Documented as epoch seconds; a value already in ms (> year 5138 as seconds) is taken as ms.
+    expiresAt = expires > 1e11 ? expires : expires * 1000;
+  }
+  return { token, accountIdHash: sha256Hex(String(userId)), baseUrl, ...(expiresAt !== undefined ? { expiresAt } : {}) };
+}
+
+function authedHeaders(token: string, accountIdHash: string): Record<string, string> {
+  return { Authorization: `Bearer ${token}`, 'Account-Id': accountIdHash };
+}
+
+/** Body status ≠ 0 on an authenticated call. */
+function classifyBodyStatus(payload: Record<string, any> | undefined, now: number, httpStatus: number): SourceError | undefined {
+  const status = payload?.status;
+  if (status === 0) return undefined;
+  if (status === 429) return rateLimited({ status: httpStatus, headers: {} } as AxiosResponse, payload, now, performance.now(), false);
+  if (status === 920) return versionTooOld(payload);
+  const message = typeof payload?.error?.message === 'string' ? payload.error.message : typeof payload?.message === 'string' ? payload.message : '';
+  if (status === 2 || /auth|token|session|ticket/i.test(message)) {
+    return new SessionInvalidError('LibreLinkUp no longer accepts the session', `${PREFIX}.SESSION_INVALID`);
+  }
+  return new SourceRejectedError(`LibreLinkUp answered an unexpected status ${typeof status === 'number' ? status : 'none'}`, `${PREFIX}.UNEXPECTED_STATUS`);
+}
+
+async function authedGet(settings: LibreLinkUpSettings, baseUrl: string, path: string, token: string, accountIdHash: string, now: number): Promise<Record<string, any>> {
+  const startedAt = performance.now();
+  const response = await send(() => client(settings, baseUrl).get(path, { headers: authedHeaders(token, accountIdHash) }));
+  const failure = classifyHttp(response, now, startedAt, false);
+  if (failure) throw failure;
+  if (response.status === 401) throw new SessionInvalidError('LibreLinkUp no longer accepts the session (HTTP 401)', `${PREFIX}.SESSION_INVALID`);
+  const payload = bodyOf(response);
+  const bodyFailure = classifyBodyStatus(payload, now, response.status);
+  if (bodyFailure) throw bodyFailure;
+  return payload as Record<string, any>;
+}
+
+async function authorize(ctx: DriverContext<LibreLinkUpSettings>, auth: LibreAuth): Promise<SessionGrant<LibreSession>> {
+  const payload = await authedGet(ctx.settings, auth.baseUrl, '/llu/connections', auth.token, auth.accountIdHash, ctx.now);
+  if (!Array.isArray(payload.data)) throw new SourceRejectedError('LibreLinkUp connections answer has no list', `${PREFIX}.UNEXPECTED_BODY`);
+  const connections = payload.data.filter((c: unknown): c is Record<string, any> => typeof c === 'object' && c !== null && typeof (c as any).patientId === 'string');
+  if (connections.length === 0) {
+    throw new SourceRejectedError('this LibreLinkUp account follows nobody: accept the invitation in the app', `${PREFIX}.NO_CONNECTIONS`);
+  }
+  const wanted = ctx.settings.linkUpPatientId;
+  let chosen: Record<string, any> | undefined;
+  if (wanted) {
+    chosen = connections.find((c) => c.patientId === wanted);
+    if (!chosen) {
+      throw new SourceRejectedError(
+        `CONNECT_LINK_UP_PATIENT_ID matches none of the ${connections.length} connection(s) this LibreLinkUp account follows`,
+        `${PREFIX}.PATIENT_NOT_FOUND`,
+      );
+    }
+  } else {
+    chosen = connections[0];
+    if (connections.length > 1) {
+      // Which patient is "first" is Abbott's ordering; pinning avoids ever writing another person's readings here.
+      ctx.log.warn('LibreLinkUp account follows several people; using the first. Set CONNECT_LINK_UP_PATIENT_ID to pin one', { connections: connections.length });
+    }
+  }
+  const session: LibreSession = {
+    token: auth.token,
+    accountIdHash: auth.accountIdHash,
+    patientId: chosen.patientId,
+    baseUrl: auth.baseUrl,
+    ...(auth.region ? { region: auth.region } : {}),
+  };
+  // Reuse the ticket until its real expiry; without one the builder's 60 min default applies.
+  return auth.expiresAt !== undefined && auth.expiresAt > ctx.now ? { session, expiresAt: auth.expiresAt } : { session };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Driver
+
+async function fetchGraph(settings: LibreLinkUpSettings, session: LibreSession, now: number): Promise<LibreGraphFrame> {
+  const payload = await authedGet(settings, session.baseUrl, `/llu/connections/${encodeURIComponent(session.patientId)}/graph`, session.token, session.accountIdHash, now);
+  const frame = pickGraphFrame(payload);
+  if (frame.patientId !== undefined && frame.patientId !== session.patientId) {
+    // Never file one person's readings under another's site.
+    throw new SourceRejectedError('LibreLinkUp answered with a different patient than requested', `${PREFIX}.PATIENT_MISMATCH`);
+  }
+  return frame;
+}
+
+/**
+ * Build the driver. The poll interval is a setting (CONNECT_LINK_UP_INTERVAL), but the loop spec is plain data fixed at
+ * build time, so a source with a non-default interval needs `createLibreLinkUpDriver({ intervalMinutes })`.
+ */
+export function createLibreLinkUpDriver(options: { intervalMinutes?: number; regionMemo?: RegionMemo } = {}): Driver<LibreLinkUpSettings, LibreAuth, LibreSession> {
+  const intervalMs = (options.intervalMinutes ?? 5) * 60_000;
+  const memo = options.regionMemo ?? inMemoryRegionMemo();
+  return driverBuilder<LibreLinkUpSettings>({
+    kind: LIBRELINKUP_KIND,
+    device: LIBRELINKUP_DEVICE,
+    parseSettings: parseLibreLinkUpSettings,
+    checkCredentials: checkLibreLinkUpCredentials,
+  })
+    .supportSession<LibreAuth, LibreSession>({
+      authenticate: (ctx) => authenticate(ctx, memo),
+      authorize,
+      lifetimeMs: FALLBACK_SESSION_LIFETIME_MS,
+    })
+    .registerLoop<LibreGraphFrame>({
+      name: 'LibreLinkUp',
+      intervalMs,
+      align: { lagMs: 10_000, jitterMs: 8_000 },
+      attempts: 3,
+      retry: { baseMs: 60_000, capMs: Math.max(60_000, intervalMs) },
+      backoff: { baseMs: intervalMs, capMs: 30 * 60_000 },
+      maxLookbackMs: 12 * 60 * 60_000,
+      fetch: (ctx) => fetchGraph(ctx.settings, ctx.session, ctx.now),
+      transform: (raw, ctx) => libreFrameToBatch(raw, { device: LIBRELINKUP_DEVICE, cursor: ctx.cursor, now: ctx.now }),
+    })
+    .build();
+}
+
+/** Default driver (5-minute interval, in-process region memo). */
+export const libreLinkUpDriver: Driver<LibreLinkUpSettings, LibreAuth, LibreSession> = createLibreLinkUpDriver();
