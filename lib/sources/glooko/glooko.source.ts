@@ -1,0 +1,294 @@
+/**
+ * Glooko driver: v2 cookie sign-in with a full `deviceInformation` block, then boluses, basals and CGM readings
+ * (which nightscout-connect dropped) every 5 minutes. Glooko's wall-time-labelled-UTC stamps are re-zoned with a
+ * required IANA zone (see glooko.parse.ts). Unlike nightscout-connect no `Host` header is forced, so EU, US and
+ * development servers all work.
+ */
+import { createHash } from 'node:crypto';
+import { ConfigError, SessionInvalidError, SourceRejectedError } from '../../domain/errors.js';
+import type { SourceCredentials } from '../../domain/source.js';
+import { driverBuilder, type DriverContext } from '../driver.builder.js';
+import { classifyStatus, classifyTransportError, createHttpClient, DEFAULT_HTTP_TIMEOUT_MS, parseRetryAfter } from '../http.client.js';
+import {
+  extractArray,
+  GLOOKO_DEVICE,
+  glookoQueryWindow,
+  parseSignInBody,
+  signInRejection,
+  transformGlooko,
+  type GlookoRaw,
+  type GlookoZone,
+} from './glooko.parse.js';
+import { isValidTimeZone } from './zoned-time.js';
+
+export interface GlookoSettings {
+  /** Origin of the Glooko API, e.g. https://eu.api.glooko.com (no trailing slash). */
+  baseUrl: string;
+  zone: GlookoZone;
+  httpTimeoutMs: number;
+}
+
+/** Session material: a bearer secret, kept only in the session store. */
+export interface GlookoSession {
+  cookie: string;
+  glookoCode: string;
+}
+
+interface GlookoAuth extends GlookoSession {
+  /** Cookie expiry when Glooko states one (Max-Age / Expires). */
+  expiresAt?: number;
+}
+
+export const GLOOKO_ENV_HOSTS: Record<string, string> = {
+  default: 'api.glooko.com',
+  eu: 'eu.api.glooko.com',
+  development: 'api.glooko.work',
+  production: 'externalapi.glooko.com',
+};
+
+const SESSION_LIFETIME_MS = 24 * 3_600_000;
+const MAX_LOOKBACK_MS = 2 * 24 * 3_600_000;
+/**
+ * Every poll re-reads at least this much history: pumps upload to Glooko in batches (when the phone app syncs) and
+ * CGM data arrives hours late via Clarity, so events older than the cursor keep appearing. Stable identifiers make
+ * the re-read idempotent.
+ */
+export const GLOOKO_REREAD_MS = 24 * 3_600_000;
+
+const PREFIX = 'GLOOKO';
+
+export function parseGlookoSettings(raw: Record<string, unknown>): GlookoSettings {
+  const problems: string[] = [];
+  const baseUrl = parseBaseUrl(raw, problems);
+  const zone = parseZone(raw, problems);
+  const httpTimeoutMs = parseTimeout(raw.httpTimeoutMs, problems);
+  if (problems.length > 0 || !baseUrl || !zone) throw new ConfigError(problems);
+  return { baseUrl, zone, httpTimeoutMs };
+}
+
+function parseBaseUrl(raw: Record<string, unknown>, problems: string[]): string | undefined {
+  const server = raw.glookoServer;
+  if (server !== undefined && server !== '') {
+    const text = String(server).trim();
+    let url: URL;
+    try {
+      url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `https://${text}`);
+    } catch {
+      problems.push('CONNECT_GLOOKO_SERVER must be a host name (eu.api.glooko.com) or an https URL');
+      return undefined;
+    }
+    if (url.username || url.password) {
+      problems.push('CONNECT_GLOOKO_SERVER must not contain user information');
+      return undefined;
+    }
+    if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+      problems.push('CONNECT_GLOOKO_SERVER must use https (plain http only for 127.0.0.1/localhost)');
+      return undefined;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      problems.push('CONNECT_GLOOKO_SERVER must be an https URL');
+      return undefined;
+    }
+    return url.origin;
+  }
+  const env = raw.glookoEnv === undefined || raw.glookoEnv === '' ? 'default' : String(raw.glookoEnv).trim().toLowerCase();
+  const host = GLOOKO_ENV_HOSTS[env];
+  if (!host) {
+    problems.push(`CONNECT_GLOOKO_ENV must be one of ${Object.keys(GLOOKO_ENV_HOSTS).join(', ')}`);
+    return undefined;
+  }
+  return `https://${host}`;
+}
+
+/**
+ * The zone is required: Glooko's stamps are local wall time, and guessing UTC would shift every bolus by hours.
+ * An IANA zone wins over the legacy fixed offset, since only it follows DST.
+ */
+function parseZone(raw: Record<string, unknown>, problems: string[]): GlookoZone | undefined {
+  const zoneText = raw.glookoTimezone === undefined ? '' : String(raw.glookoTimezone).trim();
+  if (zoneText !== '') {
+    if (!isValidTimeZone(zoneText)) {
+      problems.push('CONNECT_GLOOKO_TIMEZONE must be an IANA time zone name such as Europe/Berlin or America/New_York');
+      return undefined;
+    }
+    return { kind: 'iana', zone: zoneText };
+  }
+  const offset = raw.glookoTimezoneOffset;
+  if (offset !== undefined && offset !== '') {
+    const hours = typeof offset === 'number' ? offset : Number(String(offset).trim());
+    if (!Number.isFinite(hours) || hours < -12 || hours > 14 || !Number.isInteger(hours * 4)) {
+      problems.push('CONNECT_GLOOKO_TIMEZONE_OFFSET must be hours from UTC between -12 and 14 in quarter hours (e.g. 1, -5, 5.5); prefer CONNECT_GLOOKO_TIMEZONE');
+      return undefined;
+    }
+    return { kind: 'fixed', offsetHours: hours };
+  }
+  problems.push('CONNECT_GLOOKO_TIMEZONE is required: the IANA time zone of the pump and CGM clocks, e.g. Europe/Berlin (Glooko stamps are local time)');
+  return undefined;
+}
+
+function parseTimeout(value: unknown, problems: string[]): number {
+  if (value === undefined || value === '') return DEFAULT_HTTP_TIMEOUT_MS;
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms < 100 || ms > 120_000) {
+    problems.push('httpTimeoutMs must be an integer between 100 and 120000');
+    return DEFAULT_HTTP_TIMEOUT_MS;
+  }
+  return ms;
+}
+
+export function checkGlookoCredentials(credentials: SourceCredentials): void {
+  const problems: string[] = [];
+  if (!nonEmpty(credentials.vendor?.email)) problems.push('CONNECT_GLOOKO_EMAIL is required');
+  if (!nonEmpty(credentials.vendor?.password)) problems.push('CONNECT_GLOOKO_PASSWORD is required');
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
+/**
+ * The device block Glooko's sign-in demands. Serial and device id are derived from the source id so that the
+ * same source always presents as the same phone (a new "device" per login may trigger vendor security checks)
+ * while different sources never share one.
+ */
+export function glookoDeviceInformation(sourceId: string): Record<string, unknown> {
+  const digest = createHash('sha256').update(`nightscout-connect-glooko:${sourceId}`).digest('hex');
+  return {
+    applicationType: 'logbook',
+    os: 'android',
+    osVersion: '14',
+    device: 'Google Pixel 8',
+    deviceManufacturer: 'Google',
+    deviceModel: 'Pixel 8',
+    serialNumber: digest.slice(0, 16).toUpperCase(),
+    clinicalResearch: false,
+    deviceId: `${digest.slice(16, 24)}-${digest.slice(24, 28)}-${digest.slice(28, 32)}-${digest.slice(32, 36)}-${digest.slice(36, 48)}`,
+    applicationVersion: '6.1.3',
+    buildNumber: '0',
+    gitHash: 'e2b6c1f',
+  };
+}
+
+function client(settings: GlookoSettings) {
+  return createHttpClient({
+    baseURL: settings.baseUrl,
+    timeoutMs: settings.httpTimeoutMs,
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+  });
+}
+
+async function signIn(ctx: DriverContext<GlookoSettings>): Promise<GlookoAuth> {
+  const http = client(ctx.settings);
+  const body = {
+    userLogin: { email: ctx.credentials.vendor.email, password: ctx.credentials.vendor.password },
+    deviceInformation: glookoDeviceInformation(ctx.sourceId),
+  };
+  let response;
+  try {
+    response = await http.post('/api/v2/users/sign_in', body);
+  } catch (err) {
+    throw classifyTransportError(PREFIX, err);
+  }
+  if (response.status === 401 || response.status === 403 || response.status === 422) throw signInRejection(response.status);
+  if (response.status < 200 || response.status >= 300) {
+    throw classifyStatus(PREFIX, response.status, parseRetryAfter(response.headers['retry-after'], ctx.now));
+  }
+  const { glookoCode } = parseSignInBody(response.data);
+  const cookies = readSetCookies(response.headers['set-cookie'], ctx.now);
+  if (cookies.pairs.length === 0) {
+    throw new SourceRejectedError('Glooko sign-in answered without a session cookie', 'GLOOKO.SIGN_IN_NO_COOKIE');
+  }
+  return { cookie: cookies.pairs.join('; '), glookoCode, expiresAt: cookies.expiresAt };
+}
+
+/** Keep only `name=value` of each Set-Cookie, and the earliest stated expiry. */
+export function readSetCookies(header: unknown, now: number): { pairs: string[]; expiresAt?: number } {
+  const lines = Array.isArray(header) ? header.map(String) : typeof header === 'string' ? [header] : [];
+  const pairs: string[] = [];
+  let expiresAt: number | undefined;
+  for (const line of lines) {
+    const [pair, ...attributes] = line.split(';').map((part) => part.trim());
+    if (!pair || !pair.includes('=')) continue;
+    pairs.push(pair);
+    for (const attribute of attributes) {
+      const [name, value = ''] = attribute.split('=');
+      let at: number | undefined;
+      if (/^max-age$/i.test(name) && /^-?\d+$/.test(value)) at = now + Number(value) * 1000;
+      else if (/^expires$/i.test(name) && !Number.isNaN(Date.parse(value))) at = Date.parse(value);
+      if (at !== undefined && (expiresAt === undefined || at < expiresAt)) expiresAt = at;
+    }
+  }
+  return { pairs, expiresAt };
+}
+
+const ENDPOINTS = [
+  { key: 'normalBoluses', path: '/api/v2/pumps/normal_boluses' },
+  { key: 'scheduledBasals', path: '/api/v2/pumps/scheduled_basals' },
+  { key: 'readings', path: '/api/v2/cgm/readings' },
+] as const;
+
+/** The window one fetch asks for: never shorter than the re-read period, never longer than the look-back. */
+export function glookoFetchStart(since: number, now: number): number {
+  return Math.max(Math.min(since, now - GLOOKO_REREAD_MS), now - MAX_LOOKBACK_MS);
+}
+
+export const glookoDriver = driverBuilder<GlookoSettings>({
+  kind: 'glooko',
+  device: GLOOKO_DEVICE,
+  parseSettings: parseGlookoSettings,
+  checkCredentials: checkGlookoCredentials,
+})
+  .supportSession<GlookoAuth, GlookoSession>({
+    authenticate: signIn,
+    async authorize(ctx, auth) {
+      const expiresAt = Math.min(auth.expiresAt ?? Infinity, ctx.now + SESSION_LIFETIME_MS);
+      return { session: { cookie: auth.cookie, glookoCode: auth.glookoCode }, expiresAt };
+    },
+    lifetimeMs: SESSION_LIFETIME_MS,
+  })
+  .registerLoop<GlookoRaw>({
+    name: 'Glooko',
+    intervalMs: 5 * 60_000,
+    // Glooko publishes in uploads, not on a reading grid, so there is no slot to align to; only spread the polls.
+    align: { lagMs: 0, jitterMs: 30_000 },
+    attempts: 2,
+    retry: { baseMs: 30_000, capMs: 5 * 60_000 },
+    backoff: { baseMs: 5 * 60_000, capMs: 30 * 60_000 },
+    maxLookbackMs: MAX_LOOKBACK_MS,
+    async fetch(ctx) {
+      const http = client(ctx.settings);
+      const window = glookoQueryWindow(ctx.settings.zone, glookoFetchStart(ctx.since, ctx.now), ctx.now);
+      const params = { patient: ctx.session.glookoCode, startDate: window.startDate, endDate: window.endDate };
+      const results = await Promise.all(
+        ENDPOINTS.map(async ({ key, path }) => {
+          let response;
+          try {
+            response = await http.get(path, { params, headers: { Cookie: ctx.session.cookie } });
+          } catch (err) {
+            throw classifyTransportError(PREFIX, err);
+          }
+          if (response.status === 401) {
+            throw new SessionInvalidError('Glooko session is no longer valid', 'GLOOKO.SESSION_EXPIRED');
+          }
+          // A changed patient code answers 403 data_cant_view until the session is renewed (Nocturne #428).
+          if (response.status === 403) {
+            throw new SessionInvalidError('Glooko refused the patient data for this session', 'GLOOKO.DATA_FORBIDDEN');
+          }
+          if (response.status < 200 || response.status >= 300) {
+            throw classifyStatus(PREFIX, response.status, parseRetryAfter(response.headers['retry-after'], ctx.now));
+          }
+          return extractArray(response.data, key, path);
+        }),
+      );
+      return { normalBoluses: results[0], scheduledBasals: results[1], readings: results[2] };
+    },
+    transform(raw, ctx) {
+      return transformGlooko(raw, ctx.settings.zone);
+    },
+  })
+  .build();
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]' || hostname === '::1';
+}
+
+function nonEmpty(value: unknown): boolean {
+  return typeof value === 'string' && value.trim() !== '';
+}
