@@ -1,0 +1,95 @@
+/**
+ * The one place AWS SDK clients are built. Handlers call these factories once at module scope (clients hold
+ * connection pools and cached credentials, so building them per invocation wastes both). Local runs pass an
+ * emulator `endpoint`; in Lambda everything comes from the environment.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+
+export interface AwsClientOptions {
+  /** Emulator endpoint, e.g. `http://127.0.0.1:4567`. Omit in AWS. */
+  endpoint?: string;
+  region?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+/** Emulators accept any signature; these are not secrets, just something for the signer to sign with. */
+const LOOPBACK_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+
+function commonConfig(opts: AwsClientOptions = {}) {
+  const loopback = opts.endpoint !== undefined && isLoopback(opts.endpoint);
+  return {
+    ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
+    // With an emulator endpoint and no region in the environment the SDK would refuse to start.
+    ...(opts.region !== undefined ? { region: opts.region } : loopback ? { region: process.env.AWS_REGION ?? 'us-east-1' } : {}),
+    // Only loopback endpoints get placeholder credentials: a real endpoint must use the normal credential chain.
+    ...(opts.credentials !== undefined ? { credentials: opts.credentials } : loopback ? { credentials: LOOPBACK_CREDENTIALS } : {}),
+  };
+}
+
+function isLoopback(endpoint: string): boolean {
+  try {
+    const host = new URL(endpoint).hostname;
+    return host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
+  } catch {
+    return false;
+  }
+}
+
+export function createDynamoDbClient(opts?: AwsClientOptions): DynamoDBClient {
+  return new DynamoDBClient(commonConfig(opts));
+}
+
+export function createSqsClient(opts?: AwsClientOptions): SQSClient {
+  return new SQSClient({
+    ...commonConfig(opts),
+    // fauxqs hands out queue URLs on `sqs.<region>.localhost`, which glibc does not resolve; with an explicit
+    // endpoint the SDK must keep using it instead of the queue URL's host.
+    ...(opts?.endpoint !== undefined ? { useQueueUrlAsEndpoint: false } : {}),
+  });
+}
+
+export function createSecretsManagerClient(opts?: AwsClientOptions): SecretsManagerClient {
+  return new SecretsManagerClient(commonConfig(opts));
+}
+
+/** Counts AWS requests by `<service>.<Operation>` (e.g. `DynamoDB.GetItem`), retries included. */
+export class RequestCounter {
+  counts: Record<string, number> = {};
+
+  add(key: string): void {
+    this.counts[key] = (this.counts[key] ?? 0) + 1;
+  }
+
+  reset(): void {
+    this.counts = {};
+  }
+
+  total(): number {
+    return Object.values(this.counts).reduce((sum, n) => sum + n, 0);
+  }
+}
+
+/** The middleware-stack surface shared by every SDK v3 client; typed loosely so one helper fits all three. */
+interface ClientWithStack {
+  middlewareStack: {
+    add(middleware: unknown, options: { step: 'finalizeRequest'; priority: 'low'; name: string; override?: boolean }): void;
+  };
+}
+
+/**
+ * Adds middleware that records every HTTP attempt. It sits late in `finalizeRequest`, inside the retry middleware,
+ * so an SDK retry counts as a second request: AWS bills attempts, and the benchmark must be honest about them.
+ */
+export function countRequests(client: ClientWithStack, counter: RequestCounter): void {
+  const middleware =
+    (next: (args: unknown) => Promise<unknown>, context: { clientName?: string; commandName?: string }) =>
+    async (args: unknown) => {
+      const service = (context.clientName ?? 'Unknown').replace(/Client$/, '');
+      const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
+      counter.add(`${service}.${operation}`);
+      return next(args);
+    };
+  client.middlewareStack.add(middleware, { step: 'finalizeRequest', priority: 'low', name: 'nightscoutConnectRequestCounter', override: true });
+}

@@ -1,0 +1,215 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createDynamoDbClient, countRequests, RequestCounter } from '../../lib/adapters/aws/aws-clients.js';
+import { createSourceTable, DynamoDbSourceStore, SOURCE_TABLE_SCHEMA } from '../../lib/adapters/aws/dynamodb-source.store.js';
+import { DynamoDbSessionStore, sessionTtlSeconds } from '../../lib/adapters/aws/dynamodb-session.store.js';
+import { startDynalite } from '../../lib/local/emulators.js';
+import { VersionConflictError } from '../../lib/domain/errors.js';
+import type { SourceRecord } from '../../lib/ports/source.store.port.js';
+
+let emulator: Awaited<ReturnType<typeof startDynalite>>;
+let client: DynamoDBClient;
+let tableCounter = 0;
+
+beforeAll(async () => {
+  emulator = await startDynalite();
+  client = createDynamoDbClient({ endpoint: emulator.endpoint });
+});
+
+afterAll(async () => {
+  client?.destroy();
+  await emulator?.close();
+});
+
+async function freshStore(shards?: number) {
+  const tableName = `sources-${++tableCounter}`;
+  await createSourceTable(client, tableName);
+  return { tableName, store: new DynamoDbSourceStore({ client, tableName, shards }) };
+}
+
+function record(id: string, nextDueAt?: number): Omit<SourceRecord, 'version'> {
+  return {
+    id,
+    config: { id, kind: 'dexcomshare', settings: { region: 'us' }, nightscout: { endpoint: 'https://ns.example', apiVersion: 'v1' } },
+    snapshot: { value: { running: 'waiting' }, context: { attempt: 0 } },
+    machineVersion: 1,
+    status: { state: 'running/waiting' },
+    ...(nextDueAt !== undefined ? { nextDueAt } : {}),
+    recent: [{ at: 1, event: 'clock.ticked', from: 'a', to: 'b', effects: [] }],
+  };
+}
+
+describe('DynamoDbSourceStore (dynalite)', () => {
+  it('creates a table idempotently', async () => {
+    const { tableName } = await freshStore();
+    await expect(createSourceTable(client, tableName)).resolves.toBeUndefined();
+  });
+
+  it('creates at version 1 and reads back the same record', async () => {
+    const { store } = await freshStore();
+    const created = await store.create(record('a', 5_000));
+    expect(created.version).toBe(1);
+    expect(await store.get('a')).toEqual({ ...record('a', 5_000), version: 1 });
+    expect(await store.get('missing')).toBeUndefined();
+  });
+
+  it('refuses to create an id twice', async () => {
+    const { store } = await freshStore();
+    await store.create(record('a'));
+    await expect(store.create(record('a'))).rejects.toBeInstanceOf(VersionConflictError);
+  });
+
+  it('saves conditionally on the version and rejects a stale version', async () => {
+    const { store } = await freshStore();
+    const created = await store.create(record('a', 1_000));
+    const v2 = await store.save({ ...created, status: { state: 'running/fetching' } }, 1);
+    expect(v2).toBe(2);
+    expect((await store.get('a'))?.status.state).toBe('running/fetching');
+
+    await expect(store.save({ ...created, status: { state: 'stale' } }, 1)).rejects.toBeInstanceOf(VersionConflictError);
+    expect(await store.get('a')).toMatchObject({ version: 2, status: { state: 'running/fetching' } });
+  });
+
+  it('does not resurrect a removed source on save', async () => {
+    const { store } = await freshStore();
+    const created = await store.create(record('a'));
+    await store.remove('a');
+    await expect(store.save(created, 1)).rejects.toBeInstanceOf(VersionConflictError);
+    expect(await store.get('a')).toBeUndefined();
+  });
+
+  it('lets exactly one of two concurrent saves from the same version win', async () => {
+    const { store } = await freshStore();
+    const created = await store.create(record('a', 1_000));
+    const results = await Promise.allSettled([
+      store.save({ ...created, status: { state: 'one' } }, 1),
+      store.save({ ...created, status: { state: 'two' } }, 1),
+    ]);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r) => r.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    expect((lost[0] as PromiseRejectedResult).reason).toBeInstanceOf(VersionConflictError);
+    const winner = results[0].status === 'fulfilled' ? 'one' : 'two';
+    expect(await store.get('a')).toMatchObject({ version: 2, status: { state: winner } });
+  });
+
+  it('keeps the due index sparse: records without nextDueAt are never due', async () => {
+    const { store, tableName } = await freshStore(2);
+    await store.create(record('scheduled', 1_000));
+    const paused = await store.create(record('paused'));
+    const parked = await store.create(record('parked', 1_000));
+    await store.save({ ...parked, nextDueAt: undefined }, 1);
+
+    expect((await store.queryDue(10_000)).map((r) => r.id)).toEqual(['scheduled']);
+    expect(paused.nextDueAt).toBeUndefined();
+    // Directly in the index: parking removed dueShard/nextDueAt, so only one item is indexed at all.
+    let indexed = 0;
+    for (const shard of ['DUE#0', 'DUE#1']) {
+      const out = await client.send(
+        new QueryCommand({ TableName: tableName, IndexName: SOURCE_TABLE_SCHEMA.dueIndex.name, KeyConditionExpression: 'dueShard = :s', ExpressionAttributeValues: { ':s': { S: shard } } }),
+      );
+      indexed += out.Count ?? 0;
+    }
+    expect(indexed).toBe(1);
+  });
+
+  it('spreads ids over the due shards and queries all of them', async () => {
+    const { store } = await freshStore(8);
+    const ids = Array.from({ length: 40 }, (_, i) => `source-${i}`);
+    for (const id of ids) await store.create(record(id, 1_000));
+    const shardsUsed = new Set(ids.map((id) => store.dueShardOf(id)));
+    expect(shardsUsed.size).toBeGreaterThanOrEqual(6);
+    expect([...shardsUsed].every((s) => /^DUE#[0-7]$/.test(s))).toBe(true);
+    expect((await store.queryDue(1_000)).map((r) => r.id).sort()).toEqual([...ids].sort());
+  });
+
+  it('honours the until bound, orders by nextDueAt and bounds the result by limit', async () => {
+    const { store } = await freshStore(4);
+    for (let i = 0; i < 30; i++) await store.create(record(`s${i}`, 1_000 + i * 10));
+    const due = await store.queryDue(1_145);
+    expect(due.map((r) => r.nextDueAt)).toEqual(Array.from({ length: 15 }, (_, i) => 1_000 + i * 10));
+
+    const limited = await store.queryDue(2_000, 7);
+    expect(limited.map((r) => r.nextDueAt)).toEqual(Array.from({ length: 7 }, (_, i) => 1_000 + i * 10));
+    expect(await store.queryDue(999)).toEqual([]);
+    expect(await store.queryDue(2_000, 0)).toEqual([]);
+  });
+
+  it('paginates a shard with LastEvaluatedKey', async () => {
+    // DynamoDB pages a Query at 1 MB: 14 items of ~100 KB in one shard need at least two pages.
+    const { store, tableName } = await freshStore(1);
+    const big = 'x'.repeat(100_000);
+    for (let i = 0; i < 14; i++) await store.create({ ...record(`p${i}`, 1_000 + i), snapshot: { pad: big } });
+    const counter = new RequestCounter();
+    const counted = createDynamoDbClient({ endpoint: emulator.endpoint });
+    countRequests(counted, counter);
+    const pagedStore = new DynamoDbSourceStore({ client: counted, tableName, shards: 1 });
+    const all = await pagedStore.queryDue(5_000);
+    expect(all).toHaveLength(14);
+    // 14 × ~100 KB > 1 MB: the query must have needed a second page.
+    expect(counter.counts['DynamoDB.Query']).toBeGreaterThanOrEqual(2);
+    counted.destroy();
+  });
+
+  it('lists only source items and removes them', async () => {
+    const { store, tableName } = await freshStore();
+    await store.create(record('b'));
+    await store.create(record('a'));
+    await new DynamoDbSessionStore({ client, tableName }).put('a', { material: { sessionId: 's' }, establishedAt: 1, expiresAt: Date.now() + 60_000 });
+    expect((await store.list()).map((r) => r.id)).toEqual(['a', 'b']);
+    await store.remove('a');
+    expect((await store.list()).map((r) => r.id)).toEqual(['b']);
+  });
+});
+
+describe('DynamoDbSessionStore (dynalite)', () => {
+  it('stores, reads and clears a session with a TTL one day past expiry', async () => {
+    const { tableName } = await freshStore();
+    const now = 1_900_000_000_000;
+    const sessions = new DynamoDbSessionStore({ client, tableName, clock: { now: () => now } });
+    const session = { material: { sessionId: 'abc', nested: [1, 2] }, establishedAt: now - 1_000, expiresAt: now + 3_600_000 };
+    await sessions.put('src', session);
+    expect(await sessions.get('src')).toEqual(session);
+    expect(sessionTtlSeconds(session.expiresAt)).toBe((now + 3_600_000 + 86_400_000) / 1000);
+    await sessions.clear('src');
+    expect(await sessions.get('src')).toBeUndefined();
+  });
+
+  it('filters out items whose TTL has passed (TTL deletion is lazy)', async () => {
+    const { tableName } = await freshStore();
+    let now = 1_900_000_000_000;
+    const sessions = new DynamoDbSessionStore({ client, tableName, clock: { now: () => now } });
+    await sessions.put('src', { material: 'm', establishedAt: now, expiresAt: now + 1_000 });
+
+    now += 1_000 + 86_400_000 - 1_000; // still within the day of grace
+    expect(await sessions.get('src')).toMatchObject({ material: 'm' });
+    now += 1_000; // ttl reached; dynalite never deletes, so the item is still stored
+    expect(await sessions.get('src')).toBeUndefined();
+  });
+});
+
+describe('startDynalite with a data folder', () => {
+  it('keeps tables and items across restarts', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nsc-dynalite-'));
+    try {
+      const first = await startDynalite({ path: dir });
+      const c1 = createDynamoDbClient({ endpoint: first.endpoint });
+      await createSourceTable(c1, 'persisted');
+      await new DynamoDbSourceStore({ client: c1, tableName: 'persisted' }).create(record('kept', 42));
+      c1.destroy();
+      await first.close();
+
+      const second = await startDynalite({ path: dir });
+      const c2 = createDynamoDbClient({ endpoint: second.endpoint });
+      expect(await new DynamoDbSourceStore({ client: c2, tableName: 'persisted' }).get('kept')).toMatchObject({ id: 'kept', nextDueAt: 42, version: 1 });
+      c2.destroy();
+      await second.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
