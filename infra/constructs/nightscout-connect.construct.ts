@@ -1,0 +1,830 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Arn, ArnFormat, Duration, RemovalPolicy, SecretValue, Stack, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as snsSubscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+/** `single`: one person, one credential secret. `community`: many sources spread over `credentialShards` secrets. */
+export type NightscoutConnectMode = 'single' | 'community';
+
+export type NightscoutConnectLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+
+export interface NightscoutConnectFunctionTimeouts {
+  /**
+   * The tick must finish before the next one starts a minute later.
+   * @default Duration.seconds(55)
+   */
+  readonly tick?: Duration;
+  /**
+   * Also sets the fetch queue's visibility timeout (6× this).
+   * @default Duration.seconds(60)
+   */
+  readonly fetchFrame?: Duration;
+  /**
+   * Also sets the persist queue's visibility timeout (6× this).
+   * @default Duration.seconds(60)
+   */
+  readonly persist?: Duration;
+}
+
+export interface NightscoutConnectProps {
+  /**
+   * `single` creates one credential secret; `community` creates `credentialShards` of them.
+   * @default 'single'
+   */
+  readonly mode?: NightscoutConnectMode;
+  /**
+   * Number of credential secrets in `community` mode. Each secret holds a JSON map of many sources'
+   * credentials (sources are assigned to a shard by hash), so the $0.40/month secret price is shared:
+   * 10 shards × $0.40 = $4/month, which for 1,000 sources is $0.004 per source-month.
+   * Must be 1 (or unset) in `single` mode.
+   * @default 1 in `single` mode, 10 in `community` mode
+   */
+  readonly credentialShards?: number;
+  /**
+   * Email address subscribed to an SNS topic that every alarm notifies (alarm and OK).
+   * @default - no topic; alarms only show on the dashboard and in the CloudWatch console
+   */
+  readonly alarmEmail?: string;
+  /**
+   * Retention of each function's log group.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * `POWERTOOLS_LOG_LEVEL` for all three functions.
+   * @default 'INFO'
+   */
+  readonly logLevel?: NightscoutConnectLogLevel;
+  /**
+   * What happens to the table (and the credential secrets, which the table's sources refer to) when the
+   * stack is deleted or the resource replaced.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly tableRemovalPolicy?: RemovalPolicy;
+  /**
+   * SQS receives before a fetch or persist message moves to its dead-letter queue (1–1000).
+   * @default 5
+   */
+  readonly maxReceiveCount?: number;
+  /**
+   * Upper bound on concurrent fetch-frame invocations from its queue (2–1000); protects vendor APIs.
+   * @default 5
+   */
+  readonly fetchMaxConcurrency?: number;
+  /**
+   * Upper bound on concurrent persist invocations from its queue (2–1000); protects Nightscout sites.
+   * @default 5
+   */
+  readonly persistMaxConcurrency?: number;
+  /**
+   * The freshness alarm fires when the p95 lag between a reading's timestamp and its write to Nightscout
+   * stays above this for 15 minutes.
+   * @default 900
+   */
+  readonly freshnessAlarmThresholdSeconds?: number;
+  /**
+   * Per-function timeouts.
+   * @default - tick 55 s, fetch-frame 60 s, persist 60 s
+   */
+  readonly functionTimeout?: NightscoutConnectFunctionTimeouts;
+  /**
+   * Memory of each function. A 128 MB function gets a small CPU share, which makes cold starts of the
+   * bundled SDK slow; at this duty cycle the extra GB-seconds cost well under a cent per source-month.
+   * @default 256
+   */
+  readonly memorySize?: number;
+  /**
+   * Directory that contains `functions/<name>/handler.ts`. The nearest directory at or above it with a lock
+   * file is the bundling project root (its node_modules and lock file are used).
+   * @default - the repository root, resolved from this file
+   */
+  readonly entryDir?: string;
+  /**
+   * Name prefix of the credential secrets; shard `n` is named `<prefix><n>`. Functions get
+   * `secretsmanager:GetSecretValue` only on secrets whose names start with it.
+   * @default `${stackName}/credentials/`
+   */
+  readonly secretNamePrefix?: string;
+}
+
+const NAMESPACE = 'NightscoutConnect';
+
+/** The shape lib/adapters/aws/secrets-manager-credential.store.ts reads, with no sources yet. */
+const EMPTY_CREDENTIAL_SHARD = JSON.stringify({ sources: {} });
+
+/** Default repository root: this file lives in <root>/infra/constructs/. */
+const DEFAULT_ENTRY_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * ESM bundles have no `require`; some bundled CommonJS dependencies call it for Node built-ins, so define it
+ * from `import.meta.url`. The alias avoids clashing with a bundled `createRequire` import.
+ */
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __nscCreateRequire } from 'node:module'; const require = __nscCreateRequire(import.meta.url);";
+
+interface ResolvedProps {
+  mode: NightscoutConnectMode;
+  credentialShards: number;
+  logRetention: logs.RetentionDays;
+  logLevel: NightscoutConnectLogLevel;
+  tableRemovalPolicy: RemovalPolicy;
+  maxReceiveCount: number;
+  fetchMaxConcurrency: number;
+  persistMaxConcurrency: number;
+  freshnessAlarmThresholdSeconds: number;
+  timeouts: Required<NightscoutConnectFunctionTimeouts>;
+  memorySize: number;
+  entryDir: string;
+  secretNamePrefix: string;
+}
+
+/**
+ * The whole sync pipeline for one deployment: the minute tick (EventBridge Scheduler → tick Lambda), the
+ * fetch and persist SQS queues with their consumers and dead-letter queues, the single DynamoDB table, the
+ * credential secrets, a dashboard and alarms. Each function gets its own role with explicit statements only.
+ * Throws at construction if props are out of range (all problems reported at once).
+ */
+export class NightscoutConnect extends Construct {
+  readonly table: dynamodb.TableV2;
+  readonly fetchQueue: sqs.Queue;
+  readonly fetchDeadLetterQueue: sqs.Queue;
+  readonly persistQueue: sqs.Queue;
+  readonly persistDeadLetterQueue: sqs.Queue;
+  /** Ticks the scheduler could not deliver after its retries. */
+  readonly scheduleDeadLetterQueue: sqs.Queue;
+  readonly tickFunction: nodejs.NodejsFunction;
+  readonly fetchFrameFunction: nodejs.NodejsFunction;
+  readonly persistFunction: nodejs.NodejsFunction;
+  readonly schedule: scheduler.Schedule;
+  readonly credentialSecrets: secretsmanager.Secret[];
+  readonly secretNamePrefix: string;
+  readonly dashboard: cloudwatch.Dashboard;
+  readonly alarms: cloudwatch.Alarm[];
+  /** Present only when `alarmEmail` is set. */
+  readonly alarmTopic?: sns.Topic;
+
+  constructor(scope: Construct, id: string, props: NightscoutConnectProps = {}) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const p = resolveProps(props, stack.stackName);
+    this.secretNamePrefix = p.secretNamePrefix;
+
+    this.table = new dynamodb.TableV2(this, 'Table', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billing: dynamodb.Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: 'ttl',
+      removalPolicy: p.tableRemovalPolicy,
+      globalSecondaryIndexes: [
+        {
+          // Sparse: only schedulable sources carry dueShard/nextDueAt; the shard spreads the hot "due" key.
+          indexName: 'due',
+          partitionKey: { name: 'dueShard', type: dynamodb.AttributeType.STRING },
+          sortKey: { name: 'nextDueAt', type: dynamodb.AttributeType.NUMBER },
+          projectionType: dynamodb.ProjectionType.ALL,
+        },
+      ],
+    });
+
+    this.credentialSecrets = Array.from({ length: p.credentialShards }, (_, n) => {
+      const secret = new secretsmanager.Secret(this, `CredentialShard${n}`, {
+        secretName: `${p.secretNamePrefix}${n}`,
+        description: `Nightscout Connect credentials, shard ${n} of ${p.credentialShards}: {"sources": {sourceId: credentials}}`,
+        // An empty shard in the credential store's format, not a generated password: the CLI fills it. The value
+        // never changes in the template, so CloudFormation updates never overwrite what the CLI wrote.
+        secretStringValue: SecretValue.unsafePlainText(EMPTY_CREDENTIAL_SHARD),
+        removalPolicy: p.tableRemovalPolicy,
+      });
+      Validations.of(secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'Holds vendor and Nightscout passwords chosen by people; AWS cannot rotate them. Updated by the CLI.',
+      });
+      return secret;
+    });
+
+    // Source queues have fixed names because each DLQ's redrive-allow policy must name its source queue's ARN,
+    // and a GetAtt would make a dependency cycle (the source's redrive policy already references the DLQ).
+    const fetch = this.queueWithDlq('Fetch', `${stack.stackName}-fetch`, p.timeouts.fetchFrame, p.maxReceiveCount);
+    this.fetchQueue = fetch.queue;
+    this.fetchDeadLetterQueue = fetch.dlq;
+    const persist = this.queueWithDlq(
+      'Persist',
+      `${stack.stackName}-persist`,
+      p.timeouts.persist,
+      p.maxReceiveCount,
+    );
+    this.persistQueue = persist.queue;
+    this.persistDeadLetterQueue = persist.dlq;
+
+    this.scheduleDeadLetterQueue = new sqs.Queue(this, 'ScheduleDeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.scheduleDeadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is the scheduler target dead-letter queue; nothing consumes it automatically.',
+    });
+
+    const sharedEnvironment: Record<string, string> = {
+      TABLE_NAME: this.table.tableName,
+      FETCH_QUEUE_URL: this.fetchQueue.queueUrl,
+      PERSIST_QUEUE_URL: this.persistQueue.queueUrl,
+      CREDENTIALS_SECRET_PREFIX: p.secretNamePrefix,
+      CREDENTIAL_SHARDS: String(p.credentialShards),
+      MAX_RECEIVE_COUNT: String(p.maxReceiveCount),
+      POWERTOOLS_METRICS_NAMESPACE: NAMESPACE,
+      POWERTOOLS_LOG_LEVEL: p.logLevel,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      // Bundles ship source maps; without this flag stack traces point into minified code.
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+    const services = {
+      tick: `${stack.stackName}-tick`,
+      fetchFrame: `${stack.stackName}-fetch-frame`,
+      persist: `${stack.stackName}-persist`,
+    };
+    const project = findProject(p.entryDir);
+    const makeFunction = (logicalName: string, dir: string, service: string, timeout: Duration) =>
+      this.makeFunction(logicalName, {
+        entry: path.join(p.entryDir, 'functions', dir, 'handler.ts'),
+        projectRoot: project?.root,
+        depsLockFilePath: project?.lockFile,
+        timeout,
+        memorySize: p.memorySize,
+        logRetention: p.logRetention,
+        environment: { ...sharedEnvironment, POWERTOOLS_SERVICE_NAME: service },
+      });
+    this.tickFunction = makeFunction('Tick', 'tick', services.tick, p.timeouts.tick);
+    this.fetchFrameFunction = makeFunction('FetchFrame', 'fetch-frame', services.fetchFrame, p.timeouts.fetchFrame);
+    this.persistFunction = makeFunction('Persist', 'persist', services.persist, p.timeouts.persist);
+
+    this.grantLeastPrivilege();
+
+    this.fetchFrameFunction.addEventSource(
+      new SqsEventSource(this.fetchQueue, { reportBatchItemFailures: true, maxConcurrency: p.fetchMaxConcurrency }),
+    );
+    this.persistFunction.addEventSource(
+      new SqsEventSource(this.persistQueue, { reportBatchItemFailures: true, maxConcurrency: p.persistMaxConcurrency }),
+    );
+
+    // Our own role (the target would otherwise create one at stack scope), limited to this account's default
+    // schedule group so no other principal can make the scheduler invoke the tick (confused deputy).
+    const scheduleRole = new iam.Role(this, 'TickScheduleRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: {
+          StringEquals: {
+            'aws:SourceAccount': stack.account,
+            'aws:SourceArn': stack.formatArn({ service: 'scheduler', resource: 'schedule-group', resourceName: 'default' }),
+          },
+        },
+      }),
+      description: 'Nightscout Connect scheduler: invoke the tick, dead-letter undeliverable ticks',
+    });
+    this.schedule = new scheduler.Schedule(this, 'TickSchedule', {
+      schedule: scheduler.ScheduleExpression.rate(Duration.minutes(1)),
+      description: 'Nightscout Connect minute tick',
+      target: new schedulerTargets.LambdaInvoke(this.tickFunction, {
+        // The scheduled time and execution id let the tick log and de-duplicate at-least-once deliveries.
+        input: scheduler.ScheduleTargetInput.fromObject({
+          scheduledTime: scheduler.ContextAttribute.scheduledTime,
+          executionId: scheduler.ContextAttribute.executionId,
+        }),
+        // The next tick picks up whatever a lost one would have done, so retrying for long only duplicates work.
+        retryAttempts: 2,
+        maxEventAge: Duration.minutes(2),
+        deadLetterQueue: this.scheduleDeadLetterQueue,
+        role: scheduleRole,
+      }),
+    });
+    const tickLogicalId = stack.resolve(stack.getLogicalId(this.tickFunction.node.defaultChild as lambda.CfnFunction));
+    Validations.of(scheduleRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${tickLogicalId}.Arn>:*]`,
+      reason: 'LambdaInvoke grants invoke on the tick function and its versions/aliases (`:*`), nothing else.',
+    });
+
+    if (props.alarmEmail) {
+      this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+        displayName: 'Nightscout Connect alarms',
+        enforceSSL: true,
+      });
+      this.alarmTopic.addSubscription(new snsSubscriptions.EmailSubscription(props.alarmEmail));
+      Validations.of(this.alarmTopic).acknowledge({
+        id: 'AwsSolutions-SNS2',
+        reason:
+          'Alarm notifications carry no secrets. CloudWatch cannot publish to a topic under the AWS-managed SNS key, ' +
+          'and a customer-managed key would add $1/month to every deployment.',
+      });
+    }
+
+    this.alarms = this.createAlarms(services, p);
+    this.dashboard = this.createDashboard(services);
+  }
+
+  /** A source queue and its DLQ, wired both ways (redrive policy and a redrive-allow policy naming only the source). */
+  private queueWithDlq(
+    id: string,
+    queueName: string,
+    consumerTimeout: Duration,
+    maxReceiveCount: number,
+  ): { queue: sqs.Queue; dlq: sqs.Queue } {
+    const sourceArn = Stack.of(this).formatArn({
+      service: 'sqs',
+      resource: queueName,
+      arnFormat: ArnFormat.NO_RESOURCE_NAME,
+    });
+    const dlq = new sqs.Queue(this, `${id}DeadLetterQueue`, {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // In a standard queue expiry counts from the original enqueue, so the DLQ must outlive its source.
+      retentionPeriod: Duration.days(14),
+      redriveAllowPolicy: {
+        redrivePermission: sqs.RedrivePermission.BY_QUEUE,
+        sourceQueues: [sqs.Queue.fromQueueArn(this, `${id}QueueRef`, sourceArn)],
+      },
+    });
+    Validations.of(dlq).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: `This queue is the dead-letter queue of ${queueName}; it is redriven by hand after investigation.`,
+    });
+    const queue = new sqs.Queue(this, `${id}Queue`, {
+      queueName,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(4),
+      // AWS's guidance for Lambda consumers: at least 6× the function timeout, so retries of a throttled
+      // batch do not make the message visible again while it is still being processed.
+      visibilityTimeout: Duration.seconds(consumerTimeout.toSeconds() * 6),
+      deadLetterQueue: { queue: dlq, maxReceiveCount },
+    });
+    return { queue, dlq };
+  }
+
+  private makeFunction(
+    id: string,
+    options: {
+      entry: string;
+      projectRoot?: string;
+      depsLockFilePath?: string;
+      timeout: Duration;
+      memorySize: number;
+      logRetention: logs.RetentionDays;
+      environment: Record<string, string>;
+    },
+  ): nodejs.NodejsFunction {
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, {
+      retention: options.logRetention,
+      // Logs are operational data with a retention already; keeping them after the stack is gone only costs.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // An own role with inline statements instead of AWSLambdaBasicExecutionRole: that managed policy allows
+    // writing to every log group in the account.
+    const role = new iam.Role(this, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Nightscout Connect ${id} function`,
+    });
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteOwnLogs',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
+    const fn = new nodejs.NodejsFunction(this, id, {
+      entry: options.entry,
+      // The entry must sit under the project root, which NodejsFunction would otherwise take from the working
+      // directory; deriving it from entryDir lets another app (another cwd) reuse this construct.
+      projectRoot: options.projectRoot,
+      depsLockFilePath: options.depsLockFilePath,
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: options.memorySize,
+      timeout: options.timeout,
+      role,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      environment: options.environment,
+      bundling: {
+        format: nodejs.OutputFormat.ESM,
+        target: 'node22',
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        mainFields: ['module', 'main'],
+        // Bundle everything, the AWS SDK included, so the deployed SDK is the lock file's, not the runtime's.
+        externalModules: [],
+        banner: ESM_REQUIRE_BANNER,
+      },
+    });
+    Validations.of(fn).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'Pinned to nodejs22.x, the runtime the bundle targets and the project tests; moved deliberately.',
+    });
+    return fn;
+  }
+
+  /** Explicit statements only; the SQS event sources add their own receive/delete grants on their queue. */
+  private grantLeastPrivilege(): void {
+    const tableArn = this.table.tableArn;
+    const dueIndexArn = `${tableArn}/index/due`;
+    const leadingKeys = (...prefixes: string[]) => ({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes.map((prefix) => `${prefix}*`) },
+    });
+    const credentialSecretsArn = Arn.format(
+      {
+        service: 'secretsmanager',
+        resource: 'secret',
+        // Secrets Manager appends a random 6-character suffix to every secret ARN.
+        resourceName: `${this.secretNamePrefix}*`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      },
+      Stack.of(this),
+    );
+
+    // tick: reads the due index and advances source snapshots; it never sees credentials or sessions.
+    const tick = this.tickFunction;
+    tick.addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'QueryDueIndex', actions: ['dynamodb:Query'], resources: [dueIndexArn] }),
+    );
+    tick.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadWriteSourceItems',
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        resources: [tableArn],
+        conditions: leadingKeys('SOURCE#'),
+      }),
+    );
+    tick.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'SendFetchFrames',
+        actions: ['sqs:SendMessage'],
+        resources: [this.fetchQueue.queueArn],
+      }),
+    );
+
+    // fetch-frame: logs in to vendors (credentials, session items) and forwards fetched frames to persist.
+    const fetchFrame = this.fetchFrameFunction;
+    fetchFrame.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadWriteSourceAndSessionItems',
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+        resources: [tableArn],
+        conditions: leadingKeys('SOURCE#', 'SESSION#'),
+      }),
+    );
+    fetchFrame.addToRolePolicy(
+      new iam.PolicyStatement({
+        // SessionStore.clear() after a vendor rejects a session.
+        sid: 'ClearSessionItems',
+        actions: ['dynamodb:DeleteItem'],
+        resources: [tableArn],
+        conditions: leadingKeys('SESSION#'),
+      }),
+    );
+    fetchFrame.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadCredentials',
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [credentialSecretsArn],
+      }),
+    );
+    fetchFrame.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'SendPersistFrames',
+        actions: ['sqs:SendMessage'],
+        resources: [this.persistQueue.queueArn],
+      }),
+    );
+    fetchFrame.addToRolePolicy(
+      new iam.PolicyStatement({
+        // Exponential backoff: push a failed message's next delivery out before reporting it failed.
+        sid: 'BackOffFetchFrames',
+        actions: ['sqs:ChangeMessageVisibility'],
+        resources: [this.fetchQueue.queueArn],
+      }),
+    );
+
+    // persist: needs the Nightscout API secret (in the credential shard) and the source's cursor.
+    const persist = this.persistFunction;
+    persist.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadWriteSourceItems',
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+        resources: [tableArn],
+        conditions: leadingKeys('SOURCE#'),
+      }),
+    );
+    persist.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadCredentials',
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [credentialSecretsArn],
+      }),
+    );
+    persist.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'BackOffPersistFrames',
+        actions: ['sqs:ChangeMessageVisibility'],
+        resources: [this.persistQueue.queueArn],
+      }),
+    );
+
+    for (const fn of [fetchFrame, persist]) {
+      const policy = fn.role?.node.tryFindChild('DefaultPolicy');
+      if (policy) {
+        Validations.of(policy).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${this.secretNamePrefix}*]`,
+          reason:
+            'Secret ARNs end in a random suffix; the wildcard only spans the credential secrets of this deployment.',
+        });
+      }
+    }
+  }
+
+  private createAlarms(
+    services: { tick: string; fetchFrame: string; persist: string },
+    p: ResolvedProps,
+  ): cloudwatch.Alarm[] {
+    const alarms: cloudwatch.Alarm[] = [];
+    const add = (alarm: cloudwatch.Alarm) => {
+      if (this.alarmTopic) {
+        alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
+        alarm.addOkAction(new cloudwatchActions.SnsAction(this.alarmTopic));
+      }
+      alarms.push(alarm);
+    };
+
+    const dlqs: Array<[string, sqs.Queue, string]> = [
+      ['FetchDlqNotEmpty', this.fetchDeadLetterQueue, 'fetch frames'],
+      ['PersistDlqNotEmpty', this.persistDeadLetterQueue, 'persist frames'],
+      ['ScheduleDlqNotEmpty', this.scheduleDeadLetterQueue, 'ticks the scheduler could not deliver'],
+    ];
+    for (const [id, queue, what] of dlqs) {
+      add(
+        new cloudwatch.Alarm(this, id, {
+          alarmDescription: `Dead-letter queue holds ${what}. See docs/deploy.md, runbook "${id}".`,
+          metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
+
+    add(
+      new cloudwatch.Alarm(this, 'AuthRejected', {
+        alarmDescription: 'A vendor rejected a login. See docs/deploy.md, runbook "AuthRejected".',
+        metric: appMetric('AuthRejected', services.fetchFrame, 'Sum'),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+
+    add(
+      new cloudwatch.Alarm(this, 'FreshnessLag', {
+        alarmDescription:
+          `p95 reading freshness lag above ${p.freshnessAlarmThresholdSeconds} s for 15 minutes. ` +
+          'See docs/deploy.md, runbook "FreshnessLag".',
+        metric: appMetric('FreshnessLagMs', services.persist, 'p95'),
+        threshold: p.freshnessAlarmThresholdSeconds * 1000,
+        evaluationPeriods: 3,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        // No readings is not lateness; the missed-tick and DLQ alarms cover a pipeline that stopped.
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+
+    add(
+      new cloudwatch.Alarm(this, 'TickErrors', {
+        alarmDescription: 'The tick reported errors or crashed. See docs/deploy.md, runbook "TickErrors".',
+        // Handled errors show in TickErrors, crashes and timeouts only in the Lambda Errors metric.
+        metric: new cloudwatch.MathExpression({
+          expression: 'FILL(handled, 0) + FILL(crashed, 0)',
+          label: 'Tick errors',
+          period: Duration.minutes(5),
+          usingMetrics: {
+            handled: appMetric('TickErrors', services.tick, 'Sum'),
+            crashed: this.tickFunction.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+          },
+        }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+
+    add(
+      new cloudwatch.Alarm(this, 'MissedTicks', {
+        alarmDescription: 'The tick has not run for 5 minutes. See docs/deploy.md, runbook "MissedTicks".',
+        metric: this.tickFunction.metricInvocations({ period: Duration.minutes(5), statistic: 'Sum' }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        // Lambda publishes no Invocations datapoint when nothing ran: silence is the failure.
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      }),
+    );
+    return alarms;
+  }
+
+  private createDashboard(services: { tick: string; fetchFrame: string; persist: string }): cloudwatch.Dashboard {
+    const stackName = Stack.of(this).stackName;
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: `${stackName}-${this.node.id}`.replace(/[^A-Za-z0-9_-]/g, '-'),
+      defaultInterval: Duration.hours(6),
+    });
+    const minute = Duration.minutes(1);
+    const count = (name: string, service: string, label?: string) =>
+      appMetric(name, service, 'Sum', minute, label);
+    const graph = (title: string, left: cloudwatch.IMetric[], width = 8) =>
+      new cloudwatch.GraphWidget({ title, left, width, height: 6 });
+
+    dashboard.addWidgets(
+      graph('Tick: sources due vs advanced', [
+        count('SourcesDue', services.tick, 'due'),
+        count('SourcesAdvanced', services.tick, 'advanced'),
+        count('FramesDispatched', services.tick, 'frames dispatched'),
+        count('TickErrors', services.tick, 'tick errors'),
+      ]),
+      graph('Frames fetched / failed by kind', [
+        count('FramesFetched', services.fetchFrame, 'fetched'),
+        count('FrameFailed_retryable', services.fetchFrame, 'retryable'),
+        count('FrameFailed_permanent', services.fetchFrame, 'permanent'),
+        count('FrameFailed_authRejected', services.fetchFrame, 'auth rejected'),
+        count('FrameFailed_lockedOut', services.fetchFrame, 'locked out'),
+      ]),
+      graph('Readings written', [
+        count('ReadingsWritten', services.persist, 'readings written'),
+        count('PersistFailed', services.persist, 'persist failed'),
+      ]),
+    );
+    dashboard.addWidgets(
+      graph('Freshness lag (ms)', [
+        appMetric('FreshnessLagMs', services.persist, 'p50', Duration.minutes(5), 'p50'),
+        appMetric('FreshnessLagMs', services.persist, 'p95', Duration.minutes(5), 'p95'),
+        appMetric('FreshnessLagMs', services.persist, 'Maximum', Duration.minutes(5), 'max'),
+      ]),
+      graph('Logins and auth rejections', [
+        count('Logins', services.fetchFrame, 'logins'),
+        count('AuthRejected', services.fetchFrame, 'auth rejected'),
+      ]),
+      graph('Tick duration (ms)', [
+        appMetric('TickDurationMs', services.tick, 'p50', minute, 'p50'),
+        appMetric('TickDurationMs', services.tick, 'Maximum', minute, 'max'),
+      ]),
+    );
+
+    const dlqs: Array<[string, sqs.Queue]> = [
+      ['fetch DLQ', this.fetchDeadLetterQueue],
+      ['persist DLQ', this.persistDeadLetterQueue],
+      ['schedule DLQ', this.scheduleDeadLetterQueue],
+    ];
+    dashboard.addWidgets(
+      graph(
+        'DLQ depth (messages visible)',
+        dlqs.map(([label, q]) =>
+          q.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum', label }),
+        ),
+        12,
+      ),
+      graph(
+        'DLQ oldest message age (s)',
+        dlqs.map(([label, q]) =>
+          q.metricApproximateAgeOfOldestMessage({ period: minute, statistic: 'Maximum', label }),
+        ),
+        12,
+      ),
+    );
+
+    const fns: Array<[string, lambda.IFunction]> = [
+      ['tick', this.tickFunction],
+      ['fetch-frame', this.fetchFrameFunction],
+      ['persist', this.persistFunction],
+    ];
+    dashboard.addWidgets(
+      graph(
+        'Lambda errors',
+        fns.map(([label, fn]) => fn.metricErrors({ period: minute, label })),
+      ),
+      graph(
+        'Lambda throttles',
+        fns.map(([label, fn]) => fn.metricThrottles({ period: minute, label })),
+      ),
+      graph(
+        'Lambda duration p95 (ms)',
+        fns.map(([label, fn]) => fn.metricDuration({ period: minute, statistic: 'p95', label })),
+      ),
+    );
+    dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }));
+    return dashboard;
+  }
+}
+
+/** An application (EMF) metric. Only the `service` dimension: per-source dimensions cost $0.30 each a month. */
+function appMetric(
+  metricName: string,
+  service: string,
+  statistic: string,
+  period: Duration = Duration.minutes(5),
+  label?: string,
+): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: NAMESPACE,
+    metricName,
+    dimensionsMap: { service },
+    statistic,
+    period,
+    label,
+  });
+}
+
+const LOCK_FILES = ['package-lock.json', 'yarn.lock', 'pnpm-lock.yaml', 'bun.lockb'];
+
+/** The nearest directory at or above `dir` with a lock file: the project whose node_modules the bundles use. */
+function findProject(dir: string): { root: string; lockFile: string } | undefined {
+  for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+    const lockFile = LOCK_FILES.map((name) => path.join(current, name)).find((file) => existsSync(file));
+    if (lockFile) return { root: current, lockFile };
+    if (path.dirname(current) === current) return undefined;
+  }
+}
+
+/** Applies defaults and checks ranges, reporting every problem in one error. */
+function resolveProps(props: NightscoutConnectProps, stackName: string): ResolvedProps {
+  const mode = props.mode ?? 'single';
+  const resolved: ResolvedProps = {
+    mode,
+    credentialShards: props.credentialShards ?? (mode === 'community' ? 10 : 1),
+    logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    logLevel: props.logLevel ?? 'INFO',
+    tableRemovalPolicy: props.tableRemovalPolicy ?? RemovalPolicy.RETAIN,
+    maxReceiveCount: props.maxReceiveCount ?? 5,
+    fetchMaxConcurrency: props.fetchMaxConcurrency ?? 5,
+    persistMaxConcurrency: props.persistMaxConcurrency ?? 5,
+    freshnessAlarmThresholdSeconds: props.freshnessAlarmThresholdSeconds ?? 900,
+    timeouts: {
+      tick: props.functionTimeout?.tick ?? Duration.seconds(55),
+      fetchFrame: props.functionTimeout?.fetchFrame ?? Duration.seconds(60),
+      persist: props.functionTimeout?.persist ?? Duration.seconds(60),
+    },
+    memorySize: props.memorySize ?? 256,
+    entryDir: props.entryDir ?? DEFAULT_ENTRY_DIR,
+    secretNamePrefix: props.secretNamePrefix ?? `${stackName}/credentials/`,
+  };
+
+  const errors: string[] = [];
+  const intIn = (name: string, value: number, min: number, max: number) => {
+    if (!Number.isInteger(value) || value < min || value > max) {
+      errors.push(`${name} must be an integer from ${min} to ${max}, got ${value}`);
+    }
+  };
+  if (mode !== 'single' && mode !== 'community') errors.push(`mode must be 'single' or 'community', got '${mode}'`);
+  if (mode === 'single' && resolved.credentialShards !== 1) {
+    errors.push(`credentialShards must be 1 in single mode, got ${resolved.credentialShards}`);
+  }
+  // 50 shards cover 50 × 64 KB of credentials, far beyond one community; more only adds $0.40 each.
+  intIn('credentialShards', resolved.credentialShards, 1, 50);
+  intIn('maxReceiveCount', resolved.maxReceiveCount, 1, 1000);
+  intIn('fetchMaxConcurrency', resolved.fetchMaxConcurrency, 2, 1000);
+  intIn('persistMaxConcurrency', resolved.persistMaxConcurrency, 2, 1000);
+  if (!(resolved.freshnessAlarmThresholdSeconds > 0)) {
+    errors.push(`freshnessAlarmThresholdSeconds must be positive, got ${resolved.freshnessAlarmThresholdSeconds}`);
+  }
+  if (resolved.timeouts.tick.toSeconds() >= 60) {
+    errors.push('functionTimeout.tick must be under 60 seconds, or ticks overlap');
+  }
+  // SQS caps the visibility timeout at 12 h, and it is 6× the consumer timeout; Lambda caps timeouts at 15 min.
+  for (const [name, timeout] of [
+    ['fetchFrame', resolved.timeouts.fetchFrame],
+    ['persist', resolved.timeouts.persist],
+  ] as const) {
+    if (timeout.toSeconds() > 900) errors.push(`functionTimeout.${name} must be at most 900 seconds`);
+  }
+  if (!/^[A-Za-z0-9/_+=.@-]+$/.test(resolved.secretNamePrefix)) {
+    errors.push(`secretNamePrefix has characters Secrets Manager does not allow: '${resolved.secretNamePrefix}'`);
+  }
+  if (errors.length > 0) throw new Error(`Invalid NightscoutConnect props:\n- ${errors.join('\n- ')}`);
+  return resolved;
+}
