@@ -2,8 +2,6 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Arn, ArnFormat, Duration, RemovalPolicy, SecretValue, Stack, Validations } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -13,10 +11,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import * as sns from 'aws-cdk-lib/aws-sns';
-import * as snsSubscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { METRICS_NAMESPACE, NightscoutConnectMonitoring } from './nightscout-connect-monitoring.construct.js';
 
 /** `single`: one person, one credential secret. `community`: many sources spread over `credentialShards` secrets. */
 export type NightscoutConnectMode = 'single' | 'community';
@@ -122,7 +119,6 @@ export interface NightscoutConnectProps {
   readonly secretNamePrefix?: string;
 }
 
-const NAMESPACE = 'NightscoutConnect';
 
 /** The shape lib/adapters/aws/secrets-manager-credential.store.ts reads, with no sources yet. */
 const EMPTY_CREDENTIAL_SHARD = JSON.stringify({ sources: {} });
@@ -173,10 +169,8 @@ export class NightscoutConnect extends Construct {
   readonly schedule: scheduler.Schedule;
   readonly credentialSecrets: secretsmanager.Secret[];
   readonly secretNamePrefix: string;
-  readonly dashboard: cloudwatch.Dashboard;
-  readonly alarms: cloudwatch.Alarm[];
-  /** Present only when `alarmEmail` is set. */
-  readonly alarmTopic?: sns.Topic;
+  /** Dashboard, alarms and the optional alarm topic. */
+  readonly monitoring: NightscoutConnectMonitoring;
 
   constructor(scope: Construct, id: string, props: NightscoutConnectProps = {}) {
     super(scope, id);
@@ -250,7 +244,7 @@ export class NightscoutConnect extends Construct {
       CREDENTIALS_SECRET_PREFIX: p.secretNamePrefix,
       CREDENTIAL_SHARDS: String(p.credentialShards),
       MAX_RECEIVE_COUNT: String(p.maxReceiveCount),
-      POWERTOOLS_METRICS_NAMESPACE: NAMESPACE,
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       POWERTOOLS_LOG_LEVEL: p.logLevel,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       // Bundles ship source maps; without this flag stack traces point into minified code.
@@ -320,22 +314,18 @@ export class NightscoutConnect extends Construct {
       reason: 'LambdaInvoke grants invoke on the tick function and its versions/aliases (`:*`), nothing else.',
     });
 
-    if (props.alarmEmail) {
-      this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
-        displayName: 'Nightscout Connect alarms',
-        enforceSSL: true,
-      });
-      this.alarmTopic.addSubscription(new snsSubscriptions.EmailSubscription(props.alarmEmail));
-      Validations.of(this.alarmTopic).acknowledge({
-        id: 'AwsSolutions-SNS2',
-        reason:
-          'Alarm notifications carry no secrets. CloudWatch cannot publish to a topic under the AWS-managed SNS key, ' +
-          'and a customer-managed key would add $1/month to every deployment.',
-      });
-    }
-
-    this.alarms = this.createAlarms(services, p);
-    this.dashboard = this.createDashboard(services);
+    this.monitoring = new NightscoutConnectMonitoring(this, 'Monitoring', {
+      dashboardName: `${stack.stackName}-${this.node.id}`,
+      services,
+      functions: { tick: this.tickFunction, fetchFrame: this.fetchFrameFunction, persist: this.persistFunction },
+      deadLetterQueues: {
+        fetch: this.fetchDeadLetterQueue,
+        persist: this.persistDeadLetterQueue,
+        schedule: this.scheduleDeadLetterQueue,
+      },
+      freshnessAlarmThresholdSeconds: p.freshnessAlarmThresholdSeconds,
+      alarmEmail: props.alarmEmail,
+    });
   }
 
   /** A source queue and its DLQ, wired both ways (redrive policy and a redrive-allow policy naming only the source). */
@@ -559,205 +549,6 @@ export class NightscoutConnect extends Construct {
     }
   }
 
-  private createAlarms(
-    services: { tick: string; fetchFrame: string; persist: string },
-    p: ResolvedProps,
-  ): cloudwatch.Alarm[] {
-    const alarms: cloudwatch.Alarm[] = [];
-    const add = (alarm: cloudwatch.Alarm) => {
-      if (this.alarmTopic) {
-        alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
-        alarm.addOkAction(new cloudwatchActions.SnsAction(this.alarmTopic));
-      }
-      alarms.push(alarm);
-    };
-
-    const dlqs: Array<[string, sqs.Queue, string]> = [
-      ['FetchDlqNotEmpty', this.fetchDeadLetterQueue, 'fetch frames'],
-      ['PersistDlqNotEmpty', this.persistDeadLetterQueue, 'persist frames'],
-      ['ScheduleDlqNotEmpty', this.scheduleDeadLetterQueue, 'ticks the scheduler could not deliver'],
-    ];
-    for (const [id, queue, what] of dlqs) {
-      add(
-        new cloudwatch.Alarm(this, id, {
-          alarmDescription: `Dead-letter queue holds ${what}. See docs/deploy.md, runbook "${id}".`,
-          metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
-          threshold: 1,
-          evaluationPeriods: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
-      );
-    }
-
-    add(
-      new cloudwatch.Alarm(this, 'AuthRejected', {
-        alarmDescription: 'A vendor rejected a login. See docs/deploy.md, runbook "AuthRejected".',
-        metric: appMetric('AuthRejected', services.fetchFrame, 'Sum'),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    );
-
-    add(
-      new cloudwatch.Alarm(this, 'FreshnessLag', {
-        alarmDescription:
-          `p95 reading freshness lag above ${p.freshnessAlarmThresholdSeconds} s for 15 minutes. ` +
-          'See docs/deploy.md, runbook "FreshnessLag".',
-        metric: appMetric('FreshnessLagMs', services.persist, 'p95'),
-        threshold: p.freshnessAlarmThresholdSeconds * 1000,
-        evaluationPeriods: 3,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        // No readings is not lateness; the missed-tick and DLQ alarms cover a pipeline that stopped.
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    );
-
-    add(
-      new cloudwatch.Alarm(this, 'TickErrors', {
-        alarmDescription: 'The tick reported errors or crashed. See docs/deploy.md, runbook "TickErrors".',
-        // Handled errors show in TickErrors, crashes and timeouts only in the Lambda Errors metric.
-        metric: new cloudwatch.MathExpression({
-          expression: 'FILL(handled, 0) + FILL(crashed, 0)',
-          label: 'Tick errors',
-          period: Duration.minutes(5),
-          usingMetrics: {
-            handled: appMetric('TickErrors', services.tick, 'Sum'),
-            crashed: this.tickFunction.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-          },
-        }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    );
-
-    add(
-      new cloudwatch.Alarm(this, 'MissedTicks', {
-        alarmDescription: 'The tick has not run for 5 minutes. See docs/deploy.md, runbook "MissedTicks".',
-        metric: this.tickFunction.metricInvocations({ period: Duration.minutes(5), statistic: 'Sum' }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-        // Lambda publishes no Invocations datapoint when nothing ran: silence is the failure.
-        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-      }),
-    );
-    return alarms;
-  }
-
-  private createDashboard(services: { tick: string; fetchFrame: string; persist: string }): cloudwatch.Dashboard {
-    const stackName = Stack.of(this).stackName;
-    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      dashboardName: `${stackName}-${this.node.id}`.replace(/[^A-Za-z0-9_-]/g, '-'),
-      defaultInterval: Duration.hours(6),
-    });
-    const minute = Duration.minutes(1);
-    const count = (name: string, service: string, label?: string) =>
-      appMetric(name, service, 'Sum', minute, label);
-    const graph = (title: string, left: cloudwatch.IMetric[], width = 8) =>
-      new cloudwatch.GraphWidget({ title, left, width, height: 6 });
-
-    dashboard.addWidgets(
-      graph('Tick: sources due vs advanced', [
-        count('SourcesDue', services.tick, 'due'),
-        count('SourcesAdvanced', services.tick, 'advanced'),
-        count('FramesDispatched', services.tick, 'frames dispatched'),
-        count('TickErrors', services.tick, 'tick errors'),
-      ]),
-      graph('Frames fetched / failed by kind', [
-        count('FramesFetched', services.fetchFrame, 'fetched'),
-        count('FrameFailed_retryable', services.fetchFrame, 'retryable'),
-        count('FrameFailed_permanent', services.fetchFrame, 'permanent'),
-        count('FrameFailed_authRejected', services.fetchFrame, 'auth rejected'),
-        count('FrameFailed_lockedOut', services.fetchFrame, 'locked out'),
-      ]),
-      graph('Readings written', [
-        count('ReadingsWritten', services.persist, 'readings written'),
-        count('PersistFailed', services.persist, 'persist failed'),
-      ]),
-    );
-    dashboard.addWidgets(
-      graph('Freshness lag (ms)', [
-        appMetric('FreshnessLagMs', services.persist, 'p50', Duration.minutes(5), 'p50'),
-        appMetric('FreshnessLagMs', services.persist, 'p95', Duration.minutes(5), 'p95'),
-        appMetric('FreshnessLagMs', services.persist, 'Maximum', Duration.minutes(5), 'max'),
-      ]),
-      graph('Logins and auth rejections', [
-        count('Logins', services.fetchFrame, 'logins'),
-        count('AuthRejected', services.fetchFrame, 'auth rejected'),
-      ]),
-      graph('Tick duration (ms)', [
-        appMetric('TickDurationMs', services.tick, 'p50', minute, 'p50'),
-        appMetric('TickDurationMs', services.tick, 'Maximum', minute, 'max'),
-      ]),
-    );
-
-    const dlqs: Array<[string, sqs.Queue]> = [
-      ['fetch DLQ', this.fetchDeadLetterQueue],
-      ['persist DLQ', this.persistDeadLetterQueue],
-      ['schedule DLQ', this.scheduleDeadLetterQueue],
-    ];
-    dashboard.addWidgets(
-      graph(
-        'DLQ depth (messages visible)',
-        dlqs.map(([label, q]) =>
-          q.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum', label }),
-        ),
-        12,
-      ),
-      graph(
-        'DLQ oldest message age (s)',
-        dlqs.map(([label, q]) =>
-          q.metricApproximateAgeOfOldestMessage({ period: minute, statistic: 'Maximum', label }),
-        ),
-        12,
-      ),
-    );
-
-    const fns: Array<[string, lambda.IFunction]> = [
-      ['tick', this.tickFunction],
-      ['fetch-frame', this.fetchFrameFunction],
-      ['persist', this.persistFunction],
-    ];
-    dashboard.addWidgets(
-      graph(
-        'Lambda errors',
-        fns.map(([label, fn]) => fn.metricErrors({ period: minute, label })),
-      ),
-      graph(
-        'Lambda throttles',
-        fns.map(([label, fn]) => fn.metricThrottles({ period: minute, label })),
-      ),
-      graph(
-        'Lambda duration p95 (ms)',
-        fns.map(([label, fn]) => fn.metricDuration({ period: minute, statistic: 'p95', label })),
-      ),
-    );
-    dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }));
-    return dashboard;
-  }
-}
-
-/** An application (EMF) metric. Only the `service` dimension: per-source dimensions cost $0.30 each a month. */
-function appMetric(
-  metricName: string,
-  service: string,
-  statistic: string,
-  period: Duration = Duration.minutes(5),
-  label?: string,
-): cloudwatch.Metric {
-  return new cloudwatch.Metric({
-    namespace: NAMESPACE,
-    metricName,
-    dimensionsMap: { service },
-    statistic,
-    period,
-    label,
-  });
 }
 
 const LOCK_FILES = ['package-lock.json', 'yarn.lock', 'pnpm-lock.yaml', 'bun.lockb'];

@@ -325,6 +325,7 @@ describe('NightscoutConnectStack', () => {
   describe('observability', () => {
     it('has one dashboard with the pipeline, freshness percentiles, DLQ and Lambda widgets', () => {
       template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+      template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'NightscoutConnect-Connect' });
       const body = JSON.stringify(Object.values(resources(template, 'AWS::CloudWatch::Dashboard'))[0].Properties?.DashboardBody);
       for (const needle of [
         'SourcesDue',
