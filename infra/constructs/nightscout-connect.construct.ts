@@ -114,7 +114,7 @@ export interface NightscoutConnectProps {
   /**
    * Name prefix of the credential secrets; shard `n` is named `<prefix><n>`. Functions get
    * `secretsmanager:GetSecretValue` only on secrets whose names start with it.
-   * @default `${stackName}/credentials/`
+   * @default `${stackName}/` (secrets are named `<prefix>credentials/<shard>`, as the credential store reads them)
    */
   readonly secretNamePrefix?: string;
 }
@@ -198,7 +198,7 @@ export class NightscoutConnect extends Construct {
 
     this.credentialSecrets = Array.from({ length: p.credentialShards }, (_, n) => {
       const secret = new secretsmanager.Secret(this, `CredentialShard${n}`, {
-        secretName: `${p.secretNamePrefix}${n}`,
+        secretName: `${p.secretNamePrefix}credentials/${n}`,
         description: `Nightscout Connect credentials, shard ${n} of ${p.credentialShards}: {"sources": {sourceId: credentials}}`,
         // An empty shard in the credential store's format, not a generated password: the CLI fills it. The value
         // never changes in the template, so CloudFormation updates never overwrite what the CLI wrote.
@@ -443,7 +443,7 @@ export class NightscoutConnect extends Construct {
         service: 'secretsmanager',
         resource: 'secret',
         // Secrets Manager appends a random 6-character suffix to every secret ARN.
-        resourceName: `${this.secretNamePrefix}*`,
+        resourceName: `${this.secretNamePrefix}credentials/*`,
         arnFormat: ArnFormat.COLON_RESOURCE_NAME,
       },
       Stack.of(this),
@@ -541,7 +541,7 @@ export class NightscoutConnect extends Construct {
       const policy = fn.role?.node.tryFindChild('DefaultPolicy');
       if (policy) {
         Validations.of(policy).acknowledge({
-          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${this.secretNamePrefix}*]`,
+          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${this.secretNamePrefix}credentials/*]`,
           reason:
             'Secret ARNs end in a random suffix; the wildcard only spans the credential secrets of this deployment.',
         });
@@ -582,7 +582,7 @@ function resolveProps(props: NightscoutConnectProps, stackName: string): Resolve
     },
     memorySize: props.memorySize ?? 256,
     entryDir: props.entryDir ?? DEFAULT_ENTRY_DIR,
-    secretNamePrefix: props.secretNamePrefix ?? `${stackName}/credentials/`,
+    secretNamePrefix: props.secretNamePrefix ?? `${stackName}/`,
   };
 
   const errors: string[] = [];

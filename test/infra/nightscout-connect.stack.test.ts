@@ -183,7 +183,7 @@ describe('NightscoutConnectStack', () => {
           ]),
         );
         expect(props.Environment.Variables).toMatchObject({
-          CREDENTIALS_SECRET_PREFIX: 'NightscoutConnect/credentials/',
+          CREDENTIALS_SECRET_PREFIX: 'NightscoutConnect/',
           CREDENTIAL_SHARDS: '1',
           MAX_RECEIVE_COUNT: '5',
           POWERTOOLS_METRICS_NAMESPACE: 'NightscoutConnect',
