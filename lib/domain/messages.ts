@@ -4,6 +4,7 @@
  */
 import type { Batch, Cursor } from './records.js';
 import type { FailureSummary } from './errors.js';
+import type { SourceConfig } from './source.js';
 
 export const MESSAGE_VERSION = 1;
 
@@ -20,6 +21,8 @@ export interface FrameMessage {
   sessionMode: 'login' | 'reuse';
   /** Newest stored instants; null on the very first frame (persist then seeds it from Nightscout). */
   cursor: Cursor | null;
+  /** Non-secret configuration, carried so fetch-frame needs no extra read. */
+  config: SourceConfig;
 }
 
 /** A fetched batch on its way to Nightscout. */
@@ -32,6 +35,7 @@ export interface PersistMessage {
   fetchedAt: number;
   cursor: Cursor | null;
   session?: SessionInfo;
+  config: SourceConfig;
   batch: Batch;
 }
 

@@ -1,0 +1,7 @@
+/** Lambda entry for the minute tick (EventBridge Scheduler). */
+import { readLambdaEnv } from '../../lib/runtime/lambda.env.js';
+import { awsCoreDeps } from '../../lib/runtime/aws.deps.js';
+import { flushMetrics } from '../../lib/runtime/observability.js';
+import { makeTickHandler } from './tick.handler.js';
+
+export const handler = makeTickHandler(awsCoreDeps(readLambdaEnv(process.env, ['tableName', 'fetchQueueUrl'])), flushMetrics);

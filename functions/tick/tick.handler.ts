@@ -1,0 +1,16 @@
+/** Tick handler factory: wiring only. Stops taking work 10 s before the Lambda deadline. */
+import { runTick, type TickReport } from '../../lib/app/run-tick.js';
+import type { CoreDeps } from '../../lib/app/app.deps.js';
+
+export const DEADLINE_MARGIN_MS = 10_000;
+
+export function makeTickHandler(deps: CoreDeps, flush: () => void = () => {}) {
+  return async (_event: unknown, context?: { getRemainingTimeInMillis(): number }): Promise<TickReport> => {
+    const stopTakingWorkAt = context ? Date.now() + context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS : undefined;
+    try {
+      return await runTick(deps, { stopTakingWorkAt });
+    } finally {
+      flush();
+    }
+  };
+}
