@@ -46,6 +46,8 @@ export interface SimWorld {
   metrics: RecordingMetrics;
   awsRequests: RequestCounter;
   queueRequests: Record<string, number>;
+  /** Every queue body sent, as JSON (for the canary-secret checks). */
+  sentBodies: string[];
   sources: DynamoDbSourceStore;
   sessions: DynamoDbSessionStore;
   credentials: MemoryCredentialStore;
@@ -84,11 +86,13 @@ export async function createSimWorld(options: SimOptions): Promise<SimWorld> {
   const fetchQueue = new MemoryQueue<FrameMessage>({ name: 'fetch', clock, visibilityTimeoutSeconds, maxReceiveCount, dlq: fetchDlq });
   const persistQueue = new MemoryQueue<PersistMessage>({ name: 'persist', clock, visibilityTimeoutSeconds, maxReceiveCount, dlq: persistDlq });
   const queueRequests: Record<string, number> = {};
+  const sentBodies: string[] = [];
   const countQueue = (key: string) => { queueRequests[key] = (queueRequests[key] ?? 0) + 1; };
   const counted = <T>(queue: MemoryQueue<T>) => ({
     send: async (messages: Parameters<MemoryQueue<T>['send']>[0]) => {
       // SendMessageBatch carries up to 10 entries per request.
       for (let i = 0; i < messages.length; i += 10) countQueue(`SQS.SendMessageBatch`);
+      for (const m of messages) sentBodies.push(JSON.stringify(m.body));
       return queue.send(messages);
     },
   });
@@ -124,7 +128,7 @@ export async function createSimWorld(options: SimOptions): Promise<SimWorld> {
   }
 
   const world: SimWorld = {
-    clock, log, metrics, awsRequests, queueRequests, sources, sessions, credentials, fetchQueue, fetchDlq, persistQueue, persistDlq, manage,
+    clock, log, metrics, awsRequests, queueRequests, sentBodies, sources, sessions, credentials, fetchQueue, fetchDlq, persistQueue, persistDlq, manage,
     async addSource(config, creds) { await addOrUpdateSource(manage, config, creds); },
     async tick() { await tickHandler({}); },
     async drain() {

@@ -1,0 +1,154 @@
+/**
+ * End to end through the real handlers on a simulated clock: Dexcom Share simulator → tick → fetch-frame → persist →
+ * Nightscout simulator, with the real DynamoDB adapter on dynalite. Each test checks one guarantee of the engine.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createSimWorld, type SimWorld } from '../../lib/local/sim-runner.js';
+import { countReadings, type Scenario } from '../../lib/local/demo.scenarios.js';
+import { startDexcomShareSimulator, type DexcomShareSimulator } from '../../lib/simulators/dexcom-share.simulator.js';
+import { startNightscoutSimulator } from '../../lib/simulators/nightscout.simulator.js';
+import { runTick } from '../../lib/app/run-tick.js';
+import { driverFor } from '../../lib/sources/source.registry.js';
+import { DEXCOM_DEVICE } from '../../lib/sources/dexcom-share/dexcom-share.source.js';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+const START = Date.UTC(2026, 10, 23, 6, 0, 7);
+const CANARY_PASSWORD = 'canary-PW-7f3a9c1e';
+const CANARY_SECRET = 'canary-API-SECRET-42b8d';
+
+let world: SimWorld | undefined;
+let scenario: Scenario | undefined;
+let share: DexcomShareSimulator;
+afterEach(async () => {
+  await scenario?.close();
+  await world?.close();
+  world = scenario = undefined;
+});
+
+async function setup(options: { password?: string; configPassword?: string } = {}) {
+  world = await createSimWorld({ start: START });
+  const clock = world.clock;
+  const password = options.password ?? CANARY_PASSWORD;
+  share = await startDexcomShareSimulator({ clock, accounts: [{ accountName: 'e2e-account', password }] });
+  const nightscout = await startNightscoutSimulator({ apiSecret: CANARY_SECRET, clock });
+  const vendor = share;
+  scenario = {
+    kind: 'dexcomshare',
+    config: { id: 'e2e-dexcom', kind: 'dexcomshare', settings: { shareRegion: 'us', shareServer: share.url }, nightscout: { endpoint: nightscout.url, apiVersion: 'v1' } },
+    credentials: { vendor: { accountName: 'e2e-account', password }, nightscout: { apiSecret: CANARY_SECRET } },
+    nightscout,
+    vendorReadings: (from, until) => vendor.readingsUpTo(until).map((r) => r.date).filter((d) => d >= from),
+    vendorStats: () => ({ ...vendor.stats, readingsServed: vendor.stats.readingsServed.size }),
+    async close() { await vendor.close(); await nightscout.close(); },
+  };
+  const credentials = structuredClone(scenario.credentials);
+  if (options.configPassword) credentials.vendor.password = options.configPassword;
+  await world.addSource(scenario.config, credentials);
+  return { world, scenario };
+}
+
+/** Readings that were published at least `settle` before the end must all be in Nightscout. */
+function check(w: SimWorld, s: Scenario, until: number) {
+  return countReadings(s, START - DAY, until - 10 * MIN, DEXCOM_DEVICE);
+}
+
+describe('Dexcom Share → Nightscout, a simulated day', () => {
+  it('delivers every reading exactly once, correct to the millisecond, with one login', async () => {
+    const { world: w, scenario: s } = await setup();
+    await w.runUntil(START + DAY);
+    const counts = check(w, s, START + DAY);
+    expect(counts.vendor).toBeGreaterThan(560); // 24 h of backfill + 24 h live
+    expect(counts).toMatchObject({ nightscout: counts.vendor, duplicates: 0, missing: 0 });
+    const stored = new Set(s.nightscout.store.entries.map((e) => Number(e.date)));
+    for (const date of s.vendorReadings(START - DAY, START + DAY - 10 * MIN)) expect(stored.has(date)).toBe(true);
+    for (const e of s.nightscout.store.entries) expect(new Date(String(e.dateString)).getTime()).toBe(Number(e.date));
+    expect(s.vendorStats().login).toBe(1);
+    expect(w.fetchDlq.depth() + w.persistDlq.depth()).toBe(0);
+
+    // The canary password and API secret appear nowhere: logs, queue bodies, DynamoDB items.
+    const items = JSON.stringify(await w.sources.list());
+    for (const haystack of [w.log.lines.join('\n'), w.sentBodies.join('\n'), items]) {
+      expect(haystack).not.toContain(CANARY_PASSWORD);
+      expect(haystack).not.toContain(CANARY_SECRET);
+    }
+    expect(w.sentBodies.length).toBeGreaterThan(500);
+  });
+
+  it('a wrong password causes exactly one login attempt and none more over the day', async () => {
+    const { world: w, scenario: s } = await setup({ configPassword: 'wrong-password' });
+    await w.runUntil(START + DAY);
+    expect(s.vendorStats()).toMatchObject({ authenticate: 1, failedLogins: 1, read: 0 });
+    const record = await w.sources.get(s.config.id);
+    expect(record?.status.state).toContain('session:rejected');
+    expect(record?.status.parkedReason).toMatch(/credentials rejected/);
+    expect(record?.nextDueAt).toBeUndefined();
+    expect(s.nightscout.store.entries).toHaveLength(0);
+  });
+
+  it('recovers after the credentials are corrected', async () => {
+    const { world: w, scenario: s } = await setup({ configPassword: 'wrong-password' });
+    await w.runUntil(START + HOUR);
+    const { updateCredentials } = await import('../../lib/app/manage-sources.js');
+    await updateCredentials(w.manage, s.config.id, s.credentials);
+    await w.runUntil(START + 2 * HOUR);
+    expect(s.vendorStats()).toMatchObject({ authenticate: 2, failedLogins: 1 });
+    // Share serves at most 24 h back, counted from the first successful read after the fix.
+    expect(countReadings(s, START + HOUR - DAY + 5 * MIN, START + 2 * HOUR - 10 * MIN, DEXCOM_DEVICE)).toMatchObject({ missing: 0, duplicates: 0 });
+  });
+
+  it('vendor 5xx: frames retry with capped backoff, the cycle backs off, then everything arrives', async () => {
+    const { world: w, scenario: s } = await setup();
+    await w.runUntil(START + HOUR);
+    const readsBefore = s.vendorStats().read as number;
+    // Share answers 500 to every data read for two hours.
+    share.inject({ kind: 'http5xx', endpoint: 'read', until: START + 3 * HOUR });
+    await w.runUntil(START + 3 * HOUR);
+    const readsDuringOutage = (s.vendorStats().read as number) - readsBefore;
+    // Uncapped retries every minute would be ≥ 120; capped exponential backoff keeps it far lower.
+    expect(readsDuringOutage).toBeGreaterThan(3);
+    expect(readsDuringOutage).toBeLessThan(30);
+    await w.runUntil(START + 4 * HOUR);
+    expect(check(w, s, START + 4 * HOUR)).toMatchObject({ missing: 0, duplicates: 0 });
+    expect(s.vendorStats().login).toBe(1);
+  });
+
+  it('Nightscout down for two hours: all readings arrive after recovery', async () => {
+    const { world: w, scenario: s } = await setup();
+    await w.runUntil(START + HOUR);
+    s.nightscout.inject({ kind: 'down', until: START + 3 * HOUR });
+    await w.runUntil(START + 3 * HOUR);
+    const during = countReadings(s, START + HOUR + 5 * MIN, START + 3 * HOUR, DEXCOM_DEVICE);
+    expect(during.nightscout).toBe(0);
+    await w.runUntil(START + 4 * HOUR);
+    expect(check(w, s, START + 4 * HOUR)).toMatchObject({ missing: 0, duplicates: 0 });
+    expect(w.fetchDlq.depth() + w.persistDlq.depth()).toBe(0);
+  });
+
+  it('two racing ticks lose no update and send each frame once', async () => {
+    const { world: w, scenario: s } = await setup();
+    const deps = { sources: w.sources, drivers: driverFor, frameQueue: w.fetchQueue, clock: w.clock, log: w.log, metrics: w.metrics };
+    const [a, b] = await Promise.all([runTick(deps), runTick(deps)]);
+    expect(a.framesSent + b.framesSent).toBe(1);
+    const record = await w.sources.get(s.config.id);
+    expect(record?.version).toBe(2);
+    expect(record?.status.state).toContain('fetching');
+  });
+
+  it('a redelivered message duplicates nothing', async () => {
+    const { world: w, scenario: s } = await setup();
+    await w.runUntil(START + 30 * MIN);
+    // Capture the next persist message and deliver it a second time after it succeeded.
+    const sent: string[] = [];
+    const original = w.persistQueue.send.bind(w.persistQueue);
+    w.persistQueue.send = async (messages) => { sent.push(...messages.map((m) => JSON.stringify(m.body))); return original(messages); };
+    await w.runUntil(START + 45 * MIN);
+    expect(sent.length).toBeGreaterThan(0);
+    const before = s.nightscout.store.entries.length;
+    await w.persistQueue.send(sent.map((body) => ({ body: JSON.parse(body), delaySeconds: 0 })));
+    await w.drain();
+    expect(s.nightscout.store.entries.length).toBe(before);
+    expect(check(w, s, START + 45 * MIN)).toMatchObject({ duplicates: 0, missing: 0 });
+  });
+});
