@@ -1,0 +1,132 @@
+/**
+ * `npm start`: the same handlers as in AWS, in-process.
+ * - Configured (`CONNECT_*` env or `--config file.json`): embedded dynalite (kept on disk under `--data`, default
+ *   `.data/`) and fauxqs 1.9.x, a real clock, a tick every minute, queue pollers standing in for Lambda's SQS event
+ *   sources, and a live status view per source.
+ * - Nothing configured, or `--demo`: a clearly labelled demo (simulated vendor → simulated Nightscout on 127.0.0.1).
+ * - `--demo --simulate 2h [--source <kind>]`: the demo on a simulated clock; prints one summary line
+ *   `readings: vendor=<N> nightscout=<M> duplicates=<D>` and exits 0 (1 if a reading is missing or duplicated).
+ * A bad setting stops with a message naming the variable and what is accepted; nothing is written.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConfigError } from '../domain/errors.js';
+import { hasConfiguredSource, parseConnectSource, type ParsedSource } from '../config/connect-env.config.js';
+import { createSimWorld } from './sim-runner.js';
+import { countReadings, startScenario, type Scenario } from './demo.scenarios.js';
+import { runRealtime } from './realtime-runner.js';
+
+interface Args {
+  demo: boolean;
+  simulateMs?: number;
+  source: string;
+  config?: string;
+  data: string;
+  verbose: boolean;
+}
+
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(text.trim());
+  if (!match) throw new ConfigError([`--simulate takes a duration like 30m, 2h or 1d (got "${text}")`]);
+  const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 's' | 'm' | 'h' | 'd'];
+  return Number(match[1]) * unit;
+}
+
+export function parseArgs(argv: string[]): Args {
+  const args: Args = { demo: false, source: 'dexcomshare', data: '.data', verbose: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new ConfigError([`${arg} needs a value`]);
+      return v;
+    };
+    if (arg === '--demo') args.demo = true;
+    else if (arg === '--simulate') args.simulateMs = parseDuration(value());
+    else if (arg === '--source') args.source = value().toLowerCase();
+    else if (arg === '--config') args.config = value();
+    else if (arg === '--data') args.data = value();
+    else if (arg === '--verbose') args.verbose = true;
+    else if (arg === '--help' || arg === '-h') {
+      process.stdout.write(HELP);
+      process.exit(0);
+    } else throw new ConfigError([`unknown option ${arg}; see npm start -- --help`]);
+  }
+  return args;
+}
+
+const HELP = `Nightscout Connect, serverless: local runner
+
+  npm start                                  run the source configured by CONNECT_* variables (or the demo)
+  npm start -- --config source.json          read CONNECT_* keys from a JSON file instead of the environment
+  npm start -- --demo [--source <kind>]      simulated vendor → simulated Nightscout, real time
+  npm start -- --demo --simulate 2h          the demo on a simulated clock; prints a summary and exits
+  options: --data <dir> (default .data), --verbose (every machine step as a JSON line)
+  kinds: dexcomshare, librelinkup, glooko, nightscout, minimedcarelink
+`;
+
+function configuredSource(args: Args): ParsedSource | undefined {
+  if (args.config) {
+    const raw = JSON.parse(readFileSync(resolve(args.config), 'utf8')) as Record<string, string>;
+    return parseConnectSource(raw);
+  }
+  if (hasConfiguredSource(process.env)) return parseConnectSource(process.env);
+  return undefined;
+}
+
+async function runSimulatedDemo(args: Args, durationMs: number): Promise<number> {
+  // Start on a reading-slot-unaligned instant so alignment is exercised, and far from any real clock.
+  const start = Math.floor(Date.now() / 60_000) * 60_000 + 7_000;
+  const world = await createSimWorld({ start, echo: args.verbose ? (l) => process.stdout.write(`${l}\n`) : undefined });
+  let scenario: Scenario | undefined;
+  try {
+    scenario = await startScenario(args.source, { clock: world.clock });
+    await world.addSource(scenario.config, scenario.credentials);
+    const until = start + durationMs;
+    await world.runUntil(until);
+    const record = await world.sources.get(scenario.config.id);
+    // The source backfills up to its look-back; count what the vendor published in that span, settled 10 min before the end.
+    const lookback = world.manage.drivers(scenario.config).loops[0].maxLookbackMs;
+    const counts = countReadings(scenario, start - lookback, until - 10 * 60_000);
+    const stats = scenario.vendorStats();
+    process.stdout.write(
+      `DEMO (simulated ${args.source} → simulated Nightscout, ${formatDuration(durationMs)} on a simulated clock): ` +
+        `readings: vendor=${counts.vendor} nightscout=${counts.nightscout} duplicates=${counts.duplicates} missing=${counts.missing} ` +
+        `logins=${world.metrics.counts.Logins ?? 0} vendorStats=${JSON.stringify(stats)} state=${record?.status.state}\n`,
+    );
+    return counts.missing === 0 && counts.duplicates === 0 ? 0 : 1;
+  } finally {
+    await scenario?.close();
+    await world.close();
+  }
+}
+
+function formatDuration(ms: number): string {
+  return ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${Math.round(ms / 60_000)}m`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  const configured = args.demo ? undefined : configuredSource(args);
+  if (args.simulateMs !== undefined) {
+    if (configured) throw new ConfigError(['--simulate runs the demo only; drop CONNECT_SOURCE/--config or add --demo']);
+    return runSimulatedDemo(args, args.simulateMs);
+  }
+  mkdirSync(args.data, { recursive: true });
+  return runRealtime({ configured, demoKind: args.source, dataDir: args.data, verbose: args.verbose });
+}
+
+const invokedDirectly = process.argv[1] && resolve(process.argv[1]).endsWith('main.ts');
+if (invokedDirectly) {
+  main(process.argv.slice(2)).then(
+    (code) => { if (code !== -1) process.exit(code); },
+    (err) => {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`Configuration problem, nothing was started or written:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+        process.exit(2);
+      }
+      process.stderr.write(`failed: ${err instanceof Error ? `${err.name}: ${err.message}` : 'unknown error'}\n`);
+      process.exit(1);
+    },
+  );
+}
