@@ -1,0 +1,213 @@
+/**
+ * `npm run bench` (full) or `npm run bench -- --quick` (≤ 60 s on a 2-core machine). Measures, prints a table
+ * (figure | value | aim | method) and writes bench/results.json with the method beside every figure, the machine
+ * facts and the date. Every number is measured in this run or computed from measured numbers; assumptions are
+ * named as such.
+ *
+ * Options: --quick; --sim-sources N / --sim-hours H (override the simulated run's size); --tick-sources N;
+ * --out PATH (default bench/results.json; quick runs write bench/results.quick.json unless --out is given).
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const opt = (name: string): number | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : undefined;
+};
+const optStr = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+
+const plan = {
+  mode: quick ? 'quick' : 'full',
+  stepIterations: quick ? 150 : 1_500,
+  tickSources: opt('--tick-sources') ?? (quick ? 1_000 : 10_000),
+  tickConcurrency: 16,
+  simSources: opt('--sim-sources') ?? (quick ? 10 : 100),
+  simHours: opt('--sim-hours') ?? (quick ? 6 : 24),
+};
+const outFile = optStr('--out') ?? path.join(HERE, quick ? 'results.quick.json' : 'results.json');
+
+interface Figure {
+  id: string;
+  figure: string;
+  value: number | string;
+  unit: string;
+  aim: string;
+  met: boolean | null;
+  method: string;
+}
+
+const figures: Figure[] = [];
+const add = (f: Figure) => figures.push(f);
+const fmt = (n: number | undefined, digits = 2) => (n === undefined || Number.isNaN(n) ? 'n/a' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 }));
+const usd = (n: number) => `$${n < 0.01 ? n.toFixed(5) : n.toFixed(4)}`;
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+async function main() {
+  const t0 = performance.now();
+  const cpus = os.cpus();
+  const machine = {
+    node: process.version, platform: `${process.platform} ${os.release()}`, arch: process.arch,
+    cpuModel: cpus[0]?.model ?? 'unknown', cores: cpus.length, totalMemoryGb: +(os.totalmem() / 1024 ** 3).toFixed(1),
+  };
+  log(`Nightscout Connect benchmark — ${plan.mode} mode, ${new Date().toISOString()}`);
+  log(`machine: node ${machine.node}, ${machine.cpuModel}, ${machine.cores} cores, ${machine.platform} ${machine.arch}`);
+  log(`plan: step ${plan.stepIterations} iterations × 36 events; tick over ${plan.tickSources.toLocaleString()} due sources` +
+    `${quick ? ' (quick: 1,000, not 10,000)' : ''}; simulated run ${plan.simSources} Dexcom sources × ${plan.simHours} h` +
+    `${quick ? ' (quick: 10 × 6 h, not 100 × 24 h)' : ''}`);
+
+  // 1. Machine step CPU.
+  const { runStepBench } = await import('./step.bench.js');
+  log('\n[1] machine step CPU …');
+  const stepR = runStepBench({ iterations: plan.stepIterations });
+  add({
+    id: 'step.cpuMsPerStep', figure: 'Machine step CPU per source', value: +stepR.cpuMsPerStep.toFixed(4), unit: 'ms/step', aim: '≤ 0.25 ms',
+    met: stepR.cpuMsPerStep <= 0.25,
+    method: `process.cpuUsage() (user+system) over ${stepR.steps.toLocaleString()} pure step() calls of a Dexcom Share source, ` +
+      `replaying 12 recorded cycles of {clock.ticked dispatching a frame, clock.ticked no-op while in flight, frame.persisted} ` +
+      `${stepR.iterations}× after 200 warm-up passes; per event: ${Object.entries(stepR.byEvent).map(([k, v]) => `${k} ${v.cpuMsPerStep.toFixed(4)} ms`).join(', ')}; wall ${stepR.wallMsPerStep.toFixed(4)} ms/step`,
+  });
+
+  // 2. One tick over N due sources.
+  const { runTickBench } = await import('./tick.bench.js');
+  log(`[2] one tick over ${plan.tickSources.toLocaleString()} due sources on dynalite …`);
+  const tickR = await runTickBench({ sources: plan.tickSources, concurrency: plan.tickConcurrency });
+  add({
+    id: 'tick.wallMs', figure: `One tick over ${plan.tickSources.toLocaleString()} due sources${quick ? ' (quick size)' : ''}`, value: Math.round(tickR.tickWallMs), unit: 'ms wall',
+    aim: '— (no aim set; must fit the tick deadline)', met: null,
+    method: `runTick(concurrency ${tickR.concurrency}) against the real DynamoDbSourceStore on in-process dynalite, memory frame queue; ` +
+      `advanced ${tickR.report.advanced}/${tickR.report.due} due, ${tickR.report.errors} errors, frames ${tickR.framesQueued} in ${tickR.sqsSendMessageBatch} SendMessageBatch; ` +
+      `DynamoDB requests ${Object.entries(tickR.dynamoRequests).map(([k, v]) => `${k} ${v}`).join(', ')}; process CPU ${Math.round(tickR.tickCpuMs)} ms (includes dynalite, same process); ` +
+      `set-up (${plan.tickSources} startSource + create, not the figure) took ${Math.round(tickR.createMs)} ms`,
+  });
+
+  // 3, 5, 6, 7. Simulated run.
+  const { runSimulatedBench } = await import('./simulated.bench.js');
+  log(`[3,5,6,7] simulated run: ${plan.simSources} Dexcom sources × ${plan.simHours} h …`);
+  const sim = await runSimulatedBench({ sources: plan.simSources, hours: plan.simHours, onProgress: log });
+  const simWhat = `${sim.sources} Dexcom Share sources × ${sim.hours} simulated h (createSimWorld: real handlers, DynamoDB adapter on dynalite, ` +
+    `memory SQS counted as a Lambda ESM calls it, receive batch ≤ 10; each source its own Share and Nightscout simulator), ${sim.wallSeconds.toFixed(0)} s wall`;
+  add({
+    id: 'requests.perSourceCycle', figure: 'AWS requests per source-cycle', value: +sim.perCycleTotal.toFixed(3), unit: 'requests/cycle', aim: '≤ 6',
+    met: sim.perCycleTotal <= 6,
+    method: `${simWhat}; counts ÷ ${sim.cycles} completed cycles (Outcome_persisted): ` +
+      `${Object.entries(sim.perCycle).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}; tick due-index Queries excluded (per-tick fixed cost below); ` +
+      `Secrets Manager ${sim.secretsManagerRequests} measured (the sim's memory credential store makes no AWS calls; modelled in the cost as cached reads)`,
+  });
+  add({
+    id: 'requests.perTickFixed', figure: 'Per-tick fixed DynamoDB Queries (due-index shards)', value: +(sim.perTickFixed['DynamoDB.Query'] ?? 0).toFixed(2), unit: 'Query/tick',
+    aim: '— (fixed cost, reported separately)', met: null, method: `DynamoDB.Query ${sim.awsRequests['DynamoDB.Query'] ?? 0} ÷ ${sim.ticks} ticks in the simulated run`,
+  });
+
+  // 4. Cost.
+  const cost = await import('./cost.model.js');
+  const profile = {
+    putItems: sim.perCycle['DynamoDB.PutItem'] ?? 0,
+    getItems: sim.perCycle['DynamoDB.GetItem'] ?? 0,
+    dueItemsRead: sim.dueItemsPerCycle,
+    itemBytes: sim.itemBytes.mean,
+    gsiKeyChangeFraction: 1,
+    sqsRequests: Object.entries(sim.perCycle).filter(([k]) => k.startsWith('SQS.')).reduce((s, [, v]) => s + v, 0),
+    lambdaInvocations: sim.invocationsPerCycle,
+    logBytes: cost.logBytesPerCycle(sim.log.infoBytesPerCycle, sim.log.infoLinesPerCycle, sim.invocationsPerCycle),
+  };
+  const rows = [1, 100, 1_000].map((n) => cost.costFor(n, profile));
+  for (const row of rows) {
+    const isAim = row.sources === 1_000;
+    add({
+      id: `cost.perSourceMonth.${row.sources}`, figure: `Cost per source-month, ${row.sources.toLocaleString()} source${row.sources > 1 ? 's' : ''} (community, ${row.credentialShards} secret${row.credentialShards > 1 ? 's' : ''})`,
+      value: +row.perSourceMonth.toFixed(5), unit: 'USD/source-month', aim: isAim ? '≤ $0.05' : '—', met: isAim ? row.perSourceMonth <= 0.05 : null,
+      method: `variable ${usd(row.variablePerSourceMonth)}/source-month (${Object.entries(row.variable).map(([k, v]) => `${k} ${usd(v)}`).join(', ')}) × ${row.sources} + ` +
+        `fixed ${usd(row.fixedPerDeploymentMonth)}/month (${Object.entries(row.fixed).map(([k, v]) => `${k} ${usd(v)}`).join(', ')}), ÷ ${row.sources}; ` +
+        `list prices from serverless.md §6, 8,640 cycles/month, measured per-cycle counts`,
+    });
+  }
+
+  // 5. Freshness.
+  const fr = sim.freshness;
+  add({
+    id: 'freshness.p50Ms', figure: 'Freshness lag reading → Nightscout, p50', value: fr.p50Ms ?? 'n/a', unit: 'ms (simulated)', aim: '≤ 15,000 ms',
+    met: fr.p50Ms !== undefined && fr.p50Ms <= 15_000,
+    method: `RecordingMetrics FreshnessLagMs (persist's now − reading instant) for the ${fr.samples} readings dated at or after the sources' start ` +
+      `(${fr.excludedBackfillSamples} first-run backfill samples excluded), nearest-rank percentile; ${simWhat}`,
+  });
+  add({
+    id: 'freshness.p95Ms', figure: 'Freshness lag, p95', value: fr.p95Ms ?? 'n/a', unit: 'ms (simulated)', aim: '≤ 45,000 ms',
+    met: fr.p95Ms !== undefined && fr.p95Ms <= 45_000, method: 'as p50',
+  });
+  add({ id: 'freshness.maxMs', figure: 'Freshness lag, max', value: fr.maxMs ?? 'n/a', unit: 'ms (simulated)', aim: '—', met: null, method: 'as p50' });
+  add({
+    id: 'readings.endToEnd', figure: 'Readings vendor / nightscout / duplicates / missing', value: `${sim.readings.vendor} / ${sim.readings.nightscout} / ${sim.readings.duplicates} / ${sim.readings.missing}`,
+    unit: 'readings', aim: 'nightscout = vendor, 0 duplicates, 0 missing',
+    met: sim.readings.nightscout === sim.readings.vendor && sim.readings.duplicates === 0 && sim.readings.missing === 0,
+    method: `countReadings per source summed, ${sim.readings.window} (24 h backfill + live, last 10 min left out as possibly in flight); DLQ depth at end ${sim.dlqDepth}`,
+  });
+
+  // 6, 7. Vendor economy.
+  add({
+    id: 'vendor.loginsPerSourceDay', figure: 'Logins per source-day', value: +sim.loginsPerSourceDay.toFixed(3), unit: 'logins', aim: '≤ 1',
+    met: sim.loginsPerSourceDay <= 1,
+    method: `Dexcom simulator stats.login ${sim.vendor.logins} ÷ ${sim.sources} sources ÷ ${sim.hours / 24} days (each source's first login included` +
+      `${sim.hours < 24 ? '; a run shorter than a day inflates this: the 24 h session is paid in full within it' : ''})`,
+  });
+  add({
+    id: 'vendor.readsPerNewReading', figure: 'Vendor data requests per new reading', value: +sim.readsPerNewReading.toFixed(3), unit: 'reads/reading', aim: '≤ 1.05',
+    met: sim.readsPerNewReading <= 1.05,
+    method: `Dexcom simulator stats.read ${sim.vendor.reads} ÷ ${sim.newReadingsWritten} readings written that are dated at or after the start (the first backfill read is in the numerator)`,
+  });
+
+  // 8. Bundles.
+  const { runBundleBench } = await import('./bundle.bench.js');
+  log('[8] bundling functions with esbuild …');
+  const bundles = await runBundleBench();
+  for (const b of bundles) {
+    add({
+      id: `bundle.${b.function}.bytes`, figure: `Minified bundle, ${b.function}`, value: b.bytes, unit: 'bytes', aim: '≤ 409,600 (400 KiB)', met: b.bytes <= 409_600,
+      method: `esbuild.build (bundle, minify, esm, platform node, target node22, mainFields module/main, no externals, createRequire banner, write:false) of ${b.entry}; ` +
+        `gzip ${b.gzipBytes.toLocaleString()} B, source map ${b.sourceMapBytes.toLocaleString()} B; largest inputs: ${b.topPackages.map((p) => `${p.name} ${Math.round(p.bytes / 1024)} KiB`).join(', ')}`,
+    });
+  }
+
+  const totalSeconds = (performance.now() - t0) / 1000;
+  printTable();
+  log(`\nreadings: vendor=${sim.readings.vendor} nightscout=${sim.readings.nightscout} duplicates=${sim.readings.duplicates} missing=${sim.readings.missing}`);
+  log(`cost per source-month: ${rows.map((r) => `${r.sources} → ${usd(r.perSourceMonth)}`).join(', ')}; 1,000 sources ≤ $0.05: ${rows[2].perSourceMonth <= 0.05 ? 'YES' : 'NO'}`);
+  log(`total run time ${totalSeconds.toFixed(1)} s; results written to ${path.relative(process.cwd(), outFile)}`);
+
+  const results = {
+    date: new Date().toISOString(), mode: plan.mode, plan, machine, totalSeconds: +totalSeconds.toFixed(1),
+    figures,
+    details: {
+      step: stepR, tick: tickR,
+      simulated: sim,
+      cost: {
+        prices: cost.PRICES, cyclesPerMonth: cost.CYCLES_PER_MONTH, assumptions: cost.DEFAULT_ASSUMPTIONS,
+        logAssumptions: { powertoolsEnvelopeBytesPerLine: cost.POWERTOOLS_ENVELOPE_BYTES_PER_LINE, platformLogBytesPerInvocation: cost.PLATFORM_LOG_BYTES_PER_INVOCATION },
+        profile, rows,
+      },
+      bundles,
+    },
+  };
+  writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
+}
+
+function printTable() {
+  const rows = figures.map((f) => [f.figure, `${typeof f.value === 'number' ? fmt(f.value, 4) : f.value} ${f.unit}`, `${f.aim}${f.met === null ? '' : f.met ? '  ✓ met' : '  ✗ MISSED'}`, f.method]);
+  log('\n| figure | value | aim | method |');
+  log('|---|---|---|---|');
+  for (const r of rows) log(`| ${r.map((c) => c.replace(/\|/g, '/')).join(' | ')} |`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`benchmark failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

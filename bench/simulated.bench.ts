@@ -1,0 +1,139 @@
+/**
+ * Figures 3, 5, 6 and 7 from one simulated run: N Dexcom Share sources (each its own simulator instance and
+ * account) through the real tick, fetch-frame and persist handlers on a simulated clock (createSimWorld: real
+ * DynamoDB adapter on dynalite with every request counted; memory SQS queues counted the way a Lambda ESM would
+ * call SQS). Nothing here is a fixed figure: every value is read from the run's counters.
+ *
+ * Each source writes to its own Nightscout simulator. Sharing one simulator between Dexcom sources is not sound:
+ * every simulated account publishes readings on the same 5-minute instants, and Nightscout's v1 entries upsert key
+ * is (sysTime, type), so sources would overwrite one another and the first-run seed would see other sources'
+ * entries. One Nightscout per source is also what a real deployment looks like (one site per person).
+ */
+import { createSimWorld, type SimWorld } from '../lib/local/sim-runner.js';
+import { countReadings, startScenario, type Scenario } from '../lib/local/demo.scenarios.js';
+import { percentile } from '../lib/local/recording.observability.js';
+import { DEXCOM_DEVICE } from '../lib/sources/dexcom-share/dexcom-share.source.js';
+import type { SourceRecord } from '../lib/ports/source.store.port.js';
+import { dynamoItemBytes } from './cost.model.js';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+
+export interface SimBenchResult {
+  sources: number;
+  hours: number;
+  wallSeconds: number;
+  ticks: number;
+  cycles: number;
+  awsRequests: Record<string, number>;
+  queueRequests: Record<string, number>;
+  secretsManagerRequests: number;
+  perCycle: Record<string, number>;
+  perCycleTotal: number;
+  perTickFixed: Record<string, number>;
+  metrics: Record<string, number>;
+  freshness: { samples: number; p50Ms?: number; p95Ms?: number; maxMs?: number; excludedBackfillSamples: number };
+  readings: { vendor: number; nightscout: number; duplicates: number; missing: number; window: string };
+  vendor: { logins: number; authenticates: number; reads: number; failedLogins: number };
+  loginsPerSourceDay: number;
+  readsPerNewReading: number;
+  newReadingsWritten: number;
+  dlqDepth: number;
+  log: { infoLines: number; debugLines: number; infoBytes: number; infoBytesPerCycle: number; infoLinesPerCycle: number };
+  itemBytes: { mean: number; max: number };
+  invocationsPerCycle: number;
+  dueItemsPerCycle: number;
+}
+
+export async function runSimulatedBench(opts: { sources: number; hours: number; onProgress?: (line: string) => void }): Promise<SimBenchResult> {
+  const start = Date.UTC(2026, 10, 23, 6, 0, 7);
+  const until = start + opts.hours * HOUR;
+  const wall0 = performance.now();
+  const world: SimWorld = await createSimWorld({ start });
+  const scenarios: Scenario[] = [];
+  try {
+    // Freshness of live readings only: a reading's instant is (persist's now − lag); keep those at or after the
+    // sources' start (all sources start at `start`), which drops the first-run 24 h backfill.
+    const live: number[] = [];
+    let excluded = 0;
+    const recordTiming = world.metrics.timing.bind(world.metrics);
+    world.metrics.timing = (name: string, ms: number) => {
+      recordTiming(name, ms);
+      if (name !== 'FreshnessLagMs') return;
+      if (world.clock.now() - ms >= start) live.push(ms);
+      else excluded++;
+    };
+    let ticks = 0;
+    const tick = world.tick.bind(world);
+    world.tick = async () => { ticks++; await tick(); };
+
+    for (let i = 0; i < opts.sources; i++) {
+      // Demo passwords only (never printed); each source gets its own Share simulator and Nightscout simulator.
+      const scenario = await startScenario('dexcomshare', { clock: world.clock, id: `bench-${String(i).padStart(4, '0')}` });
+      scenarios.push(scenario);
+      await world.addSource(scenario.config, scenario.credentials);
+    }
+    // Source creation (GetItem + PutItem per source) is set-up, not cycle cost.
+    world.awsRequests.reset();
+    for (const key of Object.keys(world.queueRequests)) delete world.queueRequests[key];
+
+    const step = Math.max(HOUR, Math.floor(opts.hours / 6) * HOUR);
+    for (let t = start + step; ; t += step) {
+      await world.runUntil(Math.min(t, until));
+      opts.onProgress?.(`  simulated ${((Math.min(t, until) - start) / HOUR).toFixed(0)}/${opts.hours} h, ${((performance.now() - wall0) / 1000).toFixed(0)} s wall`);
+      if (t >= until) break;
+    }
+    const wallSeconds = (performance.now() - wall0) / 1000;
+
+    const counts = { ...world.metrics.counts };
+    const cycles = counts.Outcome_persisted ?? 0;
+    const awsRequests = { ...world.awsRequests.counts };
+    const queueRequests = { ...world.queueRequests };
+    const perCycle: Record<string, number> = {};
+    for (const [api, n] of Object.entries(awsRequests)) if (api !== 'DynamoDB.Query') perCycle[api] = n / cycles;
+    for (const [api, n] of Object.entries(queueRequests)) perCycle[api] = n / cycles;
+    const secretsManagerRequests = Object.entries(awsRequests).filter(([k]) => k.startsWith('SecretsManager.')).reduce((s, [, n]) => s + n, 0);
+
+    // Readings end to end; the last 10 minutes are left out (a reading published just before `until` may be in flight).
+    const totals = { vendor: 0, nightscout: 0, duplicates: 0, missing: 0 };
+    const vendor = { logins: 0, authenticates: 0, reads: 0, failedLogins: 0 };
+    for (const s of scenarios) {
+      const c = countReadings(s, start - DAY, until - 10 * MIN, DEXCOM_DEVICE);
+      totals.vendor += c.vendor; totals.nightscout += c.nightscout; totals.duplicates += c.duplicates; totals.missing += c.missing;
+      const v = s.vendorStats() as Record<string, number>;
+      vendor.logins += v.login; vendor.authenticates += v.authenticate; vendor.reads += v.read; vendor.failedLogins += v.failedLogins;
+    }
+
+    const infoLines = world.log.lines.filter((l) => !l.startsWith('{"level":"debug"'));
+    const infoBytes = infoLines.reduce((s, l) => s + Buffer.byteLength(l) + 1, 0);
+    const records = await world.sources.list();
+    const toItem = (world.sources as unknown as { toItem(r: SourceRecord): Record<string, { S?: string; N?: string }> }).toItem.bind(world.sources);
+    const sizes = records.map((r) => dynamoItemBytes(toItem(r)));
+    const invocations = queueRequests['SQS.ReceiveMessage'] ?? 0;
+
+    return {
+      sources: opts.sources, hours: opts.hours, wallSeconds, ticks, cycles, awsRequests, queueRequests, secretsManagerRequests,
+      perCycle, perCycleTotal: Object.values(perCycle).reduce((s, v) => s + v, 0),
+      perTickFixed: { 'DynamoDB.Query': (awsRequests['DynamoDB.Query'] ?? 0) / ticks },
+      metrics: counts,
+      freshness: { samples: live.length, p50Ms: percentile(live, 50), p95Ms: percentile(live, 95), maxMs: live.length ? Math.max(...live) : undefined, excludedBackfillSamples: excluded },
+      readings: { ...totals, window: `readings dated ${new Date(start - DAY).toISOString()} .. ${new Date(until - 10 * MIN).toISOString()}` },
+      vendor,
+      loginsPerSourceDay: vendor.logins / opts.sources / (opts.hours / 24),
+      readsPerNewReading: vendor.reads / live.length,
+      newReadingsWritten: live.length,
+      dlqDepth: world.fetchDlq.depth() + world.persistDlq.depth(),
+      log: {
+        infoLines: infoLines.length, debugLines: world.log.lines.length - infoLines.length, infoBytes,
+        infoBytesPerCycle: infoBytes / cycles, infoLinesPerCycle: infoLines.length / cycles,
+      },
+      itemBytes: { mean: sizes.reduce((s, v) => s + v, 0) / Math.max(1, sizes.length), max: Math.max(0, ...sizes) },
+      invocationsPerCycle: invocations / cycles,
+      dueItemsPerCycle: (counts.SourcesDue ?? 0) / cycles,
+    };
+  } finally {
+    for (const s of scenarios) await s.close();
+    await world.close();
+  }
+}

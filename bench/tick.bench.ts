@@ -1,0 +1,95 @@
+/**
+ * Figure 2: one tick over N due sources on dynalite (in-process DynamoDB emulator, real DynamoDbSourceStore adapter,
+ * every request counted by API). Sources are created directly in the store (startSource + create, due now); that
+ * set-up is timed separately and is not the figure. Then one runTick (concurrency 16) with a memory frame queue is
+ * timed on the wall clock.
+ */
+import { createDynamoDbClient, countRequests, RequestCounter } from '../lib/adapters/aws/aws-clients.js';
+import { DynamoDbSourceStore, createSourceTable } from '../lib/adapters/aws/dynamodb-source.store.js';
+import { MemoryQueue } from '../lib/adapters/memory/memory-message.queue.js';
+import { startDynalite } from '../lib/local/emulators.js';
+import { RecordingLog, RecordingMetrics } from '../lib/local/recording.observability.js';
+import { ManualClock } from '../lib/local/sim-runner.js';
+import { contextOf, startSource } from '../lib/machines/source/source.snapshot.js';
+import { describeStatus, nextWakeAt } from '../lib/machines/source/source.view.js';
+import { toMachineSpec } from '../lib/sources/driver.builder.js';
+import { driverFor } from '../lib/sources/source.registry.js';
+import { runTick, type TickReport } from '../lib/app/run-tick.js';
+import type { FrameMessage } from '../lib/domain/messages.js';
+import type { SourceConfig } from '../lib/domain/source.js';
+import type { CoreDeps } from '../lib/app/app.deps.js';
+
+export interface TickBenchResult {
+  sources: number;
+  concurrency: number;
+  createMs: number;
+  tickWallMs: number;
+  tickCpuMs: number;
+  report: TickReport;
+  dynamoRequests: Record<string, number>;
+  sqsSendMessageBatch: number;
+  framesQueued: number;
+}
+
+export async function runTickBench(opts: { sources: number; concurrency: number }): Promise<TickBenchResult> {
+  const start = Date.UTC(2026, 10, 23, 6, 0, 7);
+  const clock = new ManualClock(start);
+  const dynalite = await startDynalite();
+  const dynamo = createDynamoDbClient({ endpoint: dynalite.endpoint });
+  try {
+    const table = 'bench-tick';
+    await createSourceTable(dynamo, table);
+    const counter = new RequestCounter();
+    countRequests(dynamo, counter);
+    const sources = new DynamoDbSourceStore({ client: dynamo, tableName: table });
+
+    // Set-up, not measured as the figure: N Dexcom sources, due now.
+    const created0 = performance.now();
+    let nextId = 0;
+    const createOne = async () => {
+      for (;;) {
+        const i = nextId++;
+        if (i >= opts.sources) return;
+        const config: SourceConfig = {
+          id: `bench-${String(i).padStart(5, '0')}`, kind: 'dexcomshare',
+          settings: { shareRegion: 'us', shareServer: 'http://127.0.0.1:9/' },
+          nightscout: { endpoint: 'http://127.0.0.1:9/', apiVersion: 'v1' },
+        };
+        const spec = toMachineSpec(driverFor(config));
+        const { snapshot, machineVersion } = startSource(spec, config.id, start);
+        const { context, value } = contextOf(spec, snapshot, machineVersion);
+        await sources.create({ id: config.id, config, snapshot, machineVersion, status: describeStatus(context, value), nextDueAt: nextWakeAt(context, value), recent: [] });
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, createOne));
+    const createMs = performance.now() - created0;
+
+    counter.reset();
+    let sendBatches = 0;
+    let framesQueued = 0;
+    const queue = new MemoryQueue<FrameMessage>({ name: 'bench-fetch', clock, visibilityTimeoutSeconds: 360, maxReceiveCount: 5 });
+    const deps: CoreDeps = {
+      sources, drivers: driverFor, clock, log: new RecordingLog(), metrics: new RecordingMetrics(),
+      frameQueue: {
+        async send(messages) {
+          sendBatches += Math.ceil(messages.length / 10);
+          framesQueued += messages.length;
+          return queue.send(messages);
+        },
+      },
+    };
+    clock.advance(1_000);
+    const cpu0 = process.cpuUsage();
+    const wall0 = performance.now();
+    const report = await runTick(deps, { concurrency: opts.concurrency });
+    const tickWallMs = performance.now() - wall0;
+    const cpu = process.cpuUsage(cpu0);
+    return {
+      sources: opts.sources, concurrency: opts.concurrency, createMs, tickWallMs, tickCpuMs: (cpu.user + cpu.system) / 1000,
+      report, dynamoRequests: { ...counter.counts }, sqsSendMessageBatch: sendBatches, framesQueued,
+    };
+  } finally {
+    dynamo.destroy();
+    await dynalite.close();
+  }
+}

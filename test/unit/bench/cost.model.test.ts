@@ -1,0 +1,118 @@
+/**
+ * The benchmark's cost arithmetic, checked formula by formula against hand-written expressions of the list prices
+ * in serverless.md §6 (not against the model's own constants where a price is the point of the check).
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  CYCLES_PER_MONTH,
+  DEFAULT_ASSUMPTIONS,
+  IDLE_POLLS_PER_QUEUE_MONTH,
+  PRICES,
+  TICKS_PER_MONTH,
+  costFor,
+  credentialShards,
+  cycleCost,
+  dynamoItemBytes,
+  fixedMonthly,
+  logBytesPerCycle,
+  readUnitsPerGet,
+  sum,
+  warmContainers,
+  writeUnitsPerPut,
+  type CycleProfile,
+} from '../../../bench/cost.model.js';
+
+const profile: CycleProfile = {
+  putItems: 2,
+  getItems: 2,
+  dueItemsRead: 1,
+  itemBytes: 900,
+  gsiKeyChangeFraction: 1,
+  sqsRequests: 6,
+  lambdaInvocations: 2,
+  logBytes: 1024 ** 2,
+};
+
+describe('list prices (serverless.md §6)', () => {
+  it('are the documented figures', () => {
+    expect(PRICES.dynamoWru * 1e6).toBeCloseTo(0.625, 12);
+    expect(PRICES.dynamoRru * 1e6).toBeCloseTo(0.125, 12);
+    expect(PRICES.sqsRequest * 1e6).toBeCloseTo(0.4, 12);
+    expect(PRICES.lambdaRequest * 1e6).toBeCloseTo(0.2, 12);
+    expect(PRICES.lambdaArmGbSecond).toBe(0.0000133334);
+    expect(PRICES.secretMonth).toBe(0.4);
+    expect(PRICES.secretsApiCall * 10_000).toBeCloseTo(0.05, 12);
+    expect(PRICES.logsIngestedGb).toBe(0.5);
+    expect(CYCLES_PER_MONTH).toBe(8_640);
+    expect(TICKS_PER_MONTH).toBe(43_200);
+    expect(IDLE_POLLS_PER_QUEUE_MONTH).toBe(648_000);
+  });
+});
+
+describe('capacity units', () => {
+  it('writes: 1 WRU per started KB, plus delete + put in the index when the GSI key changes', () => {
+    expect(writeUnitsPerPut(900, 0)).toBe(1);
+    expect(writeUnitsPerPut(900, 1)).toBe(3);
+    expect(writeUnitsPerPut(2_436, 1)).toBe(3 + 2 * 3);
+    expect(writeUnitsPerPut(2_436, 0.5)).toBe(3 + 3);
+  });
+  it('strongly consistent reads: 1 RRU per started 4 KB', () => {
+    expect(readUnitsPerGet(10)).toBe(1);
+    expect(readUnitsPerGet(4_096)).toBe(1);
+    expect(readUnitsPerGet(4_097)).toBe(2);
+  });
+  it('item size: names plus values', () => {
+    expect(dynamoItemBytes({ pk: { S: 'SOURCE#a' }, v: { N: '12' } })).toBe(2 + 8 + 1 + 2);
+  });
+});
+
+describe('cycle cost', () => {
+  it('prices each line from the profile', () => {
+    const c = cycleCost(profile, DEFAULT_ASSUMPTIONS);
+    expect(c.dynamoWrites).toBeCloseTo(2 * 3 * 0.625e-6, 15);
+    expect(c.dynamoReads).toBeCloseTo((2 * 1 + (900 / 4096) * 0.5) * 0.125e-6, 15);
+    expect(c.sqs).toBeCloseTo(6 * 0.4e-6, 15);
+    expect(c.lambdaRequests).toBeCloseTo(2 * 0.2e-6, 15);
+    expect(c.lambdaDuration).toBeCloseTo(2 * 0.25 * 0.3 * 0.0000133334, 15);
+    expect(c.logs).toBeCloseTo((1 / 1024) * 0.5, 15);
+  });
+  it('log bytes add the stated envelope and platform assumptions to the measured bytes', () => {
+    expect(logBytesPerCycle(500, 2, 1)).toBe(500 + 2 * 300 + 600);
+  });
+});
+
+describe('fixed monthly cost', () => {
+  it('one credential secret per started 100 sources', () => {
+    expect(credentialShards(1)).toBe(1);
+    expect(credentialShards(100)).toBe(1);
+    expect(credentialShards(101)).toBe(2);
+    expect(credentialShards(1_000)).toBe(10);
+  });
+  it('warm containers follow invocations/s × duration, at least one', () => {
+    expect(warmContainers(1, profile, DEFAULT_ASSUMPTIONS)).toBe(1);
+    // 100,000 sources × 8,640 cycles × 1 invocation per function ÷ 2,592,000 s ≈ 333/s × 0.3 s = 100.
+    expect(warmContainers(100_000, profile, DEFAULT_ASSUMPTIONS)).toBe(100);
+  });
+  it('tick, due queries, idle polling, secrets', () => {
+    const f = fixedMonthly(1_000, profile, DEFAULT_ASSUMPTIONS);
+    expect(f.tickRequests).toBeCloseTo(43_200 * 0.2e-6, 12);
+    expect(f.tickDuration).toBeCloseTo(43_200 * 0.25 * 1 * 0.0000133334, 12);
+    expect(f.tickDueQueries).toBeCloseTo(43_200 * 8 * 0.5 * 0.125e-6, 12);
+    expect(f.idleSqsPolling).toBeCloseTo(2 * 648_000 * 0.4e-6, 12);
+    expect(f.secretStorage).toBeCloseTo(10 * 0.4, 12);
+    // 2 functions × 10 shards × 720 hourly cache refreshes × 1 warm container.
+    expect(f.secretApiCalls).toBeCloseTo(2 * 10 * 720 * 0.05 / 10_000, 12);
+  });
+});
+
+describe('cost per source-month', () => {
+  it('is variable × cycles plus the fixed cost shared by the sources', () => {
+    const row = costFor(100, profile);
+    const variable = sum(cycleCost(profile)) * 8_640;
+    const fixed = sum(fixedMonthly(100, profile));
+    expect(row.variablePerSourceMonth).toBeCloseTo(variable, 12);
+    expect(row.totalMonth).toBeCloseTo(variable * 100 + fixed, 10);
+    expect(row.perSourceMonth).toBeCloseTo((variable * 100 + fixed) / 100, 12);
+    expect(row.credentialShards).toBe(1);
+  });
+});
