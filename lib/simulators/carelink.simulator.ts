@@ -119,6 +119,16 @@ function trendAt(t: number): string {
   return 'NONE';
 }
 
+/**
+ * The simulated sensor dropout: the 06:00 and 06:05 UTC slots of every day read sg 0. It is fixed in real time (a
+ * dropout relative to `now` would show one reading as 0 in one poll and valid in the next, which no CGM does), and
+ * every 24 h payload (288 slots) holds exactly one such pair.
+ */
+export function careLinkSimDropout(t: number): boolean {
+  const slot = (((Math.floor(t / FIVE_MIN) % 288) + 288) % 288);
+  return slot === 72 || slot === 73;
+}
+
 /** A `last24hours` payload for one person at `now`. Exported for fixture generation and direct parser tests. */
 export function careLinkSimPayload(patient: CareLinkSimPatient, now: number): Record<string, unknown> {
   const family = patient.deviceFamily ?? 'NGP';
@@ -128,8 +138,8 @@ export function careLinkSimPayload(patient: CareLinkSimPatient, now: number): Re
   const newest = Math.floor((now - 60_000) / FIVE_MIN) * FIVE_MIN;
   const sgs = [];
   for (let t = newest - 24 * HOUR + FIVE_MIN; t <= newest; t += FIVE_MIN) {
-    // A two-reading sensor dropout 6 h ago, as CareLink reports it: sg 0.
-    const gap = t === newest - 6 * HOUR || t === newest - 6 * HOUR + FIVE_MIN;
+    // A two-reading sensor dropout, as CareLink reports it: sg 0.
+    const gap = careLinkSimDropout(t);
     sgs.push({ sg: gap ? 0 : glucoseAt(t), datetime: bogusZ(t, offset), kind: 'SG', version: 1, sensorState: gap ? 'SG_BELOW_40_MGDL' : 'NO_ERROR_MESSAGE', timeChange: false });
   }
   const at = (t: number) => bogusZ(t, offset);
