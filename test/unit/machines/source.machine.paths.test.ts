@@ -65,9 +65,10 @@ describe('source machine paths (xstate/graph)', () => {
   it('holds the safety invariants on every step of every path', () => {
     for (const path of paths) {
       let snapshot = startSource(spec, 'src-graph', T0).snapshot;
-      for (const { event } of path.steps.slice(1)) {
+      for (const stepOfPath of path.steps.slice(1)) {
+        const event = stepOfPath.event as SourceEvent;
         const before = JSON.parse(JSON.stringify(snapshot));
-        const result = step(spec, before, 1, event as SourceEvent);
+        const result = step(spec, before, 1, event);
         const frames = result.effects.filter((e) => e.type === 'requestFrame');
         // Parked or paused sources never send a frame (no login may follow a rejected password).
         if (result.from.includes('session:rejected') || result.from.startsWith('paused')) expect(frames).toEqual([]);
