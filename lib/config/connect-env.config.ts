@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { ConfigError } from '../domain/errors.js';
 import type { SourceConfig, SourceCredentials } from '../domain/source.js';
 import { canonicalKind, driverFor } from '../sources/source.registry.js';
+import { isLoopbackHost } from '../sources/http.client.js';
 
 /** Keys (camelCased) whose values are secrets or personal identifiers: never settings. */
 const SECRET_KEYS = new Set([
@@ -123,7 +124,7 @@ export function isAllowedUrl(text: string): boolean {
   try {
     const url = new URL(text);
     if (url.protocol === 'https:') return true;
-    return url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+    return url.protocol === 'http:' && isLoopbackHost(url.hostname);
   } catch {
     return false;
   }

@@ -5,11 +5,10 @@
 import { createHash } from 'node:crypto';
 import type { AxiosResponse } from 'axios';
 import { ConfigError, SourceRejectedError, type SourceError } from '../domain/errors.js';
-import { classifyStatus, parseRetryAfter } from '../sources/http.client.js';
+import { classifyStatus, isLoopbackHost, parseRetryAfter } from '../sources/http.client.js';
 
 export const NIGHTSCOUT_ERROR_PREFIX = 'NIGHTSCOUT';
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /**
  * Validate a Nightscout base URL and return it without a trailing slash, path prefix kept (sites under a sub-path).
@@ -24,7 +23,7 @@ export function parseNightscoutEndpoint(endpoint: string): string {
   }
   const problems: string[] = [];
   if (url.protocol === 'http:') {
-    if (!LOOPBACK_HOSTS.has(url.hostname)) problems.push('nightscout.endpoint: must use https (plain http is only accepted for 127.0.0.1, localhost and [::1])');
+    if (!isLoopbackHost(url.hostname)) problems.push('nightscout.endpoint: must use https (plain http is only accepted for 127.0.0.1, localhost and [::1])');
   } else if (url.protocol !== 'https:') {
     problems.push('nightscout.endpoint: must use https');
   }

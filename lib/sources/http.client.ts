@@ -28,6 +28,14 @@ export function createHttpClient(options: { baseURL: string; timeoutMs?: number;
   });
 }
 
+/**
+ * Plain http is only acceptable on loopback (simulators, local tests): credentials and tokens must not cross a network
+ * in clear. `hostname` as `URL` reports it (`[::1]`) or bare (`::1`).
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === '127.0.0.1' || hostname === 'localhost' || hostname === '[::1]' || hostname === '::1';
+}
+
 /** Parse a Retry-After header (seconds or an HTTP date) into ms from `now`; undefined when absent or invalid. */
 export function parseRetryAfter(value: unknown, now: number): number | undefined {
   if (typeof value !== 'string' && typeof value !== 'number') return undefined;

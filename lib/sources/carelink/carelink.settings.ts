@@ -3,7 +3,7 @@
  * Everything here is non-secret plain data: it is stored beside the source and shown in status.
  */
 import { ConfigError } from '../../domain/errors.js';
-import { DEFAULT_HTTP_TIMEOUT_MS } from '../http.client.js';
+import { DEFAULT_HTTP_TIMEOUT_MS, isLoopbackHost } from '../http.client.js';
 
 export type CareLinkRegion = 'us' | 'eu';
 
@@ -36,11 +36,6 @@ export const CARELINK_DISCOVERY_HOSTS: Record<CareLinkRegion, string> = {
 
 const MIN_TIMEOUT_MS = 100;
 const MAX_TIMEOUT_MS = 120_000;
-
-/** Plain http is only acceptable on loopback (simulators, local tests); bearer tokens must not cross the network in clear. */
-export function isLoopbackHost(hostname: string): boolean {
-  return hostname === '127.0.0.1' || hostname === 'localhost' || hostname === '[::1]' || hostname === '::1';
-}
 
 /** Parse an absolute URL that is https, or http on loopback; undefined otherwise. */
 export function safeUrl(text: string): URL | undefined {

@@ -16,7 +16,7 @@ import {
 import { emptyBatch, type Batch, type Cursor } from '../../domain/records.js';
 import type { SourceCredentials } from '../../domain/source.js';
 import { driverBuilder, type Driver, type DriverContext } from '../driver.builder.js';
-import { classifyStatus, classifyTransportError, createHttpClient, DEFAULT_HTTP_TIMEOUT_MS, parseRetryAfter } from '../http.client.js';
+import { classifyStatus, classifyTransportError, createHttpClient, DEFAULT_HTTP_TIMEOUT_MS, isLoopbackHost, parseRetryAfter } from '../http.client.js';
 import { parseGlucoseValuesDetailed, toEntries, type DexcomReading } from './dexcom-share.parse.js';
 
 /** Kept from nightscout-connect so migrating users keep their labels (Nightscout dedups on sysTime+type, not device). */
@@ -53,7 +53,6 @@ export const READ_PATH = `${SERVICES}/Publisher/ReadPublisherLatestGlucoseValues
 const USER_AGENT = 'nightscout-connect-serverless, "Dexcom Share"';
 const ZERO_GUID = '00000000-0000-0000-0000-000000000000';
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -94,7 +93,7 @@ function parseShareServer(value: string, problems: string[]): string | undefined
     problems.push('CONNECT_SHARE_SERVER must be a host name or origin only, without a path (e.g. https://share2.dexcom.com)');
     return undefined;
   }
-  if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
     problems.push('CONNECT_SHARE_SERVER must use https:// (plain http:// is allowed only for 127.0.0.1, localhost or [::1])');
     return undefined;
   }

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { ConfigError, SessionInvalidError, SourceRejectedError } from '../../domain/errors.js';
 import type { SourceCredentials } from '../../domain/source.js';
 import { driverBuilder, type DriverContext } from '../driver.builder.js';
-import { classifyStatus, classifyTransportError, createHttpClient, DEFAULT_HTTP_TIMEOUT_MS, parseRetryAfter } from '../http.client.js';
+import { classifyStatus, classifyTransportError, createHttpClient, DEFAULT_HTTP_TIMEOUT_MS, isLoopbackHost, parseRetryAfter } from '../http.client.js';
 import {
   extractArray,
   GLOOKO_DEVICE,
@@ -81,7 +81,7 @@ function parseBaseUrl(raw: Record<string, unknown>, problems: string[]): string 
       problems.push('CONNECT_GLOOKO_SERVER must not contain user information');
       return undefined;
     }
-    if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
       problems.push('CONNECT_GLOOKO_SERVER must use https (plain http only for 127.0.0.1/localhost)');
       return undefined;
     }
@@ -284,10 +284,6 @@ export const glookoDriver = driverBuilder<GlookoSettings>({
     },
   })
   .build();
-
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]' || hostname === '::1';
-}
 
 function nonEmpty(value: unknown): boolean {
   return typeof value === 'string' && value.trim() !== '';

@@ -17,7 +17,7 @@ import type { Cursor } from '../../domain/records.js';
 import { toIso } from '../../domain/records.js';
 import type { SourceCredentials } from '../../domain/source.js';
 import { driverBuilder, type DriverContext, type FetchContext } from '../driver.builder.js';
-import { classifyStatus, classifyTransportError, createHttpClient, DEFAULT_HTTP_TIMEOUT_MS, parseRetryAfter } from '../http.client.js';
+import { classifyStatus, classifyTransportError, createHttpClient, DEFAULT_HTTP_TIMEOUT_MS, isLoopbackHost, parseRetryAfter } from '../http.client.js';
 import {
   documentInstant,
   NIGHTSCOUT_COLLECTIONS,
@@ -95,7 +95,7 @@ function parseEndpoint(value: unknown, problems: string[]): string | undefined {
     problems.push('CONNECT_SOURCE_ENDPOINT must not contain user information; put the token or API secret in the credentials');
     return undefined;
   }
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  const loopback = isLoopbackHost(url.hostname);
   if (!(url.protocol === 'https:' || (url.protocol === 'http:' && loopback))) {
     problems.push('CONNECT_SOURCE_ENDPOINT must use https (plain http only for 127.0.0.1/localhost)');
     return undefined;
