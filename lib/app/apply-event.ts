@@ -11,6 +11,8 @@ import { describeStatus, nextWakeAt } from '../machines/source/source.view.js';
 import { toMachineSpec } from '../sources/driver.builder.js';
 import type { SourceContext, SourceEffect } from '../machines/source/source.types.js';
 import type { CoreDeps } from './app.deps.js';
+import { runSideEffects } from './dispatch-effects.js';
+import type { SessionStore } from '../ports/session.store.port.js';
 
 export const MAX_CONFLICT_RETRIES = 5;
 /** How many transitions the item keeps for `sources show` (bounded so the item stays small). */
@@ -75,4 +77,14 @@ function withDerived(
     nextDueAt: nextWakeAt(context, to),
     recent: [...record.recent, trace].slice(-RECENT_TRANSITIONS),
   };
+}
+
+/** Report a frame outcome to its source and run the resulting side effects (what fetch-frame and persist share). */
+export async function reportOutcome(
+  deps: Pick<CoreDeps, 'sources' | 'drivers' | 'log' | 'metrics'> & { sessions?: SessionStore },
+  sourceId: string,
+  event: SourceEvent,
+): Promise<void> {
+  const applied = await applySourceEvent(deps, sourceId, event);
+  if (applied) await runSideEffects(deps, sourceId, applied.effects);
 }

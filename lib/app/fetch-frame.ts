@@ -15,12 +15,11 @@
 import { SessionInvalidError, summarizeFailure, type SourceError, isSourceError } from '../domain/errors.js';
 import { backoffDelay, jitterFraction, withRetryAfter } from '../domain/backoff.js';
 import { batchSize } from '../domain/records.js';
-import { MESSAGE_VERSION, type FrameMessage, type FrameOutcomeEvent, type SessionInfo } from '../domain/messages.js';
+import { MESSAGE_VERSION, type FrameMessage, type SessionInfo } from '../domain/messages.js';
 import type { SourceCredentials } from '../domain/source.js';
 import type { StoredSession } from '../ports/session.store.port.js';
 import type { Driver, DriverContext, LoopSpec } from '../sources/driver.builder.js';
-import { applySourceEvent } from './apply-event.js';
-import { runSideEffects } from './dispatch-effects.js';
+import { reportOutcome } from './apply-event.js';
 import type { FetchDeps, Settlement } from './app.deps.js';
 
 /** Longest visibility backoff we ask SQS for (its own limit is 12 h; a frame older than this is stale anyway). */
@@ -32,7 +31,7 @@ export async function fetchFrame(deps: FetchDeps, message: FrameMessage, receive
   const loop = driver.loops.find((l) => l.name === message.loop);
   const base = { now, loop: message.loop, frameId: message.frameId };
   if (!loop) {
-    await report(deps, message, { type: 'frame.failed', ...base, stage: 'fetch', attempt: receiveCount, error: { kind: 'permanent', code: 'FRAME.UNKNOWN_LOOP' } });
+    await reportOutcome(deps, message.sourceId, { type: 'frame.failed', ...base, stage: 'fetch', attempt: receiveCount, error: { kind: 'permanent', code: 'FRAME.UNKNOWN_LOOP' } });
     return { settle: 'done' };
   }
   const attemptBudget = Math.min(loop.attempts, deps.maxReceiveCount);
@@ -82,7 +81,7 @@ export async function fetchFrame(deps: FetchDeps, message: FrameMessage, receive
     if (batchSize(batch) === 0) {
       // Nothing new: the cycle is complete without a Nightscout round trip.
       const cursor = message.cursor ?? {};
-      await report(deps, message, {
+      await reportOutcome(deps, message.sourceId, {
         type: 'frame.persisted', ...base, cursor, newestReadingAt: cursor.entries,
         written: { entries: 0, treatments: 0, devicestatus: 0, profiles: 0 }, session: sessionInfo,
       });
@@ -146,21 +145,21 @@ async function settleFailure(
     case 'authRejected':
       deps.metrics.count('AuthRejected');
       await deps.sessions.clear(message.sourceId);
-      await report(deps, message, { type: 'auth.rejected', ...base, code: error.code });
+      await reportOutcome(deps, message.sourceId, { type: 'auth.rejected', ...base, code: error.code });
       return { settle: 'done' };
     case 'lockedOut':
-      await report(deps, message, { type: 'auth.lockedOut', ...base, code: error.code, until: sourceErr?.lockedUntil ?? now + 60 * 60_000 });
+      await reportOutcome(deps, message.sourceId, { type: 'auth.lockedOut', ...base, code: error.code, until: sourceErr?.lockedUntil ?? now + 60 * 60_000 });
       return { settle: 'done' };
     case 'permanent':
-      await report(deps, message, { type: 'frame.failed', ...base, stage: 'fetch', attempt: receiveCount, error, session });
+      await reportOutcome(deps, message.sourceId, { type: 'frame.failed', ...base, stage: 'fetch', attempt: receiveCount, error, session });
       return { settle: 'done' };
     case 'retryable': {
       const delay = retryDelay(loop, message.frameId, receiveCount, sourceErr?.retryAfterMs);
       if (receiveCount >= attemptBudget || sourceErr?.retryAfterMs !== undefined && sourceErr.retryAfterMs > MAX_RETRY_DELAY_MS) {
-        await report(deps, message, { type: 'frame.failed', ...base, stage: 'fetch', attempt: receiveCount, error, retryAfterMs: sourceErr?.retryAfterMs, session });
+        await reportOutcome(deps, message.sourceId, { type: 'frame.failed', ...base, stage: 'fetch', attempt: receiveCount, error, retryAfterMs: sourceErr?.retryAfterMs, session });
         return { settle: 'done' };
       }
-      await report(deps, message, { type: 'frame.retrying', ...base, stage: 'fetch', attempt: receiveCount, retryAt: now + delay, error, session });
+      await reportOutcome(deps, message.sourceId, { type: 'frame.retrying', ...base, stage: 'fetch', attempt: receiveCount, retryAt: now + delay, error, session });
       return { settle: 'retry', delaySeconds: Math.ceil(delay / 1000) };
     }
   }
@@ -170,9 +169,4 @@ async function settleFailure(
 export function retryDelay(loop: Pick<LoopSpec<unknown, unknown, unknown>, 'retry'>, frameId: string, attempt: number, retryAfterMs?: number): number {
   const jittered = backoffDelay(loop.retry, attempt, jitterFraction(`${frameId}:${attempt}:retry`));
   return withRetryAfter(jittered, retryAfterMs, MAX_RETRY_DELAY_MS);
-}
-
-async function report(deps: FetchDeps, message: FrameMessage, event: FrameOutcomeEvent): Promise<void> {
-  const applied = await applySourceEvent(deps, message.sourceId, event);
-  if (applied) await runSideEffects(deps, message.sourceId, applied.effects);
 }

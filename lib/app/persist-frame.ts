@@ -7,9 +7,8 @@
  * failed so the cycle backs off); 401/403 parks the source with a reason naming Nightscout.
  */
 import { summarizeFailure, isSourceError } from '../domain/errors.js';
-import type { FrameOutcomeEvent, PersistMessage } from '../domain/messages.js';
-import { applySourceEvent } from './apply-event.js';
-import { runSideEffects } from './dispatch-effects.js';
+import type { PersistMessage } from '../domain/messages.js';
+import { reportOutcome } from './apply-event.js';
 import { retryDelay } from './fetch-frame.js';
 import type { PersistDeps, Settlement } from './app.deps.js';
 
@@ -36,7 +35,7 @@ export async function persistFrame(deps: PersistDeps, message: PersistMessage, r
     for (const entry of message.batch.entries) {
       if (message.cursor?.entries === undefined || entry.date > message.cursor.entries) deps.metrics.timing('FreshnessLagMs', now - entry.date);
     }
-    await report(deps, message, {
+    await reportOutcome(deps, message.sourceId, {
       type: 'frame.persisted', ...base(), cursor: result.cursor, written: result.written,
       newestReadingAt: Math.max(newestWritten ?? 0, result.cursor.entries ?? 0) || undefined, session: message.session,
     });
@@ -46,22 +45,17 @@ export async function persistFrame(deps: PersistDeps, message: PersistMessage, r
     deps.metrics.count('PersistFailed');
     deps.log.warn('persist failed', { sourceId: message.sourceId, frameId: message.frameId, attempt: receiveCount, ...error });
     if (error.kind === 'authRejected') {
-      await report(deps, message, { type: 'auth.rejected', ...base(), code: error.code });
+      await reportOutcome(deps, message.sourceId, { type: 'auth.rejected', ...base(), code: error.code });
       return { settle: 'done' };
     }
     const retryAfterMs = isSourceError(err) ? err.retryAfterMs : undefined;
     const budget = deps.maxReceiveCount;
     if (error.kind === 'retryable' && receiveCount < budget) {
       const delay = retryDelay(PERSIST_RETRY, message.frameId, receiveCount, retryAfterMs);
-      await report(deps, message, { type: 'frame.retrying', ...base(), stage: 'persist', attempt: receiveCount, retryAt: deps.clock.now() + delay, error, session: message.session });
+      await reportOutcome(deps, message.sourceId, { type: 'frame.retrying', ...base(), stage: 'persist', attempt: receiveCount, retryAt: deps.clock.now() + delay, error, session: message.session });
       return { settle: 'retry', delaySeconds: Math.ceil(delay / 1000) };
     }
-    await report(deps, message, { type: 'frame.failed', ...base(), stage: 'persist', attempt: receiveCount, error, retryAfterMs, session: message.session });
+    await reportOutcome(deps, message.sourceId, { type: 'frame.failed', ...base(), stage: 'persist', attempt: receiveCount, error, retryAfterMs, session: message.session });
     return { settle: 'done' };
   }
-}
-
-async function report(deps: PersistDeps, message: PersistMessage, event: FrameOutcomeEvent): Promise<void> {
-  const applied = await applySourceEvent(deps, message.sourceId, event);
-  if (applied) await runSideEffects(deps, message.sourceId, applied.effects);
 }
