@@ -63,7 +63,8 @@ export async function fetchFrame(deps: FetchDeps, message: FrameMessage, receive
     };
     if (!stored || stored.expiresAt <= now) stored = await obtain(stored ? 'session expired' : 'no session');
 
-    const since = Math.max(now - loop.maxLookbackMs, message.cursor?.entries ?? 0);
+    // A loop with a re-read window asks for what lies that far behind its cursor too (late rows; writers dedupe).
+    const since = Math.max(now - loop.maxLookbackMs, message.cursor?.entries !== undefined ? message.cursor.entries - (loop.reread?.windowMs ?? 0) : 0);
     const fetchWith = (session: StoredSession) => loop.fetch({ ...ctxFor(credentials), session: session.material, cursor: message.cursor, since });
     let raw: unknown;
     try {
@@ -116,6 +117,7 @@ async function establish(
       return { material: grant.session, establishedAt: now, expiresAt: grant.expiresAt ?? now + driver.session.lifetimeMs };
     } catch (err) {
       if (isSourceError(err) && (err.kind === 'lockedOut' || err.kind === 'retryable')) throw err;
+      if (driver.session.loginWhenRefreshRejected === false) throw err;
       // A rejected refresh falls through to a full login (which may itself be rejected and park the source).
     }
   }

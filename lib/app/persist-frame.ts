@@ -28,6 +28,9 @@ export async function persistFrame(deps: PersistDeps, message: PersistMessage, r
       device: driver.device,
       now: deps.clock.now(),
       seedLookbackMs: loop?.maxLookbackMs ?? 24 * 60 * 60_000,
+      // From the driver, not the message: the loop spec is known here, so neither the queue body nor the stored
+      // cursor grows.
+      ...(loop?.reread ? { reread: loop.reread } : {}),
     });
     const now = deps.clock.now();
     const newestWritten = message.batch.entries.reduce((max, e) => Math.max(max, e.date), 0) || undefined;

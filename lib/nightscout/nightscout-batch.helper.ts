@@ -1,6 +1,7 @@
 /**
  * Pure batch arithmetic for the Nightscout writers: validate instants, drop in-batch duplicates, drop what the cursor
- * says is already stored, sort oldest first, and advance the cursor. Dates are read, never rewritten.
+ * says is already stored (entries: unless inside the driver's re-read window, where a read-back decides), sort oldest
+ * first, and advance the cursor. Dates are read, never rewritten.
  */
 import type { Batch, Cursor, SgvEntry } from '../domain/records.js';
 import { SourceRejectedError } from '../domain/errors.js';
@@ -54,19 +55,102 @@ export function dedupBatch(batch: Batch): Batch {
 
 /**
  * Keep only what the cursor does not already cover, oldest first.
- * - entries: date > cursor (an entry at the cursor instant has the same {sysTime,type} key, so it is stored).
+ * - entries: date > cursor − rereadMs (an entry at the cursor instant has the same {sysTime,type} key, so it is
+ *   stored). With a re-read window, the entries at or before the cursor are only candidates: the writer drops those
+ *   Nightscout already holds (`behindCursor`, `withoutStoredReadings`).
  * - treatments: created_at ≥ cursor: the upsert makes a re-send harmless, and a second treatment sharing the cursor
  *   instant with another eventType must not be lost.
  * - devicestatus, profiles: created_at > cursor: Nightscout inserts these blindly, a re-send is a duplicate.
  */
-export function afterCursor(batch: Batch, cursor: Cursor): Batch {
+export function afterCursor(batch: Batch, cursor: Cursor, rereadMs = 0): Batch {
   const { entries: e, treatments: t, devicestatus: d, profiles: p } = cursor;
   return {
-    entries: sortBy(batch.entries.filter((x) => e === undefined || x.date > e), entryInstant),
+    entries: sortBy(batch.entries.filter((x) => e === undefined || x.date > e - rereadMs), entryInstant),
     treatments: sortBy(batch.treatments.filter((x) => t === undefined || createdAtInstant(x) >= t), createdAtInstant),
     devicestatus: sortBy(batch.devicestatus.filter((x) => d === undefined || createdAtInstant(x) > d), createdAtInstant),
     profiles: sortBy(batch.profiles.filter((x) => p === undefined || createdAtInstant(x) > p), createdAtInstant),
   };
+}
+
+/**
+ * The entries the writer checks against Nightscout: those dated at or before the cursor (the re-read part), and those
+ * less than `sameReadingMs` after it, which may be the stored newest reading under a slightly different instant.
+ */
+export function behindCursor(entries: SgvEntry[], cursor: Cursor, sameReadingMs = 0): SgvEntry[] {
+  const e = cursor.entries;
+  return e === undefined ? [] : entries.filter((x) => x.date <= e || x.date - e < sameReadingMs);
+}
+
+/** What a read-back of stored entries must cover for `behind` (oldest candidate minus the tolerance), or undefined. */
+export function readBackFrom(behind: SgvEntry[], sameReadingMs: number): number | undefined {
+  return behind.length === 0 ? undefined : Math.min(...behind.map(entryInstant)) - sameReadingMs;
+}
+
+/**
+ * Drop the entries Nightscout already holds: a stored entry of the same type closer than `sameReadingMs` (or at the
+ * same instant when it is 0) is the same reading. The stored one wins: it was written first, and for LibreLinkUp it
+ * is the current reading with its trend arrow, which a re-post of the arrowless graph row would erase on a
+ * whole-document replace (Nightscout ≤ 15.0.6, API v3 dedup) or sit a few seconds beside.
+ * `coveredFrom`: the read-back may have been cut at its limit; candidates older than this are kept (a re-post of an
+ * exact instant is an idempotent upsert) rather than judged against an incomplete list.
+ */
+export function withoutStoredReadings(
+  candidates: SgvEntry[],
+  stored: Array<{ date: number; type: string }>,
+  sameReadingMs: number,
+  coveredFrom = Number.NEGATIVE_INFINITY,
+): SgvEntry[] {
+  const byType = new Map<string, number[]>();
+  for (const s of stored) {
+    if (!Number.isFinite(s.date)) continue;
+    const list = byType.get(s.type) ?? [];
+    list.push(s.date);
+    byType.set(s.type, list);
+  }
+  return candidates.filter((c) => {
+    if (c.date < coveredFrom) return true;
+    const dates = byType.get(c.type) ?? [];
+    return !dates.some((d) => (sameReadingMs > 0 ? Math.abs(d - c.date) < sameReadingMs : d === c.date));
+  });
+}
+
+/** Most stored entries one read-back asks for (Nightscout API v3's `API3_MAX_LIMIT`); an hour holds far fewer. */
+export const READBACK_LIMIT = 1000;
+
+/** A stored entry as a read-back returns it: only the instant and the type matter. */
+export interface StoredReading {
+  date: number;
+  type: string;
+}
+
+/**
+ * `pending` entries (from `afterCursor` with the window) minus those behind the cursor that Nightscout already holds.
+ * `readStored(from, limit)` returns this device's stored entries dated ≥ from, newest first, at most `limit`; it is
+ * called once, and only when some candidate is behind the cursor, so a driver without a window never pays for it.
+ */
+export async function withoutStoredBehindCursor(
+  pending: SgvEntry[],
+  cursor: Cursor,
+  sameReadingMs: number,
+  readStored: (from: number, limit: number) => Promise<StoredReading[]>,
+): Promise<SgvEntry[]> {
+  const behind = behindCursor(pending, cursor, sameReadingMs);
+  const from = readBackFrom(behind, sameReadingMs);
+  if (from === undefined) return pending;
+  const stored = await readStored(from, READBACK_LIMIT);
+  const oldest = Math.min(...stored.map((s) => s.date));
+  const coveredFrom = stored.length < READBACK_LIMIT ? Number.NEGATIVE_INFINITY : oldest + sameReadingMs;
+  const keep = new Set(withoutStoredReadings(behind, stored, sameReadingMs, coveredFrom));
+  const behindSet = new Set(behind);
+  return pending.filter((e) => !behindSet.has(e) || keep.has(e));
+}
+
+/** A read-back answer (v1 array or v3 `result`) as stored readings; anything else is not a list. */
+export function toStoredReadings(list: unknown[]): StoredReading[] {
+  return list
+    .filter((d): d is Record<string, unknown> => typeof d === 'object' && d !== null)
+    .map((d) => ({ date: Number(d.date), type: String(d.type) }))
+    .filter((d) => Number.isFinite(d.date));
 }
 
 function sortBy<T>(items: T[], instant: (item: T) => number): T[] {

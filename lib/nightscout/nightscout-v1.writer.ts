@@ -4,6 +4,10 @@
  * Exactly-once per collection:
  * - entries and treatments: Nightscout upserts on {sysTime,type} and {created_at,eventType}, so a re-send is harmless;
  *   the cursor filter only saves writes.
+ * - entries inside the driver's re-read window (dated in (cursor − window, cursor]): one dated read-back of this
+ *   device's entries, and only what Nightscout lacks is posted. Not for idempotence but because the upsert replaces
+ *   the whole document on Nightscout ≤ 15.0.6: re-posting an arrowless graph row over the current reading stored at
+ *   the same instant would erase its arrow, and a row a few seconds off would show the reading twice.
  * - devicestatus: Nightscout inserts blindly. Before writing, the newest devicestatus this device already has in
  *   Nightscout is read back (explicit date filter) and only strictly newer documents are sent. Chunks go oldest
  *   first and sequentially, so after any partial failure — a failed chunk, or a crash after the write but before the
@@ -19,7 +23,7 @@
 import type { AxiosInstance } from 'axios';
 import type { NightscoutWriter, PersistRequest, PersistResult } from '../ports/nightscout.writer.port.js';
 import type { Batch, Cursor, DeviceStatus, Profile } from '../domain/records.js';
-import { toIso } from '../domain/records.js';
+import { NO_REREAD, toIso } from '../domain/records.js';
 import { ConfigError, SourceError } from '../domain/errors.js';
 import { classifyTransportError, createHttpClient } from '../sources/http.client.js';
 import {
@@ -38,7 +42,9 @@ import {
   dedupBatch,
   mergeCursor,
   newestInstants,
+  toStoredReadings,
   withoutId,
+  withoutStoredBehindCursor,
 } from './nightscout-batch.helper.js';
 
 export interface NightscoutV1WriterOptions {
@@ -90,7 +96,15 @@ export class NightscoutV1Writer implements NightscoutWriter {
     const batch = dedupBatch(request.batch);
     const seeded = request.cursor === null;
     const base: Cursor = request.cursor ?? (await this.seed(request, batch));
-    const pending = afterCursor(batch, base);
+    const reread = request.reread ?? NO_REREAD;
+    const pending = afterCursor(batch, base, reread.windowMs);
+    pending.entries = await withoutStoredBehindCursor(pending.entries, base, reread.sameReadingMs, async (from, limit) => {
+      const path = '/api/v1/entries.json';
+      // Dated, so v1's silent 4-day window does not apply; by device, so another uploader's rows are not ours.
+      const body = await this.send('GET', path, [['find[date][$gte]', from], ['find[device]', request.device], ['count', limit]]);
+      if (!Array.isArray(body)) throw unexpectedBody(path);
+      return toStoredReadings(body);
+    });
 
     let storedDevicestatus: Cursor = {};
     if (pending.devicestatus.length > 0) {

@@ -6,13 +6,16 @@
  * so a re-send deduplicates server-side in every collection, devicestatus included: 201 = written, 200 with
  * `isDeduplication` = already there (success, counted apart). A 401 refreshes the JWT once, then is authRejected.
  * Note that deduplication needs `api:<collection>:update` as well as `:create`; without it Nightscout answers 403.
+ * Entries inside the driver's re-read window (dated in (cursor − window, cursor]) are first checked with one dated
+ * search of this device's entries, and only what Nightscout lacks is created: a dedup is a whole-document replace,
+ * which would erase the arrow of a stored current reading under an arrowless graph row of the same instant.
  */
 import { createHash } from 'node:crypto';
 import type { AxiosInstance } from 'axios';
 import type { NightscoutWriter, PersistRequest, PersistResult } from '../ports/nightscout.writer.port.js';
 import type { WriteCounts } from '../domain/messages.js';
 import type { Batch, Cursor } from '../domain/records.js';
-import { toIso } from '../domain/records.js';
+import { NO_REREAD, toIso } from '../domain/records.js';
 import { ConfigError, SourceError } from '../domain/errors.js';
 import { classifyStatus, classifyTransportError, createHttpClient } from '../sources/http.client.js';
 import {
@@ -29,6 +32,8 @@ import {
   dedupBatch,
   mergeCursor,
   newestInstants,
+  toStoredReadings,
+  withoutStoredBehindCursor,
   type CollectionName,
 } from './nightscout-batch.helper.js';
 
@@ -105,7 +110,17 @@ export class NightscoutV3Writer implements NightscoutWriter {
     const batch = dedupBatch(request.batch);
     const session: Session = { now: request.now };
     const base: Cursor = request.cursor ?? (await this.seed(session, request, batch));
-    const pending = afterCursor(batch, base);
+    const reread = request.reread ?? NO_REREAD;
+    const pending = afterCursor(batch, base, reread.windowMs);
+    pending.entries = await withoutStoredBehindCursor(pending.entries, base, reread.sameReadingMs, async (from, limit) => {
+      const path = '/api/v3/entries';
+      const { body } = await this.send(session, 'GET', withQuery(path, [
+        ['date$gte', from], ['device$eq', request.device], ['sort$desc', 'date'], ['limit', limit], ['fields', 'date,type'],
+      ]));
+      const list = Array.isArray(body) ? body : isRecord(body) && Array.isArray(body.result) ? body.result : undefined;
+      if (!list) throw unexpectedBody(path);
+      return toStoredReadings(list);
+    });
 
     const written: WriteCounts = { entries: 0, treatments: 0, devicestatus: 0, profiles: 0 };
     const deduplicated: WriteCounts = { entries: 0, treatments: 0, devicestatus: 0, profiles: 0 };

@@ -1,4 +1,4 @@
-import type { Batch, Cursor } from '../domain/records.js';
+import type { Batch, Cursor, RereadWindow } from '../domain/records.js';
 import type { WriteCounts } from '../domain/messages.js';
 
 export interface PersistRequest {
@@ -10,6 +10,11 @@ export interface PersistRequest {
   now: number;
   /** How far back the first-run seed looks (e.g. the driver's max look-back). */
   seedLookbackMs: number;
+  /**
+   * The loop's re-read window (absent = none). Entries dated in (cursor − window, cursor] are checked against one
+   * dated read-back of this device's entries and only those Nightscout lacks (within `sameReadingMs`) are written.
+   */
+  reread?: RereadWindow;
 }
 
 export interface PersistResult {
@@ -20,7 +25,9 @@ export interface PersistResult {
 
 /**
  * Writes a batch to one Nightscout site idempotently: entries and treatments rely on stable keys (v1 upsert keys,
- * v3 identifiers); devicestatus, which Nightscout never dedups, is filtered here against the cursor.
+ * v3 identifiers); devicestatus, which Nightscout never dedups, is filtered here against the cursor; entries inside a
+ * re-read window are filtered against what Nightscout holds (a re-post would replace a stored document whole on
+ * Nightscout ≤ 15.0.6 and v3, erasing the trend arrow a current reading carried).
  * Throws SourceError kinds: 5xx/timeouts retryable, 401/403 authRejected, other 4xx permanent.
  */
 export interface NightscoutWriter {

@@ -119,6 +119,11 @@ export interface LibreLinkUpSimulator {
   clearFaults(): void;
   /** What a `/graph` call at instant t would carry (graph rows + current reading), deduped, oldest first. */
   readingsUpTo(t: number, patientId?: string): SimulatedReading[];
+  /**
+   * Instants of the current readings (`glucoseMeasurement`) that successful `/graph` answers actually carried, oldest
+   * first, once each: the minute readings a follower could ever see (the ones between polls are never served).
+   */
+  servedCurrent(patientId?: string): number[];
   close(): Promise<void>;
 }
 
@@ -224,6 +229,7 @@ export async function startLibreLinkUpSimulator(options: LibreLinkUpSimulatorOpt
   }
 
   const tickets = new Map<string, Ticket>();
+  const served = new Map<string, Set<number>>();
   const faults: ActiveFault[] = [];
   const held = new Set<ServerResponse>();
   const stats: LibreLinkUpSimulatorStats = { logins: 0, loginsByRegion: {}, failedLogins: 0, termsAccepted: 0, connections: 0, graph: 0 };
@@ -503,6 +509,9 @@ export async function startLibreLinkUpSimulator(options: LibreLinkUpSimulatorOpt
       const patientId = decodeURIComponent(rest.split('/')[3]);
       if (!(state.account.patients ?? []).some((p) => p.patientId === patientId)) return send(res, 404, { message: 'NotFound' });
       const zone = patients.get(patientId)!.patient.timeZone ?? 'Europe/London';
+      const seen = served.get(patientId) ?? new Set<number>();
+      seen.add(currentReading(patientId, clock.now()).date);
+      served.set(patientId, seen);
       return send(res, 200, {
         status: 0,
         data: {
@@ -543,6 +552,10 @@ export async function startLibreLinkUpSimulator(options: LibreLinkUpSimulatorOpt
       const current = currentReading(id, t);
       byDate.set(current.date, current);
       return [...byDate.values()].sort((a, b) => a.date - b.date);
+    },
+    servedCurrent(patientId) {
+      const id = patientId ?? [...patients.keys()][0];
+      return [...(served.get(id) ?? [])].sort((a, b) => a - b);
     },
     async close() {
       for (const res of held) res.destroy();

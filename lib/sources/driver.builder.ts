@@ -5,10 +5,10 @@
  * - session support: `authenticate` (credentials → auth info) and `authorize` (auth info → session material),
  *   optional `refresh`, and a default lifetime when the vendor does not say;
  * - one or more loops: fetch (vendor HTTP), transform (pure), schedule alignment, expected interval, retry budget and
- *   backoff.
+ *   backoff, and optionally a re-read window for history that fills in behind the newest reading.
  * Everything the persisted machine needs is plain data (`toMachineSpec`); functions stay in the driver.
  */
-import type { Batch, Cursor } from '../domain/records.js';
+import type { Batch, Cursor, RereadWindow } from '../domain/records.js';
 import type { SourceCredentials } from '../domain/source.js';
 import type { BackoffPolicy } from '../domain/backoff.js';
 import type { LogPort } from '../ports/observability.port.js';
@@ -31,6 +31,12 @@ export interface SessionSupport<Settings, Auth, Session> {
   authenticate(ctx: DriverContext<Settings>): Promise<Auth>;
   authorize(ctx: DriverContext<Settings>, auth: Auth): Promise<SessionGrant<Session>>;
   refresh?(ctx: DriverContext<Settings>, session: Session): Promise<SessionGrant<Session>>;
+  /**
+   * Whether a refresh the vendor rejected falls back to a full login from the credentials (default true). False for
+   * rotating refresh tokens whose credential copy is stale after the first rotation: presenting a rotated token
+   * again is what an identity provider's reuse detection punishes, so the rejection parks the source instead.
+   */
+  loginWhenRefreshRejected?: boolean;
   /** Used when the vendor gives no expiry (Dexcom: 24 h, as nightscout-connect). */
   lifetimeMs: number;
 }
@@ -57,6 +63,13 @@ export interface LoopSpec<Settings, Session, Raw> {
   backoff: BackoffPolicy;
   /** How far back a frame may reach (vendor limit, e.g. Dexcom 24 h). */
   maxLookbackMs: number;
+  /**
+   * Entries dated after `cursor − reread.windowMs` stay candidates (default none: only entries newer than the cursor).
+   * For vendors whose history appears behind their newest reading (LibreLinkUp: 1 h). Persist hands it to the writer,
+   * which skips what Nightscout already holds in that span; the transform must keep such entries too (`fetch`'s
+   * `since` is still the cursor itself, so a driver that narrows its request by `since` must widen it by the window).
+   */
+  reread?: RereadWindow;
   fetch(ctx: FetchContext<Settings, Session>): Promise<Raw>;
   transform(raw: Raw, ctx: { sourceId: string; settings: Settings; cursor: Cursor | null; now: number }): Batch;
 }
@@ -114,6 +127,7 @@ export function driverBuilder<Settings>(base: {
         registerLoop<Raw>(loop: LoopSpec<Settings, Session, Raw>) {
           if (loops.some((l) => l.name === loop.name)) throw new Error(`driver ${base.kind}: loop ${loop.name} registered twice`);
           if (loop.attempts < 1) throw new Error(`driver ${base.kind}: loop ${loop.name} needs at least one attempt`);
+          if (loop.reread) checkReread(base.kind, loop.name, loop.reread, loop.maxLookbackMs);
           loops.push(loop);
           return withLoops;
         },
@@ -125,4 +139,15 @@ export function driverBuilder<Settings>(base: {
       return withLoops;
     },
   };
+}
+
+/** A window reaching past the look-back would ask the writer for readings the vendor can no longer serve. */
+function checkReread(kind: string, loop: string, reread: RereadWindow, maxLookbackMs: number): void {
+  const ok = (v: number) => Number.isFinite(v) && v >= 0;
+  if (!ok(reread.windowMs) || reread.windowMs > maxLookbackMs) {
+    throw new Error(`driver ${kind}: loop ${loop} re-read window must be between 0 and its look-back (${maxLookbackMs} ms)`);
+  }
+  if (!ok(reread.sameReadingMs) || (reread.sameReadingMs > 0 && reread.sameReadingMs >= reread.windowMs)) {
+    throw new Error(`driver ${kind}: loop ${loop} same-reading tolerance must be ≥ 0 and shorter than the re-read window`);
+  }
 }

@@ -8,6 +8,10 @@
  *   no DynamoDB item and no Nightscout document;
  * - Glooko: treatments are written once despite the 24 h re-read on every poll, and the run crosses the Europe/Berlin
  *   spring-forward (2026-03-29 01:00 UTC) so re-zoning is checked end to end.
+ * - LibreLinkUp: "published" is both the 5-minute graph rows and every current (1-minute) reading a `/graph` answer
+ *   carried; each is in Nightscout exactly once (the graph history lags the current reading by 15 min, so this
+ *   checks the driver's 1-hour re-read window end to end), every stored current reading keeps its trend arrow on the
+ *   whole-document-replacing 15.0.6 server, and a 40-minute vendor outage leaves no hole.
  * Per-source figures (logins, vendor data requests per new reading, freshness p50/p95) are printed; no secrets.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -15,6 +19,9 @@ import { createSimWorld, type SimWorld } from '../../lib/local/sim-runner.js';
 import { countReadings, startScenario, type Scenario } from '../../lib/local/demo.scenarios.js';
 import { percentile } from '../../lib/local/recording.observability.js';
 import { driverFor } from '../../lib/sources/source.registry.js';
+import { startNightscoutSimulator } from '../../lib/simulators/nightscout.simulator.js';
+import { startLibreLinkUpSimulator, type LibreLinkUpSimulator } from '../../lib/simulators/librelinkup.simulator.js';
+import { LIBRELINKUP_DEVICE } from '../../lib/sources/librelinkup/librelinkup.source.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -42,6 +49,79 @@ let world: SimWorld | undefined;
 let scenario: Scenario | undefined;
 const summary: string[] = [];
 
+/** The LibreLinkUp demo scenario, built here so the test can read the simulator's served current readings and inject faults. */
+interface LibreScenario extends Scenario {
+  libre: LibreLinkUpSimulator;
+}
+
+const LIBRE_GRAPH_LAG_MS = 15 * MIN;
+
+async function startLibreScenario(clock: { now(): number }, id: string, readingIntervalMs = MIN): Promise<LibreScenario> {
+  const apiSecret = 'e2e-libre-api-secret-0001';
+  const email = `demo-${id}@example.invalid`;
+  const password = 'e2e-libre-password-0001';
+  // 15.0.6: the v1 entries upsert replaces the whole document, so a re-posted arrowless graph row would show.
+  const nightscout = await startNightscoutSimulator({ apiSecret, clock, version: '15.0.6' });
+  const libre = await startLibreLinkUpSimulator({
+    clock,
+    graphLagMs: LIBRE_GRAPH_LAG_MS,
+    readingIntervalMs,
+    accounts: [{ email, password, region: 'eu', patients: [{ patientId: 'demo-patient-1', firstName: 'Demo', timeZone: 'Europe/London' }] }],
+  });
+  return {
+    kind: 'librelinkup',
+    libre,
+    config: {
+      id, kind: 'librelinkup',
+      settings: { linkUpRegion: 'EU', linkUpHosts: JSON.stringify({ EU: libre.hostFor('EU') }) },
+      nightscout: { endpoint: nightscout.url, apiVersion: 'v1' },
+    },
+    credentials: { vendor: { username: email, password }, nightscout: { apiSecret } },
+    nightscout,
+    device: LIBRELINKUP_DEVICE,
+    vendorReadings(from, until) {
+      // The graph history: every 5-minute slot that has left the publish lag by `until`.
+      const out: number[] = [];
+      for (let t = Math.ceil(from / (5 * MIN)) * 5 * MIN; t <= until - LIBRE_GRAPH_LAG_MS; t += 5 * MIN) out.push(t);
+      return out;
+    },
+    vendorStats: () => ({
+      logins: libre.stats.logins, dataRequests: libre.stats.graph + libre.stats.connections,
+      failedLogins: libre.stats.failedLogins, connections: libre.stats.connections, graph: libre.stats.graph,
+    }),
+    secrets: () => [password, apiSecret],
+    async close() {
+      await libre.close();
+      await nightscout.close();
+    },
+  };
+}
+
+/**
+ * LibreLinkUp strictness: every graph row and every served current reading in [from, until] is in Nightscout exactly
+ * once to the millisecond, nothing else of this device is there, and every current reading kept its arrow.
+ * Returns the counts for the figures line.
+ */
+function expectLibreExactlyOnce(s: LibreScenario, from: number, until: number, end: number) {
+  const graph = s.vendorReadings(from, until);
+  const current = s.libre.servedCurrent().filter((d) => d >= from && d <= until);
+  const published = [...new Set([...graph, ...current])].sort((a, b) => a - b);
+  const entries = s.nightscout.store.entries.filter((e) => e.type === 'sgv' && e.device === s.device);
+  const count = new Map<number, number>();
+  for (const e of entries) count.set(e.date as number, (count.get(e.date as number) ?? 0) + 1);
+  const iso = (ds: number[]) => ds.map((d) => new Date(d).toISOString());
+  expect(iso(published.filter((d) => !count.has(d))), 'published but missing').toEqual([]);
+  expect(iso([...count].filter(([, n]) => n > 1).map(([d]) => d)), 'written twice').toEqual([]);
+  // Nothing invented: every stored instant is a graph slot or a current reading the vendor had served by the end.
+  const servedByEnd = new Set([...s.vendorReadings(from, end), ...s.libre.servedCurrent()]);
+  expect(iso([...count.keys()].filter((d) => d >= from && !servedByEnd.has(d))), 'invented').toEqual([]);
+  // The current reading of each poll carries the arrow; no later graph row for the same instant erased it.
+  const servedCurrent = new Set(s.libre.servedCurrent());
+  const arrowless = entries.filter((e) => servedCurrent.has(e.date as number) && e.direction === 'NOT COMPUTABLE');
+  expect(iso(arrowless.map((e) => e.date as number)), 'current reading lost its arrow').toEqual([]);
+  return { graph: graph.length, current: current.length, both: graph.length + current.length - published.length };
+}
+
 afterEach(async () => {
   await scenario?.close();
   await world?.close();
@@ -57,7 +137,7 @@ describe.each(CASES)('$kind → Nightscout over six simulated hours', ({ kind, s
     const wallStart = performance.now();
     world = await createSimWorld({ start });
     const w = world;
-    scenario = await startScenario(kind, { clock: w.clock, id: `e2e-${kind}` });
+    scenario = kind === 'librelinkup' ? await startLibreScenario(w.clock, `e2e-${kind}`) : await startScenario(kind, { clock: w.clock, id: `e2e-${kind}` });
     const s = scenario;
 
     // Everything any handler sends to any queue, as SQS would carry it.
@@ -93,34 +173,28 @@ describe.each(CASES)('$kind → Nightscout over six simulated hours', ({ kind, s
       expect(Date.parse(String(e.dateString))).toBe(e.date);
       byDate.set(e.date as number, (byDate.get(e.date as number) ?? 0) + 1);
     }
-    // LibreLinkUp: the graph history lags the 1-minute current reading by ~15 min, and the engine's cursor (newest
-    // entry written; the writer drops entries at or before it) is already past a graph slot when it appears. So the
-    // history is exact up to the first frame, and afterwards each 5-minute slot is covered by the current reading
-    // of a poll within 5 minutes, not by the graph row itself (see docs/sources.md, "Engine limitation").
-    // The slots between the newest graph row of the first frame and its current reading (≈15 min) are never
-    // written: a bounded hole at every start and after every outage (at most three 5-minute slots).
-    const exact = kind === 'librelinkup' ? vendor.filter((d) => d <= start - 15 * MIN) : vendor;
-    const live = kind === 'librelinkup' ? vendor.filter((d) => d > start - 15 * MIN) : [];
-    const dates = [...byDate.keys()].sort((a, b) => a - b);
-    const uncovered = live.filter((slot) => !dates.some((d) => Math.abs(d - slot) < 5 * MIN));
-    expect(uncovered.length).toBeLessThanOrEqual(3);
-    expect(uncovered.every((d) => d < start)).toBe(true);
-    const supersededSlots = live.filter((d) => !byDate.has(d)).length;
-    const missing = exact.filter((d) => !byDate.has(d));
+    const missing = vendor.filter((d) => !byDate.has(d));
     const twice = vendor.filter((d) => (byDate.get(d) ?? 0) > 1);
     expect(missing.map((d) => new Date(d).toISOString())).toEqual([]);
     expect(twice).toEqual([]);
     expect([...byDate.values()].every((n) => n === 1)).toBe(true);
-    expect(countReadings(s, from, until, s.device)).toMatchObject({ duplicates: 0, missing: kind === 'librelinkup' ? supersededSlots : 0, vendor: vendor.length });
+    expect(countReadings(s, from, until, s.device)).toMatchObject({ duplicates: 0, missing: 0, vendor: vendor.length });
 
-    // Nothing invented. LibreLinkUp also writes the 1-minute "current" reading of each poll, which the 5-minute
-    // graph history does not hold: those must still be real minute-grid instants the vendor served by then.
-    const publishedByEnd = new Set(s.vendorReadings(from, end));
-    const invented = [...byDate.keys()].filter((d) => d >= from && !publishedByEnd.has(d));
+    // Nothing invented. LibreLinkUp also writes the current (1-minute) reading of each poll: those must be readings
+    // the simulator actually served, each once, and keep their arrow (no hole at start either: the graph rows
+    // between the first frame's newest row and its current reading are re-read behind the cursor).
+    let libreFigures = '';
     if (kind === 'librelinkup') {
-      expect(invented.every((d) => d % MIN === 0)).toBe(true);
-      expect(invented.length).toBeLessThanOrEqual(Number(s.vendorStats().graph));
+      const counts = expectLibreExactlyOnce(s as LibreScenario, from, until, end);
+      expect(counts.current).toBeGreaterThan(50);
+      const ns = s.nightscout.requests;
+      const polls = Number(s.vendorStats().graph);
+      libreFigures = ` graphRows=${counts.graph} currentReadings=${counts.current} sameInstant=${counts.both}`
+        + ` nightscoutRequestsPerPoll=${((Object.values(ns).reduce((a, b) => a + b, 0)) / polls).toFixed(2)}`
+        + ` (GET entries ${ns['GET /api/v1/entries.json'] ?? 0}, POST entries ${ns['POST /api/v1/entries.json'] ?? 0}, polls ${polls})`;
     } else {
+      const publishedByEnd = new Set(s.vendorReadings(from, end));
+      const invented = [...byDate.keys()].filter((d) => d >= from && !publishedByEnd.has(d));
       expect(invented.map((d) => new Date(d).toISOString())).toEqual([]);
     }
     expect([...byDate.keys()].every((d) => d <= end)).toBe(true);
@@ -180,10 +254,60 @@ describe.each(CASES)('$kind → Nightscout over six simulated hours', ({ kind, s
     expect(lag.length).toBeGreaterThan(0);
     const fmt = (ms: number | undefined) => (ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(1)} s`);
     const line = `${kind}: logins=${logins} dataRequests=${dataRequests} newReadings=${newReadings} requestsPerNewReading=${(dataRequests / newReadings).toFixed(2)} `
-      + `backfilled=${vendor.length - newReadings}${kind === 'librelinkup' ? ` graphSlotsCoveredByCurrentReading=${supersededSlots}/${live.length} startHoleSlots=${uncovered.length}` : ''} freshness p50=${fmt(p50)} p95=${fmt(p95)} wall=${(wallMs / 1000).toFixed(1)} s `
+      + `backfilled=${vendor.length - newReadings}${libreFigures} freshness p50=${fmt(p50)} p95=${fmt(p95)} wall=${(wallMs / 1000).toFixed(1)} s `
       + `stats=${JSON.stringify(stats)}`;
     summary.push(line);
     console.log(line);
     expect(wallMs).toBeLessThan(40_000);
+  });
+});
+
+describe('librelinkup → Nightscout across a 40-minute vendor outage', () => {
+  it('after LibreLinkUp answers 5xx for 40 minutes, every graph slot of the outage is in Nightscout exactly once', async () => {
+    const start = Date.UTC(2026, 5, 2, 8, 0, 7);
+    world = await createSimWorld({ start });
+    const w = world;
+    // Current readings on the 5-minute grid: each one is the same instant as a graph row published 15 min later, so
+    // the run also checks end to end that the later arrowless row neither duplicates it nor erases its arrow.
+    const s = await startLibreScenario(w.clock, 'e2e-librelinkup-outage', 5 * MIN);
+    scenario = s;
+    await w.addSource(s.config, s.credentials);
+    await w.runUntil(start + HOUR);
+    const outageStart = w.clock.now();
+    s.libre.inject({ kind: 'http5xx', status: 503, endpoint: 'graph' });
+    const graphCallsBefore = s.libre.stats.graph;
+    await w.runUntil(outageStart + 40 * MIN);
+    const outageEnd = w.clock.now();
+    s.libre.clearFaults();
+    // The frame that failed last may be backing off (≤ 30 min); then the graph still holds the whole outage.
+    await w.runUntil(outageEnd + 2 * HOUR);
+    const end = w.clock.now();
+
+    // The outage really refused polls, and nothing was served in it.
+    expect(s.libre.stats.graph - graphCallsBefore).toBeGreaterThan(3);
+    const servedInOutage = s.libre.servedCurrent().filter((d) => d > outageStart + MIN && d < outageEnd);
+    expect(servedInOutage).toEqual([]);
+
+    const lookbackMs = driverFor(s.config).loops[0].maxLookbackMs;
+    const from = start - lookbackMs + EDGE_MS;
+    const until = end - SETTLE_MS;
+    const counts = expectLibreExactlyOnce(s, from, until, end);
+    const currentWithGraphRow = s.libre.servedCurrent().filter((d) => d >= from && d <= until - LIBRE_GRAPH_LAG_MS);
+    expect(currentWithGraphRow.length).toBeGreaterThan(0);
+    expect(counts.both).toBe(currentWithGraphRow.length);
+    // Named explicitly: the 5-minute slots of the outage (never served as current readings) came from the graph.
+    const outageSlots: number[] = [];
+    for (let t = Math.ceil(outageStart / (5 * MIN)) * 5 * MIN; t <= outageEnd; t += 5 * MIN) outageSlots.push(t);
+    expect(outageSlots.length).toBe(8);
+    const stored = new Set(s.nightscout.store.entries.map((e) => e.date as number));
+    expect(outageSlots.filter((d) => !stored.has(d)).map((d) => new Date(d).toISOString())).toEqual([]);
+
+    expect(w.fetchDlq.depth() + w.persistDlq.depth()).toBe(0);
+    expect((await w.sources.get(s.config.id))?.status.parkedReason).toBeUndefined();
+    const firstAfter = s.libre.servedCurrent().find((d) => d >= outageEnd);
+    const line = `librelinkup outage: 40 min of 5xx, first reading served ${firstAfter === undefined ? 'never' : `${((firstAfter - outageEnd) / MIN).toFixed(0)} min`} after it ended, `
+      + `outage slots restored ${outageSlots.length}/${outageSlots.length}, current readings sharing an instant with a graph row ${counts.both}`;
+    summary.push(line);
+    console.log(line);
   });
 });

@@ -137,17 +137,25 @@ describe('LibreLinkUp driver against the simulator', () => {
     expect(graphReq).toMatchObject({ endpoint: 'graph', hasAccountId: true, hasBearer: true });
   });
 
-  it('the next frame after the cursor carries only new readings', async () => {
+  it('the next frame carries the new current reading and the last hour of graph rows behind the cursor', async () => {
     const s = await start();
     const settings = settingsFor(s);
     const driver = createLibreLinkUpDriver();
     const { session } = await login(driver, settings);
     const loop = driver.loops[0];
+    expect(loop.reread).toEqual({ windowMs: 60 * MINUTE, sameReadingMs: 30_000 });
     const first = loop.transform(await loop.fetch(fetchCtx(settings, session)), { sourceId: 'src-1', settings, cursor: null, now });
     const cursor = { entries: first.entries[first.entries.length - 1].date };
     now += 5 * MINUTE;
     const second = loop.transform(await loop.fetch({ ...fetchCtx(settings, session), cursor }), { sourceId: 'src-1', settings, cursor, now });
-    expect(second.entries.map((e) => e.date)).toEqual([Math.floor(now / MINUTE) * MINUTE]);
+    const dates = second.entries.map((e) => e.date);
+    // Newer than the cursor: only this poll's current reading.
+    expect(dates.filter((d) => d > cursor.entries)).toEqual([Math.floor(now / MINUTE) * MINUTE]);
+    // Behind it: every graph row of the re-read hour the vendor now serves, including the one published since.
+    const graphInWindow = s.readingsUpTo(now, 'patient-one').map((r) => r.date).filter((d) => d > cursor.entries - 60 * MINUTE && d <= cursor.entries);
+    expect(dates.filter((d) => d <= cursor.entries)).toEqual(graphInWindow);
+    const firstDates = new Set(first.entries.map((e) => e.date));
+    expect(graphInWindow.filter((d) => !firstDates.has(d))).toHaveLength(1);
   });
 
   it('follows a region redirect, remembers the home region, and the next login goes straight there', async () => {

@@ -259,3 +259,80 @@ describe('NightscoutV1Writer', () => {
     expect(sim.store.treatments).toHaveLength(0);
   });
 });
+
+/**
+ * The re-read window (LibreLinkUp: 1 h, readings < 30 s apart are one): entries behind the cursor are written only
+ * when Nightscout lacks them, judged by one dated read-back, on the 15.0.6 server whose upsert replaces the whole
+ * document (a re-posted arrowless graph row would erase the current reading's arrow).
+ */
+describe('NightscoutV1Writer re-read window', () => {
+  const LLU = 'nightscout-connect-librelinkup';
+  const REREAD = { windowMs: 60 * MIN, sameReadingMs: 30_000 };
+  let sim: NightscoutSimulator;
+  const reading = (date: number, direction: SgvEntry['direction'] = 'NOT COMPUTABLE', sgv = 120): SgvEntry =>
+    ({ type: 'sgv', sgv, date, dateString: toIso(date), direction, device: LLU });
+  const persist = (entries: SgvEntry[], cursor: PersistRequest['cursor'], reread: PersistRequest['reread'] | null = REREAD) =>
+    new NightscoutV1Writer({ endpoint: sim.url, apiSecret: SECRET, timeoutMs: 2_000 })
+      .persist({ batch: batchOf({ entries }), cursor, device: LLU, now: NOW, seedLookbackMs: 12 * 60 * MIN, ...(reread ? { reread } : {}) });
+  const stored = () => sim.store.entries.map((e) => [e.date, e.direction]).sort((a, b) => Number(a[0]) - Number(b[0]));
+
+  beforeEach(async () => {
+    sim = await startNightscoutSimulator({ apiSecret: SECRET, clock: { now: () => NOW }, version: '15.0.6' });
+    // What the previous polls stored: graph rows up to NOW − 20 min and the current reading at NOW, with its arrow.
+    await persist([reading(NOW - 25 * MIN), reading(NOW - 20 * MIN), reading(NOW, 'SingleUp')], {});
+    sim.requestLog.length = 0;
+  });
+  afterEach(async () => {
+    await sim.close();
+  });
+
+  it('writes only the graph rows Nightscout lacks, keeps the stored arrow, and reads back once with an explicit date', async () => {
+    const result = await persist([
+      reading(NOW - 61 * MIN), // outside the window
+      reading(NOW - 25 * MIN), reading(NOW - 20 * MIN), // already stored
+      reading(NOW - 15 * MIN), reading(NOW - 10 * MIN), // published since: behind the cursor, missing
+      reading(NOW + 10_000), // the current reading of 10 s later, as a graph row: the same reading
+      reading(NOW), // the stored current reading, as an arrowless graph row
+      reading(NOW + 5 * MIN, 'Flat'), // this poll's current reading
+    ], { entries: NOW });
+    expect(result.written.entries).toBe(3);
+    expect(result.cursor.entries).toBe(NOW + 5 * MIN);
+    expect(stored()).toEqual([
+      [NOW - 25 * MIN, 'NOT COMPUTABLE'], [NOW - 20 * MIN, 'NOT COMPUTABLE'], [NOW - 15 * MIN, 'NOT COMPUTABLE'],
+      [NOW - 10 * MIN, 'NOT COMPUTABLE'], [NOW, 'SingleUp'], [NOW + 5 * MIN, 'Flat'],
+    ]);
+    const gets = sim.requestLog.filter((r) => r.method === 'GET');
+    expect(gets).toHaveLength(1);
+    expect(gets[0].query).toEqual([['find[date][$gte]', String(NOW - 25 * MIN - 30_000)], ['find[device]', LLU], ['count', '1000']]);
+  });
+
+  it('re-persisting the same frame writes nothing and posts nothing', async () => {
+    const frame = [reading(NOW - 15 * MIN), reading(NOW + 5 * MIN, 'Flat')];
+    const first = await persist(frame, { entries: NOW });
+    const again = await persist(frame, first.cursor);
+    expect(again.written.entries).toBe(0);
+    expect(again.cursor).toEqual(first.cursor);
+    expect(sim.requestLog.filter((r) => r.method === 'POST')).toHaveLength(1);
+    expect(new Set(sim.store.entries.map((e) => e.date)).size).toBe(sim.store.entries.length);
+  });
+
+  it('on the first frame (no cursor) the seeded cursor bounds the window the same way', async () => {
+    const result = await persist([reading(NOW - 15 * MIN), reading(NOW), reading(NOW + 5 * MIN, 'Flat')], null);
+    expect(result.written.entries).toBe(2);
+    expect(stored().find(([d]) => d === NOW)?.[1]).toBe('SingleUp');
+  });
+
+  it('without a window nothing behind the cursor is written and no read-back is made (every other driver)', async () => {
+    const result = await persist([reading(NOW - 15 * MIN), reading(NOW), reading(NOW + 5 * MIN, 'Flat')], { entries: NOW }, null);
+    expect(result.written.entries).toBe(1);
+    expect(sim.requestLog.filter((r) => r.method === 'GET')).toEqual([]);
+    expect(stored().map(([d]) => d)).toEqual([NOW - 25 * MIN, NOW - 20 * MIN, NOW, NOW + 5 * MIN]);
+  });
+
+  it('another uploader\'s entry at the same instant does not hide ours (read-back is by device)', async () => {
+    await new NightscoutV1Writer({ endpoint: sim.url, apiSecret: SECRET })
+      .persist({ batch: batchOf({ entries: [{ ...reading(NOW - 14 * MIN - 50_000), device: 'xDrip-LibreReceiver' }] }), cursor: {}, device: 'xDrip-LibreReceiver', now: NOW, seedLookbackMs: DAY });
+    const result = await persist([reading(NOW - 15 * MIN)], { entries: NOW });
+    expect(result.written.entries).toBe(1);
+  });
+});

@@ -197,3 +197,49 @@ describe('NightscoutV3Writer', () => {
     expect(res.status).toBe(401);
   });
 });
+
+/**
+ * The re-read window through API v3: a create that matches a stored identifier is a whole-document replace, so
+ * without the read-back a graph row re-sent at the current reading's instant would erase its arrow.
+ */
+describe('NightscoutV3Writer re-read window', () => {
+  const REREAD = { windowMs: 60 * MIN, sameReadingMs: 30_000 };
+  let sim: NightscoutSimulator;
+  const reading = (date: number, direction: SgvEntry['direction'] = 'NOT COMPUTABLE'): SgvEntry =>
+    ({ type: 'sgv', sgv: 120, date, dateString: toIso(date), direction, device: DEVICE });
+  const persist = (entries: SgvEntry[], cursor: PersistRequest['cursor'], reread: PersistRequest['reread'] | null = REREAD) =>
+    new NightscoutV3Writer({ endpoint: sim.url, token: TOKEN, timeoutMs: 2_000 })
+      .persist({ batch: batchOf({ entries }), cursor, device: DEVICE, now: START, seedLookbackMs: 12 * 60 * MIN, ...(reread ? { reread } : {}) });
+
+  beforeEach(async () => {
+    sim = await startNightscoutSimulator({ apiSecret: SECRET, clock: { now: () => START }, tokens: { [TOKEN]: ['*'] } });
+    await persist([reading(START - 20 * MIN), reading(START, 'SingleUp')], {});
+    sim.requestLog.length = 0;
+  });
+  afterEach(async () => {
+    await sim.close();
+  });
+
+  it('creates only what Nightscout lacks after one dated search, and the stored arrow survives', async () => {
+    const result = await persist([
+      reading(START - 20 * MIN), reading(START - 15 * MIN), reading(START), reading(START + 10_000), reading(START + 5 * MIN, 'Flat'),
+    ], { entries: START });
+    expect(result.written.entries).toBe(2);
+    expect(result.deduplicated.entries).toBe(0);
+    const byDate = new Map(sim.store.entries.map((e) => [e.date, e.direction]));
+    expect([...byDate.keys()].sort()).toEqual([START - 20 * MIN, START - 15 * MIN, START, START + 5 * MIN]);
+    expect(byDate.get(START)).toBe('SingleUp');
+    expect(sim.store.entries).toHaveLength(4);
+    const searches = sim.requestLog.filter((r) => r.method === 'GET' && r.path === '/api/v3/entries');
+    expect(searches.map((r) => r.query)).toEqual([[
+      ['date$gte', String(START - 20 * MIN - 30_000)], ['device$eq', DEVICE], ['sort$desc', 'date'], ['limit', '1000'], ['fields', 'date,type'],
+    ]]);
+    expect(sim.requestLog.filter((r) => r.method === 'POST')).toHaveLength(2);
+  });
+
+  it('without a window the same batch only creates the entry newer than the cursor, with no search', async () => {
+    const result = await persist([reading(START - 15 * MIN), reading(START), reading(START + 5 * MIN, 'Flat')], { entries: START }, null);
+    expect(result.written.entries).toBe(1);
+    expect(sim.requestLog.filter((r) => r.method === 'GET' && r.path === '/api/v3/entries')).toEqual([]);
+  });
+});

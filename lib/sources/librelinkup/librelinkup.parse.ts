@@ -8,7 +8,7 @@
  * "parse as local, subtract getTimezoneOffset()" is off by an hour around the host's DST changes).
  */
 import { entryIdentifier } from '../dexcom-share/dexcom-share.parse.js';
-import { emptyBatch, toIso, type Batch, type Cursor, type Direction, type SgvEntry } from '../../domain/records.js';
+import { emptyBatch, toIso, type Batch, type Cursor, type Direction, type RereadWindow, type SgvEntry } from '../../domain/records.js';
 
 /** One glucose item as LibreLinkUp sends it (graphData rows, glucoseMeasurement, glucoseItem). */
 export interface LibreGlucoseItem {
@@ -82,20 +82,38 @@ export function pickGraphFrame(body: unknown): LibreGraphFrame {
 export const MAX_FUTURE_SKEW_MS = 10 * 60_000;
 
 /**
- * graphData rows plus the current reading → SGV entries, oldest first, one per instant, newer than the cursor.
- * Graph rows carry no arrow (NOT COMPUTABLE); when the current reading shares an instant with a graph row it wins
- * because it carries the arrow.
+ * The graph history lags the current reading by 15–20 min, so each poll's graph rows land behind the cursor (which the
+ * previous poll's current reading advanced). They stay candidates for an hour, three times the reported lag; the
+ * writer skips what Nightscout already holds. Libre readings come once a minute, so two items less than half a
+ * minute apart are the same sensor reading (a graph row and the current reading may carry the same minute with
+ * different seconds).
  */
-export function libreFrameToBatch(frame: LibreGraphFrame, ctx: { device: string; cursor: Cursor | null; now: number }): Batch {
-  const byDate = new Map<number, SgvEntry>();
-  const add = (item: LibreGlucoseItem, withArrow: boolean) => {
-    const entry = toEntry(item, ctx.device, withArrow);
-    if (entry) byDate.set(entry.date, entry);
-  };
-  for (const row of frame.graph ?? []) add(row, false);
-  if (frame.current) add(frame.current, true);
+export const LIBRELINKUP_REREAD: RereadWindow = { windowMs: 60 * 60_000, sameReadingMs: 30_000 };
 
-  const after = ctx.cursor?.entries;
+/**
+ * graphData rows plus the current reading → SGV entries, oldest first, one per reading, dated after
+ * `cursor − reread.windowMs` (default: after the cursor).
+ * Graph rows carry no arrow (NOT COMPUTABLE). A graph row at, or within `sameReadingMs` of, the current reading is
+ * the same reading: the current one is kept, because it carries the arrow and its instant is the one that was (or
+ * will be) written on the poll that first saw it.
+ */
+export function libreFrameToBatch(
+  frame: LibreGraphFrame,
+  ctx: { device: string; cursor: Cursor | null; now: number; reread?: RereadWindow },
+): Batch {
+  const byDate = new Map<number, SgvEntry>();
+  for (const row of frame.graph ?? []) {
+    const entry = toEntry(row, ctx.device, false);
+    if (entry) byDate.set(entry.date, entry);
+  }
+  const current = frame.current ? toEntry(frame.current, ctx.device, true) : undefined;
+  if (current) {
+    const same = ctx.reread?.sameReadingMs ?? 0;
+    for (const date of [...byDate.keys()]) if (Math.abs(date - current.date) < same) byDate.delete(date);
+    byDate.set(current.date, current);
+  }
+
+  const after = ctx.cursor?.entries === undefined ? undefined : ctx.cursor.entries - (ctx.reread?.windowMs ?? 0);
   const batch = emptyBatch();
   batch.entries = [...byDate.values()]
     .filter((e) => (after === undefined || e.date > after) && e.date <= ctx.now + MAX_FUTURE_SKEW_MS)

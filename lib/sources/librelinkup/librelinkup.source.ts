@@ -26,7 +26,7 @@ import {
 import type { SourceCredentials } from '../../domain/source.js';
 import { driverBuilder, type Driver, type DriverContext, type SessionGrant } from '../driver.builder.js';
 import { MAX_RETRY_AFTER_MS, classifyStatus, classifyTransportError, createHttpClient, parseRetryAfter } from '../http.client.js';
-import { libreFrameToBatch, pickGraphFrame, type LibreGraphFrame } from './librelinkup.parse.js';
+import { LIBRELINKUP_REREAD, libreFrameToBatch, pickGraphFrame, type LibreGraphFrame } from './librelinkup.parse.js';
 
 export const LIBRELINKUP_KIND = 'librelinkup';
 /** nightscout-connect's `CONNECT_SOURCE` value for this vendor. */
@@ -584,8 +584,11 @@ export function createLibreLinkUpDriver(options: { intervalMinutes?: number; reg
       retry: { baseMs: 60_000, capMs: Math.max(60_000, intervalMs) },
       backoff: { baseMs: intervalMs, capMs: 30 * 60_000 },
       maxLookbackMs: 12 * 60 * 60_000,
+      // Graph rows appear 15–20 min behind the current reading, i.e. behind the cursor: keep them for an hour.
+      reread: LIBRELINKUP_REREAD,
+      // `/graph` always answers its whole 12 h window, so `since` is not needed; the transform applies the window.
       fetch: (ctx) => fetchGraph(ctx.settings, ctx.session, ctx.now),
-      transform: (raw, ctx) => libreFrameToBatch(raw, { device: LIBRELINKUP_DEVICE, cursor: ctx.cursor, now: ctx.now }),
+      transform: (raw, ctx) => libreFrameToBatch(raw, { device: LIBRELINKUP_DEVICE, cursor: ctx.cursor, now: ctx.now, reread: LIBRELINKUP_REREAD }),
     })
     .build();
 }

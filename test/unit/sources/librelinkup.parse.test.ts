@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
+  LIBRELINKUP_REREAD,
   libreFrameToBatch,
   mapTrendArrow,
   parseFactoryTimestamp,
@@ -8,6 +9,8 @@ import {
   type LibreGraphFrame,
 } from '../../../lib/sources/librelinkup/librelinkup.parse.js';
 import { entryIdentifier } from '../../../lib/sources/dexcom-share/dexcom-share.parse.js';
+import { afterCursor, withoutStoredBehindCursor } from '../../../lib/nightscout/nightscout-batch.helper.js';
+import type { SgvEntry } from '../../../lib/domain/records.js';
 import { formatFactoryTimestamp, formatLocalTimestamp } from '../../../lib/simulators/librelinkup.simulator.js';
 
 const DEVICE = 'nightscout-connect-librelinkup';
@@ -146,6 +149,65 @@ describe('libreFrameToBatch', () => {
       current: null,
     };
     expect(libreFrameToBatch(frame, { device: DEVICE, cursor: null, now }).entries.map((e) => e.sgv)).toEqual([110, 130]);
+  });
+});
+
+describe('libreFrameToBatch with the re-read window (graph history behind the cursor)', () => {
+  const at = (h: number, m: number, sec = 20) => Date.UTC(2023, 6, 1, h, m, sec);
+  const iso = (entries: SgvEntry[]) => entries.map((e) => [e.dateString.slice(11, 19), e.sgv, e.direction]);
+
+  it('two consecutive recorded-style polls: the graph rows published since the first poll are kept, stored ones skipped, the arrow survives', async () => {
+    // Poll 1 (12:15): graph up to 11:58:20, current 12:13:20. Nothing stored yet.
+    const first = libreFrameToBatch(pickGraphFrame(fixture('graph.json')), { device: DEVICE, cursor: null, now: at(12, 15, 0), reread: LIBRELINKUP_REREAD });
+    const stored = first.entries;
+    const cursor = { entries: at(12, 13) };
+    expect(stored[stored.length - 1].date).toBe(cursor.entries);
+
+    // Poll 2 (15 min later): graph up to 12:13:20 — three rows newer than poll 1's graph, all behind the cursor.
+    const frame = pickGraphFrame(fixture('graph-15-min-later.json'));
+    const now = at(12, 30, 0);
+    // Without the window (the old behaviour) only the current reading survives: 12:03:20 and 12:08:20 would be lost.
+    expect(iso(libreFrameToBatch(frame, { device: DEVICE, cursor, now }).entries)).toEqual([['12:28:20', 150, 'FortyFiveUp']]);
+
+    const second = libreFrameToBatch(frame, { device: DEVICE, cursor, now, reread: LIBRELINKUP_REREAD });
+    expect(iso(second.entries)).toEqual([
+      ['11:43:20', 118, 'NOT COMPUTABLE'], ['11:48:20', 121, 'NOT COMPUTABLE'], ['11:53:20', 125, 'NOT COMPUTABLE'],
+      ['11:58:20', 130, 'NOT COMPUTABLE'], ['12:03:20', 134, 'NOT COMPUTABLE'], ['12:08:20', 138, 'NOT COMPUTABLE'],
+      ['12:13:20', 141, 'NOT COMPUTABLE'], ['12:28:20', 150, 'FortyFiveUp'],
+    ]);
+
+    // What the writer then sends, given what Nightscout holds after poll 1: the two new rows and the new current
+    // reading. The 12:13:20 graph row is poll 1's current reading; re-posting it would replace the stored document
+    // and erase its SingleUp arrow (Nightscout ≤ 15.0.6), so it is skipped.
+    const pending = afterCursor(second, cursor, LIBRELINKUP_REREAD.windowMs).entries;
+    const toWrite = await withoutStoredBehindCursor(pending, cursor, LIBRELINKUP_REREAD.sameReadingMs, async () => stored.map((e) => ({ date: e.date, type: e.type })));
+    expect(iso(toWrite)).toEqual([['12:03:20', 134, 'NOT COMPUTABLE'], ['12:08:20', 138, 'NOT COMPUTABLE'], ['12:28:20', 150, 'FortyFiveUp']]);
+    expect(stored.find((e) => e.date === at(12, 13))?.direction).toBe('SingleUp');
+  });
+
+  it('keeps rows dated strictly after cursor − window', () => {
+    const cursor = at(12, 0, 0);
+    const frame: LibreGraphFrame = {
+      graph: [row('7/1/2023 11:00:00 AM', 100), row('7/1/2023 11:00:01 AM', 101), row('7/1/2023 11:45:00 AM', 102), row('7/1/2023 12:00:00 PM', 103)],
+      current: row('7/1/2023 12:05:00 PM', 104, { TrendArrow: 3 }),
+    };
+    const entries = libreFrameToBatch(frame, { device: DEVICE, cursor: { entries: cursor }, now: at(12, 6, 0), reread: LIBRELINKUP_REREAD }).entries;
+    expect(entries.map((e) => e.sgv)).toEqual([101, 102, 103, 104]);
+  });
+
+  it('a graph row less than 30 s from the current reading is that reading: the current one (with its arrow) is kept', () => {
+    const frame = (graphTime: string): LibreGraphFrame => ({
+      graph: [row('7/1/2023 11:55:00 AM', 120), row(graphTime, 124)],
+      current: row('7/1/2023 12:00:25 PM', 125, { TrendArrow: 4 }),
+    });
+    const ctx = { device: DEVICE, cursor: null, now: at(12, 1, 0), reread: LIBRELINKUP_REREAD };
+    expect(iso(libreFrameToBatch(frame('7/1/2023 12:00:00 PM'), ctx).entries)).toEqual([
+      ['11:55:00', 120, 'NOT COMPUTABLE'], ['12:00:25', 125, 'FortyFiveUp'],
+    ]);
+    // 35 s apart: two sensor minutes, two readings.
+    expect(iso(libreFrameToBatch(frame('7/1/2023 11:59:50 AM'), ctx).entries)).toEqual([
+      ['11:55:00', 120, 'NOT COMPUTABLE'], ['11:59:50', 124, 'NOT COMPUTABLE'], ['12:00:25', 125, 'FortyFiveUp'],
+    ]);
   });
 });
 
