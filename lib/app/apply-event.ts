@@ -2,6 +2,11 @@
  * Apply one event to one source under the single-writer rule: load, step purely, save conditionally on the version,
  * and on a conflict reload and re-apply (the event is then either a no-op or still valid). Effects are returned only
  * after the save succeeded, so nothing is sent for a state that was never stored. Unchanged snapshots are not saved.
+ *
+ * Two choices here keep a routine cycle at two ≤ 1 KB writes and one due-index move (serverless.md §6.4):
+ * - only notable transitions are traced (a failure, a backoff, a rejection, an operator action); a healthy loop's
+ *   waiting → fetching → waiting, logins and token renewals included, shows through lastSuccessAt/newestReadingAt;
+ * - while a frame is in flight the due-index instant stays where it was (see dueIndexInstant).
  */
 import { VersionConflictError } from '../domain/errors.js';
 import type { SourceEvent } from '../domain/messages.js';
@@ -15,8 +20,6 @@ import { runSideEffects } from './dispatch-effects.js';
 import type { SessionStore } from '../ports/session.store.port.js';
 
 export const MAX_CONFLICT_RETRIES = 5;
-/** How many transitions the item keeps for `sources show` (bounded so the item stays small). */
-export const RECENT_TRANSITIONS = 8;
 
 export interface Applied {
   record: SourceRecord;
@@ -44,9 +47,12 @@ export async function applySourceEvent(
     const spec = toMachineSpec(deps.drivers(record.config));
     const result = step(spec, record.snapshot, record.machineVersion, event);
     if (!result.changed) return { record, effects: result.effects, changed: false };
-    const next = withDerived(record, result.snapshot, event, result.from, result.to, result.effects);
+    const next = withDerived(record, result.snapshot, result.to);
+    const trace: TransitionRecord | undefined = isRoutine(event, result.from, result.to)
+      ? undefined
+      : { at: event.now, event: event.type, from: result.from, to: result.to, effects: result.effects.map((e) => e.type) };
     try {
-      next.version = await deps.sources.save(next, record.version);
+      next.version = await deps.sources.save(next, record.version, trace);
       deps.log.info('machine stepped', {
         sourceId, event: event.type, from: result.from, to: result.to, effects: result.effects.map((e) => e.type), version: next.version,
       });
@@ -59,24 +65,53 @@ export async function applySourceEvent(
   }
 }
 
-function withDerived(
-  record: SourceRecord,
-  snapshot: unknown,
-  event: SourceEvent,
-  from: string,
-  to: string,
-  effects: SourceEffect[],
-): SourceRecord {
+function withDerived(record: SourceRecord, snapshot: unknown, to: string): SourceRecord {
   // The persisted snapshot holds the context verbatim; reading it needs no machine.
   const context = (snapshot as { context: SourceContext }).context;
-  const trace: TransitionRecord = { at: event.now, event: event.type, from, to, effects: effects.map((e) => e.type) };
   return {
     ...record,
     snapshot,
     status: describeStatus(context, to),
-    nextDueAt: nextWakeAt(context, to),
-    recent: [...record.recent, trace].slice(-RECENT_TRANSITIONS),
+    nextDueAt: dueIndexInstant(record.nextDueAt, nextWakeAt(context, to), context),
   };
+}
+
+/**
+ * The due-index instant to store. Normally the machine's next wake. But while a frame is in flight the wake is only
+ * the outbox deadline (resendAt), and moving the index key there and back again on the outcome would cost two more
+ * index writes per cycle. So the key stays at its earlier instant: the tick then keeps finding the source, reads it,
+ * sees the frame in flight and writes nothing, until the outcome saves the real next due time. Earlier is always
+ * safe for the index (it only means "look at me"); later never is.
+ */
+export function dueIndexInstant(stored: number | undefined, wake: number | undefined, context: SourceContext): number | undefined {
+  if (wake === undefined) return undefined;
+  const inFlight = Object.values(context.loops).some((loop) => Boolean(loop.frame));
+  return inFlight && stored !== undefined && stored <= wake ? stored : wake;
+}
+
+const CYCLE_STATES = new Set(['waiting', 'fetching', 'persisting']);
+const HEALTHY_SESSION_STATES = new Set(['session:idle', 'session:authenticating', 'session:active']);
+
+/**
+ * A healthy loop's cycle: a tick dispatching a frame or an outcome closing it, the operation region unchanged, the
+ * session only logging in or renewing (CareLink renews its access token every 15 minutes), and every loop moving
+ * only between waiting, fetching and persisting. Everything else — failures, backoff, rejection, lockout, pause,
+ * resume, credential changes, outbox resends — is traced.
+ */
+export function isRoutine(event: SourceEvent, from: string, to: string): boolean {
+  if (event.type !== 'clock.ticked' && event.type !== 'frame.persisted') return false;
+  // A tick that changes the snapshot without moving any state is an outbox resend: worth tracing.
+  if (event.type === 'clock.ticked' && from === to) return false;
+  const a = from.split('/');
+  const b = to.split('/');
+  if (a.length !== b.length || a[0] !== b[0]) return false;
+  if (a[1] !== b[1] && !(HEALTHY_SESSION_STATES.has(a[1]) && HEALTHY_SESSION_STATES.has(b[1]))) return false;
+  for (let i = 2; i < a.length; i++) {
+    const [loopA, stateA] = a[i].split(':');
+    const [loopB, stateB] = b[i].split(':');
+    if (loopA !== loopB || !CYCLE_STATES.has(stateA) || !CYCLE_STATES.has(stateB)) return false;
+  }
+  return true;
 }
 
 /** Report a frame outcome to its source and run the resulting side effects (what fetch-frame and persist share). */

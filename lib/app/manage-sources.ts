@@ -34,7 +34,7 @@ export async function addOrUpdateSource(deps: ManageDeps, config: SourceConfig, 
   const { context, value } = contextOf(spec, snapshot, machineVersion);
   try {
     const record = await deps.sources.create({
-      id: config.id, config, snapshot, machineVersion, status: describeStatus(context, value), nextDueAt: nextWakeAt(context, value), recent: [],
+      id: config.id, config, snapshot, machineVersion, status: describeStatus(context, value), nextDueAt: nextWakeAt(context, value),
     });
     return { created: true, record };
   } catch (err) {

@@ -78,6 +78,24 @@ export interface Cursor {
   profiles?: number;
 }
 
+/**
+ * A driver's re-read window for entries, for vendors whose history fills in behind their newest reading (LibreLinkUp's
+ * 5-minute graph rows lag its 1-minute current reading by 15–20 min, so a row can appear after the cursor has passed
+ * its instant). Entries dated after `cursor.entries − windowMs` stay candidates; the writer reads back what Nightscout
+ * already holds in that span and skips it. It is driver data, not cursor data: nothing of it is persisted.
+ */
+export interface RereadWindow {
+  /** How far behind the cursor entries are still written (0 = only entries newer than the cursor). */
+  windowMs: number;
+  /**
+   * Two readings of the same type closer than this are one reading (a graph row and the current reading of the same
+   * sensor minute may differ by seconds): the one already stored is kept, so Nightscout never shows it twice.
+   */
+  sameReadingMs: number;
+}
+
+export const NO_REREAD: RereadWindow = { windowMs: 0, sameReadingMs: 0 };
+
 export function toIso(ms: number): string {
   return new Date(ms).toISOString();
 }

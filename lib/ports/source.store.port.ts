@@ -5,6 +5,8 @@ import type { FailureSummary } from '../domain/errors.js';
 export interface SourceStatus {
   /** Flattened machine state, e.g. `running/session:active/DexcomShare:waiting`. */
   state: string;
+  /** When the machine next needs the tick (a due loop, an outbox deadline, a lockout end); absent when parked. */
+  nextWakeAt?: number;
   newestReadingAt?: number;
   lastSuccessAt?: number;
   lastError?: FailureSummary & { at: number; loop?: string };
@@ -13,7 +15,10 @@ export interface SourceStatus {
   parkedReason?: string;
 }
 
-/** One line of the transition trace kept on the item (bounded, newest last). */
+/**
+ * One notable transition (a change of mode, a failure, an operator action), kept as its own small item with a TTL so
+ * that routine cycles write nothing extra; read back newest first by `sources show`.
+ */
 export interface TransitionRecord {
   at: number;
   event: string;
@@ -30,10 +35,13 @@ export interface SourceRecord {
   machineVersion: number;
   /** Optimistic-lock version; every save is conditional on it. */
   version: number;
+  /** Derived from the snapshot (never stored separately). */
   status: SourceStatus;
-  /** Absent while paused or parked: the source then drops out of the due index. */
+  /**
+   * When the tick must look at this source next (the due index key); absent while paused or parked, so the source
+   * drops out of the index. May be earlier than the machine's own next wake (see apply-event's dueIndexInstant).
+   */
   nextDueAt?: number;
-  recent: TransitionRecord[];
 }
 
 /**
@@ -44,10 +52,13 @@ export interface SourceStore {
   get(id: string): Promise<SourceRecord | undefined>;
   /** Creates a new source at version 1; throws `VersionConflictError` if the id exists. */
   create(record: Omit<SourceRecord, 'version'>): Promise<SourceRecord>;
-  /** Conditional write; returns the new version. */
-  save(record: SourceRecord, expectedVersion: number): Promise<number>;
+  /** Conditional write; returns the new version. A `transition`, when given, is appended to the source's trace. */
+  save(record: SourceRecord, expectedVersion: number, transition?: TransitionRecord): Promise<number>;
+  /** The newest `limit` recorded transitions, oldest first. */
+  recentTransitions(id: string, limit?: number): Promise<TransitionRecord[]>;
   /** Sources whose `nextDueAt` ≤ `until`, from every due shard (may be eventually consistent). */
   queryDue(until: number, limit?: number): Promise<SourceRecord[]>;
   list(): Promise<SourceRecord[]>;
+  /** Removes the source and its trace. */
   remove(id: string): Promise<void>;
 }

@@ -72,7 +72,7 @@ describe('NightscoutConnectStack', () => {
               { AttributeName: 'dueShard', KeyType: 'HASH' },
               { AttributeName: 'nextDueAt', KeyType: 'RANGE' },
             ],
-            Projection: { ProjectionType: 'ALL' },
+            Projection: { ProjectionType: 'KEYS_ONLY' },
           },
         ],
         Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
@@ -252,10 +252,10 @@ describe('NightscoutConnectStack', () => {
       expect(statements.flatMap(actionsOf).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
       expect(statements.flatMap(actionsOf).sort()).toEqual(
         [
+          'dynamodb:BatchGetItem',
           'dynamodb:GetItem',
           'dynamodb:PutItem',
           'dynamodb:Query',
-          'dynamodb:UpdateItem',
           'logs:CreateLogStream',
           'logs:PutLogEvents',
           'sqs:SendMessage',

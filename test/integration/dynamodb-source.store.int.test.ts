@@ -2,13 +2,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, GetItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDynamoDbClient, countRequests, RequestCounter } from '../../lib/adapters/aws/aws-clients.js';
 import { createSourceTable, DynamoDbSourceStore, SOURCE_TABLE_SCHEMA } from '../../lib/adapters/aws/dynamodb-source.store.js';
 import { DynamoDbSessionStore, sessionTtlSeconds } from '../../lib/adapters/aws/dynamodb-session.store.js';
 import { startDynalite } from '../../lib/local/emulators.js';
 import { VersionConflictError } from '../../lib/domain/errors.js';
 import type { SourceRecord } from '../../lib/ports/source.store.port.js';
+import { statusOfStored } from '../../lib/machines/source/source.view.js';
 
 let emulator: Awaited<ReturnType<typeof startDynalite>>;
 let client: DynamoDBClient;
@@ -30,15 +31,25 @@ async function freshStore(shards?: number) {
   return { tableName, store: new DynamoDbSourceStore({ client, tableName, shards }) };
 }
 
+/** A stored-form snapshot in the given loop state (the store derives status from it, so it must look real). */
+function snapshot(loopState: string) {
+  return { value: { operation: 'running', session: 'idle', loops: { L: loopState } }, context: { sourceId: 'x', session: {}, loops: {} } };
+}
+
+function withState(base: Omit<SourceRecord, 'version'>, loopState: string) {
+  const snap = snapshot(loopState);
+  return { ...base, snapshot: snap, status: statusOfStored(snap) };
+}
+
 function record(id: string, nextDueAt?: number): Omit<SourceRecord, 'version'> {
+  const snap = snapshot('waiting');
   return {
     id,
     config: { id, kind: 'dexcomshare', settings: { region: 'us' }, nightscout: { endpoint: 'https://ns.example', apiVersion: 'v1' } },
-    snapshot: { value: { running: 'waiting' }, context: { attempt: 0 } },
+    snapshot: snap,
     machineVersion: 1,
-    status: { state: 'running/waiting' },
+    status: statusOfStored(snap),
     ...(nextDueAt !== undefined ? { nextDueAt } : {}),
-    recent: [{ at: 1, event: 'clock.ticked', from: 'a', to: 'b', effects: [] }],
   };
 }
 
@@ -65,12 +76,12 @@ describe('DynamoDbSourceStore (dynalite)', () => {
   it('saves conditionally on the version and rejects a stale version', async () => {
     const { store } = await freshStore();
     const created = await store.create(record('a', 1_000));
-    const v2 = await store.save({ ...created, status: { state: 'running/fetching' } }, 1);
+    const v2 = await store.save(withState(created, 'fetching') as SourceRecord, 1);
     expect(v2).toBe(2);
-    expect((await store.get('a'))?.status.state).toBe('running/fetching');
+    expect((await store.get('a'))?.status.state).toBe('running/session:idle/L:fetching');
 
-    await expect(store.save({ ...created, status: { state: 'stale' } }, 1)).rejects.toBeInstanceOf(VersionConflictError);
-    expect(await store.get('a')).toMatchObject({ version: 2, status: { state: 'running/fetching' } });
+    await expect(store.save(withState(created, 'persisting') as SourceRecord, 1)).rejects.toBeInstanceOf(VersionConflictError);
+    expect(await store.get('a')).toMatchObject({ version: 2, status: { state: 'running/session:idle/L:fetching' } });
   });
 
   it('does not resurrect a removed source on save', async () => {
@@ -85,16 +96,16 @@ describe('DynamoDbSourceStore (dynalite)', () => {
     const { store } = await freshStore();
     const created = await store.create(record('a', 1_000));
     const results = await Promise.allSettled([
-      store.save({ ...created, status: { state: 'one' } }, 1),
-      store.save({ ...created, status: { state: 'two' } }, 1),
+      store.save(withState(created, 'fetching') as SourceRecord, 1),
+      store.save(withState(created, 'persisting') as SourceRecord, 1),
     ]);
     const won = results.filter((r) => r.status === 'fulfilled');
     const lost = results.filter((r) => r.status === 'rejected');
     expect(won).toHaveLength(1);
     expect(lost).toHaveLength(1);
     expect((lost[0] as PromiseRejectedResult).reason).toBeInstanceOf(VersionConflictError);
-    const winner = results[0].status === 'fulfilled' ? 'one' : 'two';
-    expect(await store.get('a')).toMatchObject({ version: 2, status: { state: winner } });
+    const winner = results[0].status === 'fulfilled' ? 'fetching' : 'persisting';
+    expect(await store.get('a')).toMatchObject({ version: 2, status: { state: `running/session:idle/L:${winner}` } });
   });
 
   it('keeps the due index sparse: records without nextDueAt are never due', async () => {
@@ -140,19 +151,72 @@ describe('DynamoDbSourceStore (dynalite)', () => {
   });
 
   it('paginates a shard with LastEvaluatedKey', async () => {
-    // DynamoDB pages a Query at 1 MB: 14 items of ~100 KB in one shard need at least two pages.
+    // DynamoDB pages a Query at 1 MB of (projected) index entries. Keys-only entries are small, so use ~1.9 KB ids:
+    // 600 entries of ≥ 1.9 KB each are more than 1 MB, so the shard needs at least two pages.
     const { store, tableName } = await freshStore(1);
-    const big = 'x'.repeat(100_000);
-    for (let i = 0; i < 14; i++) await store.create({ ...record(`p${i}`, 1_000 + i), snapshot: { pad: big } });
+    const ids = Array.from({ length: 600 }, (_, i) => `${String(i).padStart(4, '0')}${'p'.repeat(1_900)}`);
+    await Promise.all(ids.map((id, i) => store.create(record(id, 1_000 + i))));
     const counter = new RequestCounter();
     const counted = createDynamoDbClient({ endpoint: emulator.endpoint });
     countRequests(counted, counter);
     const pagedStore = new DynamoDbSourceStore({ client: counted, tableName, shards: 1 });
     const all = await pagedStore.queryDue(5_000);
-    expect(all).toHaveLength(14);
-    // 14 × ~100 KB > 1 MB: the query must have needed a second page.
+    expect(all.map((r) => r.id)).toEqual(ids);
     expect(counter.counts['DynamoDB.Query']).toBeGreaterThanOrEqual(2);
     counted.destroy();
+  });
+
+  it('keeps the source item small: no status, no trace, short keys (a routine save is 1 WRU)', async () => {
+    const { store, tableName } = await freshStore();
+    await store.create(record('small', 1_000));
+    const out = await client.send(new GetItemCommand({ TableName: tableName, Key: { pk: { S: 'SOURCE#small' }, sk: { S: 'STATE' } }, ReturnConsumedCapacity: 'TOTAL' }));
+    expect(Object.keys(out.Item ?? {}).sort()).toEqual(['config', 'dueShard', 'machineVersion', 'nextDueAt', 'pk', 'sk', 'snapshot', 'version']);
+    const put = await client.send(new PutItemCommand({ TableName: tableName, Item: out.Item!, ReturnConsumedCapacity: 'TOTAL' }));
+    expect(put.ConsumedCapacity?.CapacityUnits).toBe(1);
+  });
+
+  it('projects only keys into the due index and reads due items with BatchGetItem', async () => {
+    const { tableName } = await freshStore(2);
+    const description = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    expect(description.Table?.GlobalSecondaryIndexes?.[0].Projection?.ProjectionType).toBe('KEYS_ONLY');
+    const counter = new RequestCounter();
+    const counted = createDynamoDbClient({ endpoint: emulator.endpoint });
+    countRequests(counted, counter);
+    const store = new DynamoDbSourceStore({ client: counted, tableName, shards: 2 });
+    for (let i = 0; i < 150; i++) await store.create(record(`k${String(i).padStart(3, '0')}`, 1_000 + i));
+    counter.reset();
+    const due = await store.queryDue(10_000);
+    expect(due.map((r) => r.id)).toEqual(Array.from({ length: 150 }, (_, i) => `k${String(i).padStart(3, '0')}`));
+    expect(due[0]).toEqual({ ...record('k000', 1_000), version: 1 });
+    expect(counter.counts['DynamoDB.BatchGetItem']).toBe(2);
+    // A key whose item was removed after the index answered is skipped, not an error.
+    await store.remove('k001');
+    expect((await store.queryDue(1_001)).map((r) => r.id)).toEqual(['k000']);
+    counted.destroy();
+  });
+
+  it('appends a transition only when given, reads the newest back oldest first, and removes the trace with the source', async () => {
+    const { store, tableName } = await freshStore();
+    const created = await store.create(record('t', 1_000));
+    let version = created.version;
+    version = await store.save({ ...created, version }, version);
+    expect(await store.recentTransitions('t')).toEqual([]);
+    for (let i = 0; i < 10; i++) {
+      version = await store.save({ ...created, version }, version, { at: 5_000 + i, event: 'frame.failed', from: 'a', to: `b${i}`, effects: [] });
+    }
+    const recent = await store.recentTransitions('t', 3);
+    expect(recent.map((t) => t.to)).toEqual(['b7', 'b8', 'b9']);
+    expect((await store.recentTransitions('t')).length).toBe(8);
+    // Trace items carry a TTL and stay out of the due index and out of list().
+    const raw = await client.send(new QueryCommand({ TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: 'SOURCE#t' } } }));
+    const traces = (raw.Items ?? []).filter((item) => item.sk.S?.startsWith('TRACE#'));
+    expect(traces).toHaveLength(10);
+    expect(Number(traces[0].ttl.N)).toBe(Math.floor(5_000 / 1000) + 14 * 86_400);
+    expect(traces.every((item) => item.dueShard === undefined)).toBe(true);
+    expect((await store.list()).map((r) => r.id)).toEqual(['t']);
+    await store.remove('t');
+    const after = await client.send(new QueryCommand({ TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: 'SOURCE#t' } } }));
+    expect(after.Count).toBe(0);
   });
 
   it('lists only source items and removes them', async () => {

@@ -8,6 +8,7 @@ import { SnapshotVersionError } from '../../domain/errors.js';
 import type { SourceEvent } from '../../domain/messages.js';
 import type { MachineSpec } from '../../sources/driver.builder.js';
 import { createSourceMachine, type SourceMachine } from './source.machine.js';
+import { flattenState } from './source.view.js';
 import { EFFECT_TYPES, SOURCE_MACHINE_VERSION, type SourceContext, type SourceEffect } from './source.types.js';
 
 export interface StepResult {
@@ -34,7 +35,30 @@ export function machineFor(spec: MachineSpec): SourceMachine {
 export function startSource(spec: MachineSpec, sourceId: string, now: number): { snapshot: unknown; machineVersion: number } {
   const machine = machineFor(spec);
   const [snapshot] = initialTransition(machine, { sourceId, now });
-  return { snapshot: machine.getPersistedSnapshot(snapshot), machineVersion: SOURCE_MACHINE_VERSION };
+  return { snapshot: toStored(machine.getPersistedSnapshot(snapshot)), machineVersion: SOURCE_MACHINE_VERSION };
+}
+
+/**
+ * The stored form of a persisted snapshot: `{ value, context }` only. This machine never finishes, keeps no history
+ * states and spawns no children, so xstate's `status: 'active'`, `historyValue: {}` and `children: {}` carry no
+ * information; leaving them out keeps the source item under 1 KB (1 WRU per save). Anything unusual is kept as is.
+ */
+export function toStored(persisted: unknown): unknown {
+  const { status, historyValue, children, ...rest } = persisted as Record<string, unknown>;
+  const stored: Record<string, unknown> = { ...rest };
+  if (status !== 'active') stored.status = status;
+  if (!isEmptyObject(historyValue)) stored.historyValue = historyValue;
+  if (!isEmptyObject(children)) stored.children = children;
+  return stored;
+}
+
+/** Inverse of toStored; also accepts the full xstate form written by earlier builds. */
+export function fromStored(stored: unknown): unknown {
+  return { status: 'active', historyValue: {}, children: {}, ...(stored as Record<string, unknown>) };
+}
+
+function isEmptyObject(value: unknown): boolean {
+  return value === undefined || (typeof value === 'object' && value !== null && Object.keys(value).length === 0);
 }
 
 /** Accept the stored snapshot if its machine version is known; migrate older known versions here. */
@@ -48,7 +72,7 @@ export function upgradeSnapshot(stored: unknown, machineVersion: number): unknow
 
 export function restore(spec: MachineSpec, stored: unknown, machineVersion: number): AnyMachineSnapshot {
   const machine = machineFor(spec);
-  return machine.resolveState(upgradeSnapshot(stored, machineVersion) as Parameters<SourceMachine['resolveState']>[0]);
+  return machine.resolveState(fromStored(upgradeSnapshot(stored, machineVersion)) as Parameters<SourceMachine['resolveState']>[0]);
 }
 
 /** Apply one event purely. `changed` is false when neither state nor context moved (then nothing is saved). */
@@ -56,11 +80,11 @@ export function step(spec: MachineSpec, stored: unknown, machineVersion: number,
   const machine = machineFor(spec);
   const before = restore(spec, stored, machineVersion);
   const [after, actions] = transition(machine, before as never, event);
-  const persisted = machine.getPersistedSnapshot(after);
+  const persisted = toStored(machine.getPersistedSnapshot(after));
   const effects = actions
     .filter((a) => EFFECT_TYPES.has(a.type as SourceEffect['type']))
     .map((a) => ({ type: a.type, params: a.params }) as SourceEffect);
-  const beforeJson = JSON.stringify(stored);
+  const beforeJson = JSON.stringify(toStored(stored));
   const afterJson = JSON.stringify(persisted);
   return { snapshot: persisted, effects, changed: beforeJson !== afterJson, from: flattenState(before.value), to: flattenState(after.value) };
 }
@@ -68,12 +92,4 @@ export function step(spec: MachineSpec, stored: unknown, machineVersion: number,
 export function contextOf(spec: MachineSpec, stored: unknown, machineVersion: number): { context: SourceContext; value: string } {
   const snap = restore(spec, stored, machineVersion);
   return { context: snap.context as SourceContext, value: flattenState(snap.value) };
-}
-
-/** `{operation:'running', session:'active', loops:{A:'waiting'}}` → `running/session:active/A:waiting`. */
-export function flattenState(value: unknown): string {
-  if (typeof value === 'string') return value;
-  const v = value as { operation?: string; session?: string; loops?: Record<string, string> };
-  const loops = Object.entries(v.loops ?? {}).map(([name, state]) => `${name}:${state}`);
-  return [v.operation, `session:${v.session}`, ...loops].join('/');
 }

@@ -1,0 +1,26 @@
+/** Status facts derived from a stored snapshot without a machine. */
+import { describe, expect, it } from 'vitest';
+import { statusOfStored, wakeOfStored } from '../../../lib/machines/source/source.view.js';
+
+function stored(session: string, code?: string, frame: unknown = null) {
+  return {
+    value: { operation: 'running', session, loops: { A: frame ? 'fetching' : 'waiting' } },
+    context: { sourceId: 's', session: { code }, loops: { A: { dueAt: 1_000, frame, failures: 0, seq: 1 } } },
+  };
+}
+
+describe('statusOfStored', () => {
+  it('tells a parked person what to do for codes where new credentials are the wrong advice', () => {
+    expect(statusOfStored(stored('rejected', 'LIBRELINKUP.TERMS_REQUIRED')).parkedReason).toBe(
+      'accept the new terms in the LibreLinkUp app, then save the credentials again (`nightscout-connect sources update-credentials <id>`) to resume (LIBRELINKUP.TERMS_REQUIRED)',
+    );
+    expect(statusOfStored(stored('rejected', 'CARELINK.LOGIN_REQUIRED')).parkedReason).toMatch(/^CareLink needs a new browser login: run `nightscout-connect login --source minimedcarelink`/);
+    expect(statusOfStored(stored('rejected', 'SHARE.AUTH_REJECTED')).parkedReason).toBe('credentials rejected (SHARE.AUTH_REJECTED): update the credentials to resume');
+  });
+
+  it('derives state and next wake, and has no wake while parked', () => {
+    expect(statusOfStored(stored('active'))).toMatchObject({ state: 'running/session:active/A:waiting', nextWakeAt: 1_000 });
+    expect(wakeOfStored(stored('active', undefined, { id: 'A-1', resendAt: 9_000 }))).toBe(9_000);
+    expect(wakeOfStored(stored('rejected', 'X'))).toBeUndefined();
+  });
+});
