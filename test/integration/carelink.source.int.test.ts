@@ -260,12 +260,12 @@ describe('CareLink token lifecycle', () => {
     const stale = await failure(careLinkDriver.session.authenticate(ctx(vendor)));
     expect(stale).toBeInstanceOf(SourceAuthRejectedError);
     expect(stale.kind).toBe('authRejected');
-    expect(stale.code).toBe('CARELINK.REFRESH_REJECTED');
+    expect(stale.code).toBe('CARELINK.LOGIN_REQUIRED');
 
     // Reusing a rotated token is what a stale copy looks like to Auth0: the whole chain is revoked.
     const reused = await failure(careLinkDriver.session.refresh!(ctx(vendor), s1));
-    expect(reused.code).toBe('CARELINK.REFRESH_REJECTED');
-    expect((await failure(careLinkDriver.session.refresh!(ctx(vendor), s2))).code).toBe('CARELINK.REFRESH_REJECTED');
+    expect(reused.code).toBe('CARELINK.LOGIN_REQUIRED');
+    expect((await failure(careLinkDriver.session.refresh!(ctx(vendor), s2))).code).toBe('CARELINK.LOGIN_REQUIRED');
   });
 
   it('prefers a new login in the credentials over the session chain it replaces', async () => {
@@ -274,7 +274,7 @@ describe('CareLink token lifecycle', () => {
     // Dead chain, and the credentials still hold its origin: auth rejected → the source parks.
     const dead = await failure(careLinkDriver.session.refresh!(ctx(vendor), old));
     expect(dead.kind).toBe('authRejected');
-    expect(dead.code).toBe('CARELINK.REFRESH_REJECTED');
+    expect(dead.code).toBe('CARELINK.LOGIN_REQUIRED');
     const fresh = await login('mum');
     const grant = await careLinkDriver.session.refresh!(ctx(fresh), old);
     expect(grant.session.lineage).not.toBe(old.lineage);
@@ -300,7 +300,7 @@ describe('CareLink token lifecycle', () => {
     const vendor = await login('pump.user');
     const err = await failure(careLinkDriver.session.authenticate(ctx({ ...vendor, refreshToken: 'rt_never_issued' })));
     expect(err).toBeInstanceOf(SourceAuthRejectedError);
-    expect(err.code).toBe('CARELINK.REFRESH_REJECTED');
+    expect(err.code).toBe('CARELINK.LOGIN_REQUIRED');
   });
 });
 

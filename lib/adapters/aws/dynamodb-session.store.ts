@@ -6,9 +6,14 @@
  * `ttl` (epoch seconds) = expiresAt + 1 day lets DynamoDB delete stale items for free. TTL deletion is lazy (often
  * days), so reads also drop items whose `ttl` has passed. Sessions past `expiresAt` but within the day are still
  * returned: deciding whether to reuse one is the caller's call.
+ *
+ * Material that holds a refresh token (`holdsRefreshToken`) gets no `ttl`: its `expiresAt` is only the access
+ * token's, and with rotating refresh tokens (CareLink) the stored one is the only live copy. A TTL there would let a
+ * source that sits paused or failing for a day lose it, and a person would have to log in in a browser again. Such
+ * an item lives until it is cleared: when the source is removed, its credentials change, or the vendor rejects it.
  */
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { SessionStore, StoredSession } from '../../ports/session.store.port.js';
+import { holdsRefreshToken, type SessionStore, type StoredSession } from '../../ports/session.store.port.js';
 import { systemClock, type Clock } from '../../ports/observability.port.js';
 import { SOURCE_TABLE_SCHEMA as S } from './dynamodb-source.store.js';
 
@@ -36,8 +41,9 @@ export class DynamoDbSessionStore implements SessionStore {
     const out = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: sessionKey(sourceId), ConsistentRead: true }));
     const item = out.Item;
     if (!item) return undefined;
-    const ttl = Number(item.ttl?.N ?? 0);
-    if (ttl * 1000 <= this.clock.now()) return undefined;
+    // No `ttl` attribute: a session that lives until cleared (it holds a refresh token).
+    const ttl = item[S.ttlAttribute]?.N;
+    if (ttl !== undefined && Number(ttl) * 1000 <= this.clock.now()) return undefined;
     return {
       material: JSON.parse(item.material?.S ?? 'null'),
       establishedAt: Number(item.establishedAt?.N),
@@ -51,8 +57,10 @@ export class DynamoDbSessionStore implements SessionStore {
       material: { S: JSON.stringify(session.material) },
       establishedAt: { N: String(session.establishedAt) },
       expiresAt: { N: String(session.expiresAt) },
-      [S.ttlAttribute]: { N: String(sessionTtlSeconds(session.expiresAt)) },
     };
+    // PutItem replaces the whole item, so a session that gains a refresh token also loses an earlier `ttl`.
+    const ttl = sessionTtlFor(session);
+    if (ttl !== undefined) item[S.ttlAttribute] = { N: String(ttl) };
     await this.client.send(new PutItemCommand({ TableName: this.tableName, Item: item }));
   }
 
@@ -61,9 +69,14 @@ export class DynamoDbSessionStore implements SessionStore {
   }
 }
 
-/** Epoch seconds after which the item may be deleted. */
+/** Epoch seconds after which the item of a plain session (no refresh token) may be deleted. */
 export function sessionTtlSeconds(expiresAt: number): number {
   return Math.ceil((expiresAt + SESSION_TTL_GRACE_MS) / 1000);
+}
+
+/** The item's `ttl`, or undefined for a session that must live until cleared (it holds a refresh token). */
+export function sessionTtlFor(session: StoredSession): number | undefined {
+  return holdsRefreshToken(session.material) ? undefined : sessionTtlSeconds(session.expiresAt);
 }
 
 function sessionKey(sourceId: string): Record<string, AttributeValue> {

@@ -1,8 +1,9 @@
 /**
  * Map-based SessionStore for the local runner and unit tests. It mirrors the DynamoDB adapter: material is stored
- * as JSON (so nothing non-serialisable survives), and a session is dropped once its TTL (expiresAt + 1 day) passes.
+ * as JSON (so nothing non-serialisable survives), and a session is dropped once its TTL (expiresAt + 1 day) passes,
+ * except one that holds a refresh token, which stays until cleared (see `holdsRefreshToken`).
  */
-import type { SessionStore, StoredSession } from '../../ports/session.store.port.js';
+import { holdsRefreshToken, type SessionStore, type StoredSession } from '../../ports/session.store.port.js';
 import { systemClock, type Clock } from '../../ports/observability.port.js';
 
 const TTL_GRACE_MS = 24 * 60 * 60 * 1000;
@@ -11,6 +12,7 @@ interface Entry {
   material: string;
   establishedAt: number;
   expiresAt: number;
+  untilCleared: boolean;
 }
 
 export class MemorySessionStore implements SessionStore {
@@ -24,7 +26,7 @@ export class MemorySessionStore implements SessionStore {
   async get(sourceId: string): Promise<StoredSession | undefined> {
     const entry = this.sessions.get(sourceId);
     if (!entry) return undefined;
-    if (entry.expiresAt + TTL_GRACE_MS <= this.clock.now()) {
+    if (!entry.untilCleared && entry.expiresAt + TTL_GRACE_MS <= this.clock.now()) {
       this.sessions.delete(sourceId);
       return undefined;
     }
@@ -32,7 +34,10 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async put(sourceId: string, session: StoredSession): Promise<void> {
-    this.sessions.set(sourceId, { material: JSON.stringify(session.material), establishedAt: session.establishedAt, expiresAt: session.expiresAt });
+    this.sessions.set(sourceId, {
+      material: JSON.stringify(session.material), establishedAt: session.establishedAt, expiresAt: session.expiresAt,
+      untilCleared: holdsRefreshToken(session.material),
+    });
   }
 
   async clear(sourceId: string): Promise<void> {

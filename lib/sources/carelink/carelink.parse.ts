@@ -6,8 +6,19 @@
  * offset is the one on `lastConduitDateTime` (the phone/bridge stamps it with its real zone). Every wall time is
  * therefore re-zoned with that one offset. Limitation: one offset is applied per payload, so readings taken before a
  * DST change inside the 24 h window carry the new offset (spring: older readings land 1 h early). After an autumn
- * change the wall clock repeats an hour; those readings would collide with newer ones, so everything before a
- * backwards wall-clock jump is dropped rather than misdated (see `wallClockTail`).
+ * change the wall clock repeats an hour; those readings would collide with newer ones, so readings before a
+ * backwards wall-clock jump are dropped rather than misdated (see `lastClockStep`): earlier polls stored them.
+ *
+ * Markers (boluses, carbs, BG checks) are not dropped with those readings and never dated by `now`: their time is part
+ * of their identifier, so a marker must resolve to the same instant on every poll or Nightscout gets it twice (insulin
+ * counted twice). The payload carries nothing that places a marker on one side of the change (marker arrays are not
+ * ordered, `index` only pairs a meal with its bolus, the only offset is the current one), so after a backwards step of
+ * the sensor series the old offset is recovered from the step's size (`markerClock`), and a marker whose wall time the
+ * old clock showed before the change (the first reading after the step) is dated with the old offset. In the repeated
+ * hour both clocks showed the wall time: the marker takes the earlier instant, which is what every poll before the
+ * change stored (they cannot know a change is coming), so it is never written twice. Trade-off: a marker really given
+ * in the second pass at a wall time the first pass also showed is dated one hour early; and should a first-pass
+ * treatment later in wall time already be stored, the cursor (newest stored treatment) then skips it.
  */
 import { createHash } from 'node:crypto';
 import { SourceRejectedError } from '../../domain/errors.js';
@@ -21,6 +32,9 @@ export const CARELINK_ENTERED_BY = 'nightscout-connect-carelink';
 export const FUTURE_TOLERANCE_MS = 15 * 60_000;
 
 const FIFTEEN_MINUTES = 15 * 60_000;
+const THIRTY_MINUTES = 30 * 60_000;
+/** CareLink's sensor cadence; `sgs` has a slot (sg 0 when missing) every 5 minutes. */
+const SG_INTERVAL_MS = 5 * 60_000;
 
 /** lastSGTrend → Nightscout. `NONE` means CareLink has no trend: shown as no arrow, never as a false "Flat". */
 export const CARELINK_TRENDS: Record<string, { trend?: number; direction: Direction }> = {
@@ -99,19 +113,76 @@ function num(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }
 
+interface ClockStep {
+  /** Index of the first reading after the step. */
+  index: number;
+  /** Wall time of the last reading before the step (old clock) and of the first after it (new clock). */
+  from: number;
+  to: number;
+}
+
 /**
- * Index of the first element after the last backwards step of the wall clock (array order is chronological). Anything
- * before such a step was recorded under another offset (autumn DST, a manual clock change) and would be misdated.
+ * The last backwards step of the wall clock in the sensor series (array order is chronological). Anything before
+ * such a step was recorded under another offset (autumn DST, a manual clock change) and would be misdated.
  */
-function wallClockTail(walls: Array<number | undefined>): number {
-  let start = 0;
+function lastClockStep(walls: Array<number | undefined>): ClockStep | undefined {
+  let step: ClockStep | undefined;
   let previous: number | undefined;
   walls.forEach((wall, i) => {
     if (wall === undefined) return;
-    if (previous !== undefined && wall < previous) start = i;
+    if (previous !== undefined && wall < previous) step = { index: i, from: previous, to: wall };
     previous = wall;
   });
-  return start;
+  return step;
+}
+
+/**
+ * Instant of each marker, the same on every poll that sees it (see the header). Without a backwards step every
+ * marker takes the payload's offset. After one, the old offset is the current one plus the step's size: the old
+ * clock's last reading plus one sensor interval, minus the new clock's first, rounded to 30 minutes (DST moves by 30
+ * or 60 minutes; the rounding also absorbs a few missing sensor slots). A marker takes the old offset when the old
+ * clock could have shown its wall time before the change, i.e. that instant is before the first reading on the new
+ * clock; otherwise the new offset. Two markers of one type at the same wall time in both passes of the repeated hour
+ * would share an instant and identifier (one would overwrite the other); the second in payload order takes the later
+ * instant (should that pairing be the wrong way round, both still exist, each once). A verbatim copy of a marker is
+ * not a second event and keeps the earlier instant.
+ */
+function markerClock(
+  markers: Array<Record<string, unknown>>,
+  offset: number,
+  step: ClockStep | undefined,
+): (marker: Record<string, unknown>) => number | undefined {
+  const size = step ? Math.round((step.from + SG_INTERVAL_MS - step.to) / THIRTY_MINUTES) * THIRTY_MINUTES : 0;
+  const wallOf = (m: Record<string, unknown>) => wallClockMs(m.dateTime ?? m.datetime);
+  if (!step || size <= 0) {
+    return (m) => {
+      const wall = wallOf(m);
+      return wall === undefined ? undefined : wall - offset;
+    };
+  }
+  const change = step.to - offset;
+  const oldOffset = offset + size;
+  const dates = new Map<Record<string, unknown>, number>();
+  const tookEarlier = new Map<string, string>();
+  for (const m of markers) {
+    const wall = wallOf(m);
+    if (wall === undefined) continue;
+    const before = wall - oldOffset;
+    const after = wall - offset;
+    if (before >= change) {
+      dates.set(m, after);
+    } else if (after < change) {
+      dates.set(m, before);
+    } else {
+      // Both clocks showed this wall time: the repeated hour. A verbatim repeat of a marker is the same event.
+      const key = `${String(m.type)}|${wall}`;
+      const text = JSON.stringify(m);
+      const holder = tookEarlier.get(key);
+      dates.set(m, holder === undefined || holder === text ? before : after);
+      if (holder === undefined) tookEarlier.set(key, text);
+    }
+  }
+  return (m) => dates.get(m);
 }
 
 export interface TransformContext {
@@ -136,16 +207,14 @@ export function transformCareLink(payload: CareLinkPayload, ctx: TransformContex
   }
   const zone = (wall: number) => wall - (offset ?? 0);
   const horizon = ctx.now + FUTURE_TOLERANCE_MS;
-  // The sensor's 5-minute series is the only chronological record: a backwards step in it marks a clock change, and
-  // markers older than the first reading after it are dropped with those readings (marker arrays are not ordered).
+  // The sensor's 5-minute series is the only chronological record: a backwards step in it marks a clock change.
   const walls = sgs.map((s) => wallClockMs(s?.datetime));
-  const tailStart = wallClockTail(walls);
-  const tailWall = walls.slice(tailStart).find((w) => w !== undefined);
-  const clockChangeCutoff = tailStart > 0 && tailWall !== undefined ? zone(tailWall) : undefined;
+  const step = lastClockStep(walls);
+  const tail = markers.filter((m): m is Record<string, unknown> => m !== null && typeof m === 'object');
 
   return {
-    entries: entriesFrom(payload, sgs, walls, tailStart, device, zone, horizon, ctx.cursor?.entries),
-    treatments: treatmentsFrom(markers, device, zone, horizon, ctx.cursor?.treatments, clockChangeCutoff),
+    entries: entriesFrom(payload, sgs, walls, step?.index ?? 0, device, zone, horizon, ctx.cursor?.entries),
+    treatments: treatmentsFrom(tail, device, markerClock(tail, offset ?? 0, step), horizon, ctx.cursor?.treatments),
     devicestatus: deviceStatusFrom(payload, device, zone, horizon, ctx.cursor?.devicestatus),
     profiles: [],
   };
@@ -195,29 +264,22 @@ function entriesFrom(
   return entries;
 }
 
-function markerDate(marker: Record<string, unknown>, zone: (wall: number) => number): number | undefined {
-  const wall = wallClockMs(marker.dateTime ?? marker.datetime);
-  return wall === undefined ? undefined : zone(wall);
-}
-
 const BG_MARKERS = new Set(['CALIBRATION', 'BG_READING', 'BG READING', 'BG']);
 
 function treatmentsFrom(
-  markers: Array<Record<string, unknown>>,
+  tail: Array<Record<string, unknown>>,
   device: string,
-  zone: (wall: number) => number,
+  markerDate: (marker: Record<string, unknown>) => number | undefined,
   horizon: number,
   after: number | undefined,
-  clockChangeCutoff: number | undefined,
 ): Treatment[] {
-  const tail = markers.filter((m): m is Record<string, unknown> => m !== null && typeof m === 'object');
   const mealsByIndex = new Map<unknown, Record<string, unknown>>();
   for (const m of tail) if (m.type === 'MEAL' && m.index !== undefined) mealsByIndex.set(m.index, m);
   const pairedMeals = new Set<Record<string, unknown>>();
   const out: Treatment[] = [];
 
   const keep = (date: number | undefined): date is number =>
-    date !== undefined && date <= horizon && (after === undefined || date > after) && (clockChangeCutoff === undefined || date >= clockChangeCutoff);
+    date !== undefined && date <= horizon && (after === undefined || date > after);
   const base = (eventType: string, date: number) => ({
     eventType,
     created_at: toIso(date),
@@ -228,7 +290,7 @@ function treatmentsFrom(
 
   for (const m of tail) {
     if (m.type !== 'INSULIN') continue;
-    const date = markerDate(m, zone);
+    const date = markerDate(m);
     const insulin = num(m.deliveredFastAmount);
     if (!keep(date) || insulin === undefined || insulin <= 0) continue;
     const meal = m.index !== undefined ? mealsByIndex.get(m.index) : undefined;
@@ -249,11 +311,11 @@ function treatmentsFrom(
   for (const m of tail) {
     if (m.type === 'MEAL' && !pairedMeals.has(m)) {
       // Carbs logged without a bolus are still carbs on board; dropping them would understate COB.
-      const date = markerDate(m, zone);
+      const date = markerDate(m);
       const carbs = num(m.amount);
       if (keep(date) && carbs !== undefined && carbs > 0) out.push({ ...base('Carb Correction', date), carbs });
     } else if (typeof m.type === 'string' && BG_MARKERS.has(m.type)) {
-      const date = markerDate(m, zone);
+      const date = markerDate(m);
       const glucose = num(m.value);
       if (keep(date) && glucose !== undefined && glucose > 0) {
         out.push({ ...base('BG Check', date), glucose, glucoseType: 'Finger', units: 'mg/dl' });

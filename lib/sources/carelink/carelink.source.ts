@@ -25,6 +25,7 @@
  */
 import {
   SessionInvalidError,
+  SourceAuthRejectedError,
   SourceRejectedError,
   ConfigError,
 } from '../../domain/errors.js';
@@ -43,6 +44,13 @@ import { CARELINK_DEVICE_PREFIX, transformCareLink, type CareLinkPayload } from 
 
 export const CARELINK_KIND = 'minimedcarelink';
 export const CARELINK_LOGIN_HINT = 'run `npm run login -- --source minimedcarelink` first';
+/** What a person must do once CareLink refuses the refresh token: nothing but a new browser login brings it back. */
+export const CARELINK_RELOGIN_HINT = 'run `npm run login -- --source minimedcarelink` again';
+/**
+ * Code of a refused refresh-token grant. It is the one part of the error the parked status shows (`credentials
+ * rejected (<code>)`), so it names what the person has to do rather than what the token endpoint said.
+ */
+export const CARELINK_LOGIN_REQUIRED = 'CARELINK.LOGIN_REQUIRED';
 
 /** Refresh this long before the access token's stated expiry, so a frame never starts with a token about to die. */
 export const ACCESS_EXPIRY_MARGIN_MS = 60_000;
@@ -197,11 +205,21 @@ async function tokensFromCredentials(ctx: DriverContext<CareLinkSettings>): Prom
     tokenUrl ??= sso.tokenUrl;
     clientId ??= sso.clientId;
   }
-  const tokens = await requestCareLinkTokens(
-    { tokenUrl, clientId, timeoutMs: ctx.settings.httpTimeoutMs, now: ctx.now, rejectedCode: 'CARELINK.REFRESH_REJECTED' },
-    { grant_type: 'refresh_token', refresh_token: refreshToken },
-    refreshToken,
-  );
+  let tokens: CareLinkTokens;
+  try {
+    tokens = await requestCareLinkTokens(
+      { tokenUrl, clientId, timeoutMs: ctx.settings.httpTimeoutMs, now: ctx.now, rejectedCode: CARELINK_LOGIN_REQUIRED },
+      { grant_type: 'refresh_token', refresh_token: refreshToken },
+      refreshToken,
+    );
+  } catch (err) {
+    // The last way in is gone (the session's rotated token, if any, was refused before this): the source parks and
+    // only the person can fix it. Say how, in the log the operator reads beside the parked status.
+    if (err instanceof SourceAuthRejectedError) {
+      ctx.log.warn('CareLink refused the refresh token; the source parks until a new browser login', { sourceId: ctx.sourceId, code: err.code, action: CARELINK_RELOGIN_HINT });
+    }
+    throw err;
+  }
   return { tokens, lineage: tokenFingerprint(refreshToken) };
 }
 
@@ -235,13 +253,24 @@ export const careLinkDriver = driverBuilder<CareLinkSettings>({
         const target = await selectPatient(ctx.settings, auth.tokens.accessToken, ctx.now);
         return grantFor(auth.tokens, auth.lineage, target);
       }
-      const tokens = await requestCareLinkTokens(
-        { tokenUrl: session.tokenUrl, clientId: session.clientId, timeoutMs: ctx.settings.httpTimeoutMs, now: ctx.now, rejectedCode: 'CARELINK.REFRESH_REJECTED' },
-        { grant_type: 'refresh_token', refresh_token: session.refreshToken },
-        session.refreshToken,
-      );
-      return grantFor(tokens, session.lineage, session.target);
+      try {
+        const tokens = await requestCareLinkTokens(
+          { tokenUrl: session.tokenUrl, clientId: session.clientId, timeoutMs: ctx.settings.httpTimeoutMs, now: ctx.now, rejectedCode: CARELINK_LOGIN_REQUIRED },
+          { grant_type: 'refresh_token', refresh_token: session.refreshToken },
+          session.refreshToken,
+        );
+        return grantFor(tokens, session.lineage, session.target);
+      } catch (err) {
+        // No fallback to the credential copy (loginWhenRefreshRejected: false): say how to recover, once, here.
+        if (err instanceof SourceAuthRejectedError) {
+          ctx.log.warn('CareLink refused the refresh token; the source parks until a new browser login', { sourceId: ctx.sourceId, code: err.code, action: CARELINK_RELOGIN_HINT });
+        }
+        throw err;
+      }
     },
+    // Refused rotation: the credential copy is an ancestor of the refused token, so logging in with it could only
+    // trip Auth0's reuse detection. (A new `login` is a new lineage and is taken inside refresh above.)
+    loginWhenRefreshRejected: false,
     // Only used when the token response states no expiry at all (neither expires_in nor a JWT exp).
     lifetimeMs: 15 * 60_000,
   })

@@ -170,9 +170,20 @@ function entryDate(doc: Record<string, unknown>): number | undefined {
   return numeric(doc.date) ?? instantOf(doc.dateString);
 }
 
-function instantOf(value: unknown): number | undefined {
+/** An ISO date-time with no `Z` and no `±HH[:MM]` at its end (the date-only form JavaScript already reads as UTC). */
+const OFFSETLESS_ISO = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$/;
+
+/**
+ * A Nightscout time string as an instant. Nightscout stores UTC, and some uploaders write `created_at`/`dateString`
+ * without an offset; `Date.parse` would read those in the host's zone (the Lambda's is UTC, a laptop's is not), so the
+ * same document would move with the machine. An offset-less ISO stamp is therefore read as UTC; anything with an
+ * offset, or in another format, is left to `Date.parse`.
+ */
+export function instantOf(value: unknown): number | undefined {
   if (typeof value !== 'string' || value.trim() === '') return undefined;
-  const ms = Date.parse(value);
+  const text = value.trim();
+  const bare = OFFSETLESS_ISO.exec(text);
+  const ms = Date.parse(bare ? `${bare[1]}T${bare[2]}Z` : text);
   return Number.isNaN(ms) ? undefined : ms;
 }
 

@@ -17,6 +17,16 @@ describe('MemorySessionStore', () => {
     expect(await store.get('a')).toBeUndefined();
   });
 
+  it('keeps a session that holds a refresh token past expiry + 1 day, until cleared (like the DynamoDB adapter)', async () => {
+    let now = 1_000_000;
+    const store = new MemorySessionStore({ clock: { now: () => now } });
+    await store.put('a', { material: { accessToken: 'at', refreshToken: 'rt' }, establishedAt: now, expiresAt: now + 1_000 });
+    now += 1_000 + 2 * 86_400_000;
+    expect((await store.get('a'))?.material).toEqual({ accessToken: 'at', refreshToken: 'rt' });
+    await store.clear('a');
+    expect(await store.get('a')).toBeUndefined();
+  });
+
   it('clears', async () => {
     const store = new MemorySessionStore();
     await store.put('a', { material: 'x', establishedAt: 0, expiresAt: Date.now() + 60_000 });
