@@ -42,8 +42,10 @@ export interface CareLinkSimFault {
   status?: number;
   /** …or never answer (until close), to exercise client timeouts. */
   hang?: boolean;
-  /** How many matching requests it affects (default 1). */
+  /** How many matching requests it affects (default 1)… */
   times?: number;
+  /** …or every matching request while the clock is before this instant (an outage); `times` is then ignored. */
+  until?: number;
 }
 
 export interface CareLinkSimulatorOptions {
@@ -399,9 +401,9 @@ export async function startCareLinkSimulator(options: CareLinkSimulatorOptions):
     const logged: CareLinkSimRequest = { method: req.method ?? 'GET', path: url.pathname, route, status: 0 };
     requests.push(logged);
     res.on('finish', () => { logged.status = res.statusCode; });
-    const fault = faults.find((f) => f.times > 0 && (f.route === 'any' || f.route === route));
+    const fault = faults.find((f) => (f.route === 'any' || f.route === route) && (f.until !== undefined ? clock.now() < f.until : f.times > 0));
     if (fault) {
-      fault.times -= 1;
+      if (fault.until === undefined) fault.times -= 1;
       if (fault.hang) return; // socket stays open until close()
       return json(res, fault.status ?? 503, { error: 'simulated fault' });
     }

@@ -26,10 +26,14 @@ export interface GlookoSimulatorOptions {
   sessionTtlMs?: number;
 }
 
-/** Faults apply to the next `count` (default 1) requests whose path starts with `path` (default: any). */
+/**
+ * Faults apply to the next `count` (default 1) requests whose path starts with `path` (default: any). With `until`
+ * (an instant on the simulator's clock) a fault is an outage instead: every matching request before that instant
+ * (or the first `count` of them, when given), so a test can hold the vendor down for a simulated hour.
+ */
 export type GlookoFault =
-  | { kind: 'status'; status: number; body?: unknown; retryAfterSeconds?: number; count?: number; path?: string }
-  | { kind: 'timeout'; count?: number; path?: string };
+  | { kind: 'status'; status: number; body?: unknown; retryAfterSeconds?: number; count?: number; path?: string; until?: number }
+  | { kind: 'timeout'; count?: number; path?: string; until?: number };
 
 export interface GlookoLoggedRequest {
   method: string;
@@ -132,9 +136,11 @@ export async function startGlookoSimulator(options: GlookoSimulatorOptions): Pro
   }
 
   function takeFault(path: string): GlookoFault | undefined {
+    faults = faults.filter((f) => f.until === undefined || f.until > clock.now());
     const index = faults.findIndex((f) => f.path === undefined || path.startsWith(f.path));
     if (index < 0) return undefined;
     const fault = faults[index];
+    if (fault.until !== undefined && fault.count === undefined) return fault;
     const remaining = (fault.count ?? 1) - 1;
     if (remaining <= 0) faults.splice(index, 1);
     else faults[index] = { ...fault, count: remaining };

@@ -18,6 +18,11 @@ export interface NightscoutSimulatorOptions {
   /** Access tokens (`<abbrev>-<16 hex>`) and the permissions their subject holds, e.g. `['*']`, `['api:*:read']`. */
   tokens?: Record<string, string[]>;
   version?: NightscoutVersion;
+  /**
+   * AUTH_DEFAULT_ROLES: `readable` (default) lets anonymous callers read; `denied` refuses them, as sites that keep
+   * their data private do (then only a correct API secret or token reads anything).
+   */
+  defaultRoles?: 'readable' | 'denied';
 }
 
 /**
@@ -86,6 +91,7 @@ export async function startNightscoutSimulator(options: NightscoutSimulatorOptio
   const clock = options.clock ?? { now: () => Date.now() };
   const version: NightscoutVersion = options.version ?? '15.0.6';
   const tokens = options.tokens ?? {};
+  const anonymousPermissions = options.defaultRoles === 'denied' ? [] : ['*:*:read'];
   const secretSha1 = sha1(options.apiSecret);
   const secretSha512 = createHash('sha512').update(options.apiSecret).digest('hex');
   const store: NightscoutStore = { entries: [], treatments: [], devicestatus: [], profiles: [] };
@@ -122,10 +128,10 @@ export async function startNightscoutSimulator(options: NightscoutSimulatorOptio
     return { kind: 'anonymous' };
   }
 
-  /** v1 semantics: AUTH_DEFAULT_ROLES=readable lets anonymous callers read; any failure is a 401. */
+  /** v1 semantics: AUTH_DEFAULT_ROLES decides what anonymous callers may do; any failure is a 401. */
   function demandV1(auth: Auth, permission: string): void {
     if (auth.kind === 'invalid') throw new HttpFailure(401, UNAUTHORIZED_V1);
-    const granted = auth.kind === 'anonymous' ? ['*:*:read'] : auth.permissions;
+    const granted = auth.kind === 'anonymous' ? anonymousPermissions : auth.permissions;
     if (!permitted(granted, permission)) throw new HttpFailure(401, UNAUTHORIZED_V1);
   }
 
@@ -200,7 +206,7 @@ export async function startNightscoutSimulator(options: NightscoutSimulatorOptio
     if (path === '/api/v1/verifyauth' && method === 'GET') {
       // verifyauth reports rather than rejects.
       const ok = auth.kind === 'subject';
-      const perms = auth.kind === 'subject' ? auth.permissions : ['*:*:read'];
+      const perms = auth.kind === 'subject' ? auth.permissions : anonymousPermissions;
       return {
         status: 200,
         body: {
