@@ -30,7 +30,8 @@ Commands:
 
 Where: --target aws|local, --table, --fetch-queue-url, --persist-queue-url, --secret-prefix, --credential-shards,
 --region (or TABLE_NAME, FETCH_QUEUE_URL, PERSIST_QUEUE_URL, CREDENTIALS_SECRET_PREFIX, CREDENTIAL_SHARDS, AWS_REGION);
-local: --endpoint-dynamodb, --endpoint-sqs, --endpoint-secrets.
+local: --target local finds a running \`npm start\` through .data/local-endpoints.json (--data <dir> for another
+directory); --endpoint-dynamodb, --endpoint-sqs, --endpoint-secrets and the options above override what it says.
 
 Secrets (passwords, API secrets, tokens, account names) are never taken from the command line: give them with
 --secrets-stdin or --secrets-file. Run \`nightscout-connect <command> --help\` for details.

@@ -6,23 +6,30 @@
  *
  * Values come from flags, else from the environment the Lambdas use (TABLE_NAME, FETCH_QUEUE_URL, PERSIST_QUEUE_URL,
  * CREDENTIALS_SECRET_PREFIX, CREDENTIAL_SHARDS, AWS_REGION) and the SDK's endpoint variables
- * (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_SECRETS_MANAGER).
+ * (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_SECRETS_MANAGER). With `--target local`, what
+ * neither gives comes from the running `npm start`'s `<data>/local-endpoints.json` (`--data`, default `.data`), read
+ * only when a value is actually missing, so explicit flags never depend on that file.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createDynamoDbClient, createSecretsManagerClient, createSqsClient, type AwsClientOptions } from '../adapters/aws/aws-clients.js';
 import { DynamoDbSourceStore } from '../adapters/aws/dynamodb-source.store.js';
 import { DynamoDbSessionStore } from '../adapters/aws/dynamodb-session.store.js';
 import { SecretsManagerCredentialStore } from '../adapters/aws/secrets-manager-credential.store.js';
+import { SqsDlqRedrive, type DlqRedrive } from '../adapters/aws/sqs-dlq.redrive.js';
+import { DEFAULT_DATA_DIR, localEndpointsPath, readLocalEndpoints, type LocalEndpoints } from '../local/local-endpoints.js';
 import type { ManageDeps } from '../app/manage-sources.js';
 import { driverFor } from '../sources/source.registry.js';
+
+// Client types through the factories, so the SDK stays behind lib/adapters/aws even for types.
+type DynamoDBClient = ReturnType<typeof createDynamoDbClient>;
+type SQSClient = ReturnType<typeof createSqsClient>;
+type SecretsManagerClient = ReturnType<typeof createSecretsManagerClient>;
 import { silentLog, systemClock, type Clock, type LogPort } from '../ports/observability.port.js';
 import { UsageError, bool, str, type FlagSpecs, type ParsedArgs } from './argv.js';
 import type { CliIo, Output } from './cli.io.js';
 
 export const TARGET_FLAGS: FlagSpecs = {
-  target: { value: true, arg: 'aws|local', help: 'aws, or local (emulators / the local runner; needs the --endpoint-* options). Default: local when an endpoint is given, else aws' },
+  target: { value: true, arg: 'aws|local', help: 'aws, or local (the running npm start, found through <data>/local-endpoints.json, or --endpoint-* options). Default: local when an endpoint is given, else aws' },
+  data: { value: true, arg: '<dir>', help: 'local: the data directory of npm start (default .data), where it writes local-endpoints.json' },
   region: { value: true, arg: '<region>', help: 'AWS region (default AWS_REGION)' },
   table: { value: true, arg: '<name>', help: 'DynamoDB table (default TABLE_NAME)' },
   'fetch-queue-url': { value: true, arg: '<url>', help: 'fetch queue URL (default FETCH_QUEUE_URL)' },
@@ -43,8 +50,11 @@ export interface CliTarget {
   fetchQueueUrl?: string;
   persistQueueUrl?: string;
   secretPrefix?: string;
-  credentialShards: number;
+  /** Undefined: not given by flag or environment (then the local runner's file, else 1). */
+  credentialShards?: number;
   endpoints: { dynamodb?: string; sqs?: string; secrets?: string };
+  /** Local only: where `npm start` writes local-endpoints.json. */
+  dataDir?: string;
 }
 
 export function resolveTarget(args: ParsedArgs, env: Record<string, string | undefined>): CliTarget {
@@ -63,13 +73,13 @@ export function resolveTarget(args: ParsedArgs, env: Record<string, string | und
   // Without --target, endpoint overrides mean a local target; otherwise AWS.
   const kind: 'aws' | 'local' = (targetText as 'aws' | 'local' | undefined) ?? (anyEndpoint ? 'local' : 'aws');
   if (kind === 'aws') {
-    for (const flag of ['endpoint-dynamodb', 'endpoint-sqs', 'endpoint-secrets']) {
+    for (const flag of ['endpoint-dynamodb', 'endpoint-sqs', 'endpoint-secrets', 'data']) {
       if (str(args, flag) !== undefined) throw new UsageError(`--${flag} needs --target local`);
     }
   }
   const shardsText = pick('credential-shards', 'CREDENTIAL_SHARDS');
-  const credentialShards = shardsText === undefined ? 1 : Number(shardsText);
-  if (!Number.isInteger(credentialShards) || credentialShards < 1 || credentialShards > 1000) {
+  const credentialShards = shardsText === undefined ? undefined : Number(shardsText);
+  if (credentialShards !== undefined && (!Number.isInteger(credentialShards) || credentialShards < 1 || credentialShards > 1000)) {
     throw new UsageError('--credential-shards (CREDENTIAL_SHARDS) must be a whole number from 1 to 1000');
   }
   return {
@@ -81,8 +91,11 @@ export function resolveTarget(args: ParsedArgs, env: Record<string, string | und
     secretPrefix: pick('secret-prefix', 'CREDENTIALS_SECRET_PREFIX'),
     credentialShards,
     endpoints: kind === 'local' ? endpoints : {},
+    ...(kind === 'local' ? { dataDir: str(args, 'data')?.trim() || DEFAULT_DATA_DIR } : {}),
   };
 }
+
+type LocalValue = 'table' | 'fetchQueueUrl' | 'persistQueueUrl' | 'secretPrefix' | 'region';
 
 /** Lazily built clients and adapters for one CLI run; `close` releases the clients' sockets. */
 export class CliContext {
@@ -90,6 +103,7 @@ export class CliContext {
   private sqsClient?: SQSClient;
   private secretsClient?: SecretsManagerClient;
   private credentialStore?: SecretsManagerCredentialStore;
+  private discovered?: LocalEndpoints | null;
 
   constructor(
     readonly target: CliTarget,
@@ -97,10 +111,33 @@ export class CliContext {
     readonly clock: Clock = systemClock,
   ) {}
 
+  /** The running local runner's endpoints (read once, on first need); undefined for AWS or when none runs. */
+  private localRunner(): LocalEndpoints | undefined {
+    if (this.target.kind !== 'local' || this.target.dataDir === undefined) return undefined;
+    if (this.discovered === undefined) this.discovered = readLocalEndpoints(this.target.dataDir) ?? null;
+    return this.discovered ?? undefined;
+  }
+
+  /** A flag or environment value, else (local) the runner's. */
+  private value(key: LocalValue): string | undefined {
+    return this.target[key] ?? this.localRunner()?.[key];
+  }
+
+  /** How to get a missing local value: the flag, or a running npm start. */
+  private localHint(flag: string): string {
+    const file = localEndpointsPath(this.target.dataDir ?? DEFAULT_DATA_DIR);
+    return `pass --${flag}, or start the local runner (npm start), which writes ${file}${this.target.dataDir === DEFAULT_DATA_DIR ? ' (another directory: --data <dir>)' : ''}`;
+  }
+
   private options(service: 'dynamodb' | 'sqs' | 'secrets', flag: string): AwsClientOptions {
-    const endpoint = this.target.endpoints[service];
-    if (this.target.kind === 'local' && endpoint === undefined) throw new UsageError(`--target local needs --${flag} (the local ${service} endpoint)`);
-    return { ...(endpoint !== undefined ? { endpoint } : {}), ...(this.target.region !== undefined ? { region: this.target.region } : {}) };
+    const endpoint = this.target.endpoints[service] ?? this.localRunner()?.endpoints[service];
+    if (this.target.kind === 'local' && endpoint === undefined) throw new UsageError(`--target local needs the local ${service} endpoint: ${this.localHint(flag)}`);
+    const region = this.value('region');
+    return { ...(endpoint !== undefined ? { endpoint } : {}), ...(region !== undefined ? { region } : {}) };
+  }
+
+  credentialShards(): number {
+    return this.target.credentialShards ?? this.localRunner()?.credentialShards ?? 1;
   }
 
   dynamoDb(): DynamoDBClient {
@@ -114,8 +151,9 @@ export class CliContext {
   }
 
   tableName(): string {
-    if (!this.target.table) throw new UsageError('the DynamoDB table is not set: pass --table or set TABLE_NAME');
-    return this.target.table;
+    const table = this.value('table');
+    if (!table) throw new UsageError(this.target.kind === 'local' ? `the DynamoDB table is not set: ${this.localHint('table')}` : 'the DynamoDB table is not set: pass --table or set TABLE_NAME');
+    return table;
   }
 
   sources(): DynamoDbSourceStore {
@@ -128,11 +166,16 @@ export class CliContext {
 
   credentials(): SecretsManagerCredentialStore {
     if (!this.credentialStore) {
-      if (!this.target.secretPrefix) throw new UsageError('the credential secret prefix is not set: pass --secret-prefix or set CREDENTIALS_SECRET_PREFIX');
+      const prefix = this.value('secretPrefix');
+      if (!prefix) {
+        throw new UsageError(this.target.kind === 'local'
+          ? `the credential secret prefix is not set: ${this.localHint('secret-prefix')}`
+          : 'the credential secret prefix is not set: pass --secret-prefix or set CREDENTIALS_SECRET_PREFIX');
+      }
       this.secretsClient ??= createSecretsManagerClient(this.options('secrets', 'endpoint-secrets'));
       // No cache: every CLI read should see what is stored now.
       this.credentialStore = new SecretsManagerCredentialStore({
-        client: this.secretsClient, prefix: this.target.secretPrefix, shards: this.target.credentialShards, cacheTtlMs: 0, clock: this.clock,
+        client: this.secretsClient, prefix, shards: this.credentialShards(), cacheTtlMs: 0, clock: this.clock,
       });
     }
     return this.credentialStore;
@@ -152,9 +195,17 @@ export class CliContext {
     };
   }
 
+  dlqRedrive(): DlqRedrive {
+    return new SqsDlqRedrive(this.sqs());
+  }
+
   queueUrl(queue: 'fetch' | 'persist'): string {
-    const url = queue === 'fetch' ? this.target.fetchQueueUrl : this.target.persistQueueUrl;
-    if (!url) throw new UsageError(`the ${queue} queue is not set: pass --${queue}-queue-url or set ${queue.toUpperCase()}_QUEUE_URL`);
+    const url = this.value(queue === 'fetch' ? 'fetchQueueUrl' : 'persistQueueUrl');
+    if (!url) {
+      throw new UsageError(this.target.kind === 'local'
+        ? `the ${queue} queue is not set: ${this.localHint(`${queue}-queue-url`)}`
+        : `the ${queue} queue is not set: pass --${queue}-queue-url or set ${queue.toUpperCase()}_QUEUE_URL`);
+    }
     return url;
   }
 

@@ -5,7 +5,7 @@
 import { addOrUpdateSource, pauseSource, removeSource, resumeSource, updateCredentials } from '../app/manage-sources.js';
 import { ConfigError } from '../domain/errors.js';
 import type { SourceCredentials } from '../domain/source.js';
-import type { SourceRecord } from '../ports/source.store.port.js';
+import type { SourceRecord, TransitionRecord } from '../ports/source.store.port.js';
 import { parseConnectSource } from '../config/connect-env.config.js';
 import { UsageError, bool, helpText, parseArgs, type FlagSpecs } from './argv.js';
 import { CliContext, TARGET_FLAGS, contextFor } from './cli.target.js';
@@ -63,7 +63,7 @@ const SUBCOMMANDS: Record<string, SubCommand> = {
       out.line(`${created ? 'added' : 'updated'} source ${record.id} (${record.config.kind} → ${record.config.nightscout.endpoint}, API ${record.config.nightscout.apiVersion})`);
       if (parsed.reusedStored) out.line('secrets not given were kept from the stored credentials');
       out.line(`state:    ${record.status.state}`);
-      out.line(`next due: ${record.nextDueAt === undefined ? 'not scheduled' : when(record.nextDueAt, now)}`);
+      out.line(`next due: ${record.status.nextWakeAt === undefined ? 'not scheduled' : when(record.status.nextWakeAt, now)}`);
       return 0;
     },
   },
@@ -76,7 +76,7 @@ const SUBCOMMANDS: Record<string, SubCommand> = {
       const records = await ctx.sources().list();
       const now = ctx.clock.now();
       if (bool(args, 'json')) {
-        out.line(JSON.stringify(records.map((r) => ({ id: r.id, kind: r.config.kind, status: r.status, nextDueAt: r.nextDueAt ?? null })), null, 2));
+        out.line(JSON.stringify(records.map((r) => ({ id: r.id, kind: r.config.kind, status: r.status, nextDueAt: r.status.nextWakeAt ?? null })), null, 2));
         return 0;
       }
       if (records.length === 0) {
@@ -87,7 +87,7 @@ const SUBCOMMANDS: Record<string, SubCommand> = {
       for (const r of records) {
         rows.push([
           r.id, r.config.kind, shortState(r), r.status.newestReadingAt === undefined ? '-' : `${age(r.status.newestReadingAt, now)} old`,
-          r.nextDueAt === undefined ? '-' : when(r.nextDueAt, now), r.status.lastError ? `${r.status.lastError.kind} ${r.status.lastError.code}` : '-',
+          r.status.nextWakeAt === undefined ? '-' : when(r.status.nextWakeAt, now), r.status.lastError ? `${r.status.lastError.kind} ${r.status.lastError.code}` : '-',
         ]);
       }
       for (const line of table(rows)) out.line(line);
@@ -103,10 +103,11 @@ const SUBCOMMANDS: Record<string, SubCommand> = {
       const record = await mustGet(ctx, args.positionals[0]);
       if (bool(args, 'json')) {
         const { snapshot: _snapshot, ...rest } = record;
-        out.line(JSON.stringify(rest, null, 2));
+        out.line(JSON.stringify({ ...rest, recent: await ctx.sources().recentTransitions(record.id) }, null, 2));
         return 0;
       }
-      for (const line of describeRecord(record, ctx.clock.now())) out.line(line);
+      const recent = await ctx.sources().recentTransitions(record.id);
+      for (const line of describeRecord(record, recent, ctx.clock.now())) out.line(line);
       return 0;
     },
   },
@@ -155,7 +156,7 @@ const SUBCOMMANDS: Record<string, SubCommand> = {
       out.line(`credentials of ${id} updated (${Object.keys(given).join(', ')})`);
       if (updated) {
         out.line(`state:    ${updated.status.state}`);
-        out.line(`next due: ${updated.nextDueAt === undefined ? 'not scheduled' : when(updated.nextDueAt, now)}`);
+        out.line(`next due: ${updated.status.nextWakeAt === undefined ? 'not scheduled' : when(updated.status.nextWakeAt, now)}`);
       }
       return 0;
     },
@@ -224,7 +225,7 @@ async function stateChange(
   const now = ctx.clock.now();
   out.line(`${applied.changed ? verb : `already ${verb}`}: ${id}`);
   out.line(`state:    ${applied.record.status.state}`);
-  out.line(`next due: ${applied.record.nextDueAt === undefined ? 'not scheduled' : when(applied.record.nextDueAt, now)}`);
+  out.line(`next due: ${applied.record.status.nextWakeAt === undefined ? 'not scheduled' : when(applied.record.status.nextWakeAt, now)}`);
   return 0;
 }
 
@@ -238,7 +239,7 @@ export function shortState(record: SourceRecord): string {
   return `running (${session})`;
 }
 
-export function describeRecord(record: SourceRecord, now: number): string[] {
+export function describeRecord(record: SourceRecord, recent: TransitionRecord[], now: number): string[] {
   const s = record.status;
   const settings = Object.entries(record.config.settings).map(([k, v]) => `${k}=${String(v)}`).join(', ');
   const lines = [
@@ -249,7 +250,7 @@ export function describeRecord(record: SourceRecord, now: number): string[] {
     `state:           ${s.state}`,
     `newest reading:  ${s.newestReadingAt === undefined ? 'none yet' : when(s.newestReadingAt, now)}`,
     `last success:    ${when(s.lastSuccessAt, now)}`,
-    `next due:        ${record.nextDueAt === undefined ? 'not scheduled (paused or parked)' : when(record.nextDueAt, now)}`,
+    `next due:        ${s.nextWakeAt === undefined ? 'not scheduled (paused or parked)' : when(s.nextWakeAt, now)}`,
     `last error:      ${s.lastError ? `${s.lastError.kind} ${s.lastError.code}${s.lastError.loop ? ` in ${s.lastError.loop}` : ''} at ${when(s.lastError.at, now)}` : '-'}`,
     `session expires: ${when(s.sessionExpiresAt, now)}`,
     `locked until:    ${when(s.lockedUntil, now)}`,
@@ -257,8 +258,8 @@ export function describeRecord(record: SourceRecord, now: number): string[] {
     `version:         ${record.version} (machine v${record.machineVersion})`,
     'recent transitions (oldest first):',
   ];
-  if (record.recent.length === 0) lines.push('  none');
-  for (const t of record.recent) {
+  if (recent.length === 0) lines.push('  none (routine fetch cycles are not traced; notable transitions are kept 14 days)');
+  for (const t of recent) {
     lines.push(`  ${new Date(t.at).toISOString()}  ${t.event}  ${t.from} → ${t.to}${t.effects.length ? `  [${t.effects.join(', ')}]` : ''}`);
   }
   return lines;

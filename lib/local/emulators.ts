@@ -6,20 +6,22 @@ import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
 import { startFauxqs as startFauxqsServer } from 'fauxqs';
 import { createSqsQueuePair, type QueuePair } from '../adapters/aws/sqs-message.queue.js';
-import { startSecretsManagerStandIn as startStandIn, type SecretsManagerStandIn } from './secrets-manager.stand-in.js';
+import {
+  startSecretsManagerStandIn as startStandIn, type SecretsManagerStandIn, type SecretsManagerStandInOptions,
+} from './secrets-manager.stand-in.js';
 
 export interface RunningEmulator {
   endpoint: string;
   close(): Promise<void>;
 }
 
-/** dynalite on 127.0.0.1 with an OS-chosen port; `path` keeps tables on disk (LevelDB) across runs. */
-export async function startDynalite(opts: { path?: string } = {}): Promise<RunningEmulator> {
+/** dynalite on 127.0.0.1 (`port`, default OS-chosen); `path` keeps tables on disk (LevelDB) across runs. */
+export async function startDynalite(opts: { path?: string; port?: number } = {}): Promise<RunningEmulator> {
   // Zero delays: table state changes are instant, as tests and the local runner expect.
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(opts.path ? { path: opts.path } : {}) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   return {
@@ -32,8 +34,8 @@ export async function startDynalite(opts: { path?: string } = {}): Promise<Runni
  * fauxqs 1.9.2 (2.x needs Node ≥ 22.5). It binds 0.0.0.0 (hard-coded in fauxqs); we only ever connect through
  * 127.0.0.1. Clients must be given this endpoint explicitly, because fauxqs's queue URLs name an unresolvable host.
  */
-export async function startFauxqs(): Promise<RunningEmulator> {
-  const server = await startFauxqsServer({ port: 0, logger: false });
+export async function startFauxqs(opts: { port?: number } = {}): Promise<RunningEmulator> {
+  const server = await startFauxqsServer({ port: opts.port ?? 0, logger: false });
   return { endpoint: `http://127.0.0.1:${server.port}`, close: () => server.stop() };
 }
 
@@ -46,6 +48,7 @@ export function createQueuePair(
   return createSqsQueuePair(sqsClient, name, opts);
 }
 
-export function startSecretsManagerStandIn(): Promise<SecretsManagerStandIn> {
-  return startStandIn();
+/** Memory only unless `path` is given (the local runner keeps its secrets under `.data/`). */
+export function startSecretsManagerStandIn(opts: SecretsManagerStandInOptions = {}): Promise<SecretsManagerStandIn> {
+  return startStandIn(opts);
 }

@@ -3,7 +3,11 @@
  * - Configured (`CONNECT_*` env or `--config file.json`): embedded dynalite (kept on disk under `--data`, default
  *   `.data/`) and fauxqs 1.9.x, a real clock, a tick every minute, queue pollers standing in for Lambda's SQS event
  *   sources, and a live status view per source.
- * - Nothing configured, or `--demo`: a clearly labelled demo (simulated vendor → simulated Nightscout on 127.0.0.1).
+ * - Nothing configured and no source of your own stored, or `--demo`: a clearly labelled demo (simulated vendor →
+ *   simulated Nightscout on 127.0.0.1). `--no-demo`: only the sources stored under `--data`, e.g. added with the CLI.
+ * - Always: the services on fixed loopback ports (LOCAL_DYNAMODB_PORT/LOCAL_SQS_PORT/LOCAL_SECRETS_PORT, default
+ *   4567–4569), printed and written to `<data>/local-endpoints.json`, so `nightscout-connect … --target local`
+ *   manages sources while this runs; credentials live in a Secrets Manager stand-in kept in `<data>/`.
  * - `--demo --simulate 2h [--source <kind>]`: the demo on a simulated clock; prints one summary line
  *   `readings: vendor=<N> nightscout=<M> duplicates=<D>` and exits 0 (1 if a reading is missing or duplicated).
  * A bad setting stops with a message naming the variable and what is accepted; nothing is written.
@@ -14,10 +18,11 @@ import { ConfigError } from '../domain/errors.js';
 import { hasConfiguredSource, parseConnectSource, type ParsedSource } from '../config/connect-env.config.js';
 import { createSimWorld } from './sim-runner.js';
 import { countReadings, startScenario, type Scenario } from './demo.scenarios.js';
-import { runRealtime } from './realtime-runner.js';
+import { localPortsFrom, runRealtime } from './realtime-runner.js';
 
 interface Args {
   demo: boolean;
+  noDemo: boolean;
   simulateMs?: number;
   source: string;
   config?: string;
@@ -33,7 +38,7 @@ export function parseDuration(text: string): number {
 }
 
 export function parseArgs(argv: string[]): Args {
-  const args: Args = { demo: false, source: 'dexcomshare', data: '.data', verbose: false };
+  const args: Args = { demo: false, noDemo: false, source: 'dexcomshare', data: '.data', verbose: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -42,6 +47,7 @@ export function parseArgs(argv: string[]): Args {
       return v;
     };
     if (arg === '--demo') args.demo = true;
+    else if (arg === '--no-demo') args.noDemo = true;
     else if (arg === '--simulate') args.simulateMs = parseDuration(value());
     else if (arg === '--source') args.source = value().toLowerCase();
     else if (arg === '--config') args.config = value();
@@ -52,6 +58,7 @@ export function parseArgs(argv: string[]): Args {
       process.exit(0);
     } else throw new ConfigError([`unknown option ${arg}; see npm start -- --help`]);
   }
+  if (args.demo && args.noDemo) throw new ConfigError(['--demo and --no-demo contradict each other; give one']);
   return args;
 }
 
@@ -61,8 +68,14 @@ const HELP = `Nightscout Connect, serverless: local runner
   npm start -- --config source.json          read CONNECT_* keys from a JSON file instead of the environment
   npm start -- --demo [--source <kind>]      simulated vendor → simulated Nightscout, real time
   npm start -- --demo --simulate 2h          the demo on a simulated clock; prints a summary and exits
+  npm start -- --no-demo                     only the sources stored in --data (add them with the CLI)
   options: --data <dir> (default .data), --verbose (every machine step as a JSON line)
   kinds: dexcomshare, librelinkup, glooko, nightscout, minimedcarelink
+
+While it runs, manage sources from another terminal (it finds the services through <data>/local-endpoints.json):
+  npx nightscout-connect sources add --target local --source dexcomshare --nightscout-endpoint <url> --secrets-stdin
+  npx nightscout-connect sources list --target local
+Ports (127.0.0.1): LOCAL_DYNAMODB_PORT (4567), LOCAL_SQS_PORT (4568), LOCAL_SECRETS_PORT (4569); 0 = any free port.
 `;
 
 function configuredSource(args: Args): ParsedSource | undefined {
@@ -112,8 +125,12 @@ export async function main(argv: string[]): Promise<number> {
     if (configured) throw new ConfigError(['--simulate runs the demo only; drop CONNECT_SOURCE/--config or add --demo']);
     return runSimulatedDemo(args, args.simulateMs);
   }
-  mkdirSync(args.data, { recursive: true });
-  return runRealtime({ configured, demoKind: args.source, dataDir: args.data, verbose: args.verbose });
+  const ports = localPortsFrom(process.env);
+  // 0700: the directory holds the credential file (itself 0600) and the sources' state.
+  mkdirSync(args.data, { recursive: true, mode: 0o700 });
+  return runRealtime({
+    configured, demo: args.demo ? 'on' : args.noDemo ? 'off' : 'auto', demoKind: args.source, dataDir: args.data, verbose: args.verbose, ports,
+  });
 }
 
 const invokedDirectly = process.argv[1] && resolve(process.argv[1]).endsWith('main.ts');

@@ -9,10 +9,15 @@
  * the version it left; UpdateSecretVersionStage fails unless RemoveFromVersionId names the label's current holder,
  * which our credential store relies on as a compare-and-swap), ClientRequestToken as VersionId with idempotent
  * retries, the 64 KB value limit, recovery windows.
+ *
+ * With `path` (the local runner) the secrets are kept in that file, so a restart keeps them: it is rewritten after
+ * every change (temporary file + rename, mode 0600, since it holds the values in clear, as Secrets Manager does
+ * behind KMS) and read back on start. Without `path` (tests) nothing touches the disk.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 
 const REGION = 'us-east-1';
 const ACCOUNT = '000000000000';
@@ -54,12 +59,19 @@ export interface SecretsManagerStandIn {
   close(): Promise<void>;
 }
 
-export async function startSecretsManagerStandIn(): Promise<SecretsManagerStandIn> {
-  const state = new StandInState();
+export interface SecretsManagerStandInOptions {
+  /** Loopback port; 0 (the default) lets the OS choose. */
+  port?: number;
+  /** Keep the secrets in this file (mode 0600) across restarts; default: memory only. */
+  path?: string;
+}
+
+export async function startSecretsManagerStandIn(options: SecretsManagerStandInOptions = {}): Promise<SecretsManagerStandIn> {
+  const state = new StandInState(options.path);
   const server = createServer((req, res) => void handle(state, req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   return {
@@ -101,22 +113,34 @@ function send(res: ServerResponse, status: number, payload: unknown): void {
   res.end(text);
 }
 
+const MUTATING = new Set(['CreateSecret', 'PutSecretValue', 'UpdateSecret', 'DeleteSecret', 'RestoreSecret', 'UpdateSecretVersionStage']);
+
 class StandInState {
   private readonly secrets = new Map<string, Secret>();
 
+  constructor(private readonly path?: string) {
+    if (path !== undefined) for (const secret of loadSecrets(path)) this.secrets.set(secret.name, secret);
+  }
+
   dispatch(op: string, body: Body): Body {
-    this.purgeExpiredDeletions();
-    switch (op) {
-      case 'CreateSecret': return this.createSecret(body);
-      case 'GetSecretValue': return this.getSecretValue(body);
-      case 'PutSecretValue': return this.putSecretValue(body);
-      case 'UpdateSecret': return this.updateSecret(body);
-      case 'DescribeSecret': return this.describeSecret(body);
-      case 'ListSecrets': return this.listSecrets(body);
-      case 'DeleteSecret': return this.deleteSecret(body);
-      case 'RestoreSecret': return this.restoreSecret(body);
-      case 'UpdateSecretVersionStage': return this.updateSecretVersionStage(body);
-      default: throw new AwsError('UnknownOperationException', `Operation ${op} is not supported by the stand-in`);
+    const purged = this.purgeExpiredDeletions();
+    try {
+      switch (op) {
+        case 'CreateSecret': return this.createSecret(body);
+        case 'GetSecretValue': return this.getSecretValue(body);
+        case 'PutSecretValue': return this.putSecretValue(body);
+        case 'UpdateSecret': return this.updateSecret(body);
+        case 'DescribeSecret': return this.describeSecret(body);
+        case 'ListSecrets': return this.listSecrets(body);
+        case 'DeleteSecret': return this.deleteSecret(body);
+        case 'RestoreSecret': return this.restoreSecret(body);
+        case 'UpdateSecretVersionStage': return this.updateSecretVersionStage(body);
+        default: throw new AwsError('UnknownOperationException', `Operation ${op} is not supported by the stand-in`);
+      }
+    } finally {
+      // Written in the same synchronous step as the change (no request can interleave), before the answer goes out:
+      // a write the caller saw succeed survives a restart. A failed request changed nothing, so a rewrite is harmless.
+      if (this.path !== undefined && (purged || MUTATING.has(op))) saveSecrets(this.path, this.secrets.values());
     }
   }
 
@@ -271,12 +295,54 @@ class StandInState {
     return secret;
   }
 
-  private purgeExpiredDeletions(): void {
+  private purgeExpiredDeletions(): boolean {
     const now = nowSeconds();
+    let purged = false;
     for (const [name, secret] of this.secrets) {
-      if (secret.deletionDate !== undefined && secret.deletionDate <= now) this.secrets.delete(name);
+      if (secret.deletionDate !== undefined && secret.deletionDate <= now) {
+        this.secrets.delete(name);
+        purged = true;
+      }
     }
+    return purged;
   }
+}
+
+/** On-disk form of a secret: the Map and Sets of the live state as arrays. */
+interface StoredSecret extends Omit<Secret, 'versions'> {
+  versions: Array<Omit<Version, 'stages'> & { stages: string[] }>;
+}
+
+const FILE_FORMAT = 1;
+
+function saveSecrets(path: string, secrets: Iterable<Secret>): void {
+  // Unlabelled (deprecated) versions are left out: they hold replaced passwords, and AWS deletes them on its own.
+  const stored: StoredSecret[] = [...secrets].map((s) => ({
+    ...s,
+    versions: [...s.versions.values()].filter((v) => v.stages.size > 0).map((v) => ({ ...v, stages: [...v.stages] })),
+  }));
+  const temporary = `${path}.tmp`;
+  // A leftover temporary file could carry wider permissions; mode only applies when the file is created.
+  rmSync(temporary, { force: true });
+  writeFileSync(temporary, JSON.stringify({ format: FILE_FORMAT, secrets: stored }), { mode: 0o600 });
+  renameSync(temporary, path);
+}
+
+function loadSecrets(path: string): Secret[] {
+  if (!existsSync(path)) return [];
+  // Tighten a file someone copied in or created with a wider mode before anything else reads it.
+  chmodSync(path, 0o600);
+  let parsed: { format?: unknown; secrets?: StoredSecret[] };
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8')) as typeof parsed;
+  } catch {
+    // No cause: the parse error would quote part of the file, i.e. secret values.
+    throw new Error(`the Secrets Manager stand-in file ${path} is not valid JSON; move it away to start with no secrets`);
+  }
+  if (parsed.format !== FILE_FORMAT || !Array.isArray(parsed.secrets)) {
+    throw new Error(`the Secrets Manager stand-in file ${path} is not in format ${FILE_FORMAT}; move it away to start with no secrets`);
+  }
+  return parsed.secrets.map((s) => ({ ...s, versions: new Map(s.versions.map((v) => [v.id, { ...v, stages: new Set(v.stages) }])) }));
 }
 
 function describe(secret: Secret): Body {

@@ -5,6 +5,7 @@
  * Vendor and Nightscout simulators share the same clock. Used by `npm start -- --simulate`, the end-to-end tests and
  * the benchmark.
  */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDynamoDbClient, countRequests, RequestCounter } from '../adapters/aws/aws-clients.js';
 import { DynamoDbSourceStore, createSourceTable } from '../adapters/aws/dynamodb-source.store.js';
 import { DynamoDbSessionStore } from '../adapters/aws/dynamodb-session.store.js';
@@ -45,6 +46,8 @@ export interface SimWorld {
   log: RecordingLog;
   metrics: RecordingMetrics;
   awsRequests: RequestCounter;
+  /** The DynamoDB client every store uses (the benchmark adds its capacity meter to it). */
+  dynamo: DynamoDBClient;
   queueRequests: Record<string, number>;
   /** Every queue body sent, as JSON (for the canary-secret checks). */
   sentBodies: string[];
@@ -128,7 +131,7 @@ export async function createSimWorld(options: SimOptions): Promise<SimWorld> {
   }
 
   const world: SimWorld = {
-    clock, log, metrics, awsRequests, queueRequests, sentBodies, sources, sessions, credentials, fetchQueue, fetchDlq, persistQueue, persistDlq, manage,
+    clock, log, metrics, awsRequests, dynamo, queueRequests, sentBodies, sources, sessions, credentials, fetchQueue, fetchDlq, persistQueue, persistDlq, manage,
     async addSource(config, creds) { await addOrUpdateSource(manage, config, creds); },
     async tick() { await tickHandler({}); },
     async drain() {

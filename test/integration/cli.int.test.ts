@@ -16,7 +16,7 @@ import { startDexcomShareSimulator, type DexcomShareSimulator } from '../../lib/
 import { startCareLinkSimulator, type CareLinkSimulator } from '../../lib/simulators/carelink.simulator.js';
 import type { SourceContext } from '../../lib/machines/source/source.types.js';
 import { runCli, type CliIo } from '../../lib/cli/cli.main.js';
-import { buildMoveTaskCommand, redriveWithMoveTask } from '../../lib/cli/dlq.command.js';
+import { buildMoveTaskCommand, redriveWithMoveTask } from '../../lib/adapters/aws/sqs-dlq.redrive.js';
 import { credentialsAsEnv, isSecretKey, parseConnectInput } from '../../lib/cli/read-secret.js';
 import { parseConnectSource } from '../../lib/config/connect-env.config.js';
 
@@ -225,7 +225,7 @@ describe('nightscout-connect CLI', () => {
     expect(record?.status.state).not.toContain('rejected');
     expect(record?.status.state).toContain('session:idle');
     expect(record?.nextDueAt).toBeDefined();
-    expect(record?.recent.at(-1)?.event).toBe('credentials.changed');
+    expect((await store.recentTransitions(DEX_ID)).at(-1)?.event).toBe('credentials.changed');
     expect(await storedCredentials(DEX_ID)).toEqual({ vendor: { accountName: ACCOUNT, password: NEW_CANARY }, nightscout: { apiSecret: NS_CANARY } });
     expect(await tableDump()).not.toContain(NEW_CANARY);
   });
@@ -412,7 +412,7 @@ describe('CareLink login through the CLI', () => {
     const now = Date.now();
     const ticked = await applySourceEvent(deps, 'cli-carelink', { type: 'clock.ticked', now, horizon: now + 120_000 });
     const frame = (ticked!.record.snapshot as { context: SourceContext }).context.loops.MinimedCarelink.frame;
-    await applySourceEvent(deps, 'cli-carelink', { type: 'auth.rejected', now, loop: 'MinimedCarelink', frameId: frame!.id, code: 'CARELINK.REFRESH_REJECTED' });
+    await applySourceEvent(deps, 'cli-carelink', { type: 'auth.rejected', now, loop: 'MinimedCarelink', frameId: frame!.id, code: 'CARELINK.LOGIN_REQUIRED' });
     expect((await store.get('cli-carelink'))?.status.state).toContain('session:rejected');
 
     const second = await login();
@@ -422,7 +422,7 @@ describe('CareLink login through the CLI', () => {
     expect(after.vendor.refreshToken).not.toBe(stored.vendor.refreshToken);
     expect(after.nightscout).toEqual({ apiSecret: NS_CANARY });
     const record = await store.get('cli-carelink');
-    expect(record?.recent.at(-1)?.event).toBe('credentials.changed');
+    expect((await store.recentTransitions('cli-carelink')).at(-1)?.event).toBe('credentials.changed');
     expect(record?.status.state).not.toContain('rejected');
     expect(record?.nextDueAt).toBeDefined();
 
