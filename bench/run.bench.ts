@@ -5,11 +5,13 @@
  * named as such.
  *
  * Options: --quick; --sim-sources N / --sim-hours H (override the simulated run's size); --tick-sources N;
+ * --sources-per-kind N / --sources-hours H (override the per-source run's size); --only sources (run that section
+ * alone and merge its figures into the existing results file, leaving the other sections as they were);
  * --out PATH (default bench/results.json; quick runs write bench/results.quick.json unless --out is given).
  */
 import os from 'node:os';
 import path from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -33,7 +35,14 @@ const plan = {
   tickConcurrency: 16,
   simSources: opt('--sim-sources') ?? (quick ? 10 : 100),
   simHours: opt('--sim-hours') ?? (quick ? 6 : 24),
+  sourcesPerKind: opt('--sources-per-kind') ?? (quick ? 2 : 10),
+  sourcesHours: opt('--sources-hours') ?? (quick ? 3 : 24),
 };
+const only = optStr('--only');
+if (only !== undefined && only !== 'sources') {
+  process.stderr.write(`--only accepts "sources" (the one section that runs alone; cost needs the simulated run); got "${only}"\n`);
+  process.exit(2);
+}
 const outFile = optStr('--out') ?? path.join(HERE, quick ? 'results.quick.json' : 'results.json');
 
 interface Figure {
@@ -61,9 +70,10 @@ async function main() {
   };
   log(`Nightscout Connect benchmark — ${plan.mode} mode, ${new Date().toISOString()}`);
   log(`machine: node ${machine.node}, ${machine.cpuModel}, ${machine.cores} cores, ${machine.platform} ${machine.arch}`);
+  if (only === 'sources') return runSourcesOnly(t0, machine);
   log(`plan: step ${plan.stepIterations} iterations × 36 events; tick over ${plan.tickSources.toLocaleString()} due sources` +
     `${quick ? ' (quick: 1,000, not 10,000)' : ''}; simulated run ${plan.simSources} Dexcom sources × ${plan.simHours} h` +
-    `${quick ? ' (quick: 10 × 6 h, not 100 × 24 h)' : ''}`);
+    `${quick ? ' (quick: 10 × 6 h, not 100 × 24 h)' : ''}; per source kind ${plan.sourcesPerKind} sources × ${plan.sourcesHours} h`);
 
   // 1. Machine step CPU.
   const { runStepBench } = await import('./step.bench.js');
@@ -108,14 +118,22 @@ async function main() {
     aim: '— (fixed cost, reported separately)', met: null, method: `DynamoDB.Query ${sim.awsRequests['DynamoDB.Query'] ?? 0} ÷ ${sim.ticks} ticks in the simulated run`,
   });
 
+  const cap = sim.capacity.perCycle;
+  add({
+    id: 'dynamodb.wruPerSourceCycle', figure: 'DynamoDB write units per source-cycle (table + due index)', value: +(cap.tableWru + cap.indexWru).toFixed(3), unit: 'WRU/cycle',
+    aim: '— (drives the cost figure)', met: null,
+    method: `${simWhat}; table ${cap.tableWru.toFixed(3)} WRU from ConsumedCapacity (TOTAL) that dynalite reported on every write; ` +
+      `index ${cap.indexWru.toFixed(3)} WRU derived from the due-index keys each STATE write left (KEYS_ONLY: 0 unchanged, 1 added/removed, 2 moved; ` +
+      `${cap.indexMoves.toFixed(3)} moves/cycle); ${cap.stateSaves.toFixed(3)} state saves and ${cap.traceWrites.toFixed(3)} trace writes per cycle; ` +
+      `source item ${sim.itemBytes.mean.toFixed(0)} B mean, ${sim.itemBytes.max} B max (DynamoDB size rules); reads ${cap.rru.toFixed(3)} RRU/cycle besides the tick's shard queries`,
+  });
+
   // 4. Cost.
   const cost = await import('./cost.model.js');
   const profile = {
-    putItems: sim.perCycle['DynamoDB.PutItem'] ?? 0,
-    getItems: sim.perCycle['DynamoDB.GetItem'] ?? 0,
-    dueItemsRead: sim.dueItemsPerCycle,
-    itemBytes: sim.itemBytes.mean,
-    gsiKeyChangeFraction: 1,
+    tableWru: sim.capacity.perCycle.tableWru,
+    indexWru: sim.capacity.perCycle.indexWru,
+    rru: sim.capacity.perCycle.rru,
     sqsRequests: Object.entries(sim.perCycle).filter(([k]) => k.startsWith('SQS.')).reduce((s, [, v]) => s + v, 0),
     lambdaInvocations: sim.invocationsPerCycle,
     logBytes: cost.logBytesPerCycle(sim.log.infoBytesPerCycle, sim.log.infoLinesPerCycle, sim.invocationsPerCycle),
@@ -128,7 +146,7 @@ async function main() {
       value: +row.perSourceMonth.toFixed(5), unit: 'USD/source-month', aim: isAim ? '≤ $0.05' : '—', met: isAim ? row.perSourceMonth <= 0.05 : null,
       method: `variable ${usd(row.variablePerSourceMonth)}/source-month (${Object.entries(row.variable).map(([k, v]) => `${k} ${usd(v)}`).join(', ')}) × ${row.sources} + ` +
         `fixed ${usd(row.fixedPerDeploymentMonth)}/month (${Object.entries(row.fixed).map(([k, v]) => `${k} ${usd(v)}`).join(', ')}), ÷ ${row.sources}; ` +
-        `list prices from serverless.md §6, 8,640 cycles/month, measured per-cycle counts`,
+        `list prices from serverless.md §6, 8,640 cycles/month, measured per-cycle capacity units and request counts`,
     });
   }
 
@@ -177,6 +195,9 @@ async function main() {
     });
   }
 
+  // 9. Freshness and request economy per source kind.
+  const sources = await sourcesSection();
+
   const totalSeconds = (performance.now() - t0) / 1000;
   printTable();
   log(`\nreadings: vendor=${sim.readings.vendor} nightscout=${sim.readings.nightscout} duplicates=${sim.readings.duplicates} missing=${sim.readings.missing}`);
@@ -195,9 +216,34 @@ async function main() {
         profile, rows,
       },
       bundles,
+      sources,
     },
   };
   writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
+}
+
+async function sourcesSection() {
+  const { runSourcesBench } = await import('./sources.bench.js');
+  log(`[9] per source kind: ${plan.sourcesPerKind} sources × ${plan.sourcesHours} h each${quick ? ' (quick: 2 × 3 h, not 10 × 24 h)' : ''} …`);
+  const { figures: sourceFigures, ...details } = await runSourcesBench({ sources: plan.sourcesPerKind, hours: plan.sourcesHours, onProgress: log });
+  for (const f of sourceFigures) add(f);
+  return details;
+}
+
+/** `--only sources`: measure that section and merge it into the existing results file. */
+async function runSourcesOnly(t0: number, machine: Record<string, unknown>) {
+  const { mergeSection } = await import('./results.merge.js');
+  const sources = await sourcesSection();
+  const totalSeconds = (performance.now() - t0) / 1000;
+  printTable();
+  const existing = existsSync(outFile) ? JSON.parse(readFileSync(outFile, 'utf8')) : undefined;
+  const run = {
+    date: new Date().toISOString(), mode: plan.mode, plan: { sourcesPerKind: plan.sourcesPerKind, sourcesHours: plan.sourcesHours },
+    machine, totalSeconds: +totalSeconds.toFixed(1),
+  };
+  writeFileSync(outFile, `${JSON.stringify(mergeSection(existing, { name: 'sources', figures, details: sources, run }), null, 2)}\n`);
+  log(`\ntotal run time ${totalSeconds.toFixed(1)} s; sources section merged into ${path.relative(process.cwd(), outFile)}` +
+    `${existing ? ' (other sections kept as they were)' : ' (new file: no other sections)'}`);
 }
 
 function printTable() {

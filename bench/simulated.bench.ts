@@ -14,7 +14,8 @@ import { countReadings, startScenario, type Scenario } from '../lib/local/demo.s
 import { percentile } from '../lib/local/recording.observability.js';
 import { DEXCOM_DEVICE } from '../lib/sources/dexcom-share/dexcom-share.source.js';
 import type { SourceRecord } from '../lib/ports/source.store.port.js';
-import { dynamoItemBytes } from './cost.model.js';
+import { dynamoItemBytes, indexWriteUnits, type IndexKey } from './cost.model.js';
+import { meterCapacity, type MeteredCommand } from '../lib/adapters/aws/aws-clients.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -44,6 +45,56 @@ export interface SimBenchResult {
   itemBytes: { mean: number; max: number };
   invocationsPerCycle: number;
   dueItemsPerCycle: number;
+  capacity: CapacityTally & { perCycle: { tableWru: number; indexWru: number; rru: number; stateSaves: number; traceWrites: number; indexMoves: number } };
+}
+
+export interface CapacityTally {
+  tableWru: number;
+  indexWru: number;
+  /** Read units outside the tick's due-index queries (those are a fixed per-tick cost). */
+  rru: number;
+  dueQueryRru: number;
+  stateSaves: number;
+  traceWrites: number;
+  /** Saves that moved an item's due-index key (2 index writes each). */
+  indexMoves: number;
+}
+
+const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
+
+/**
+ * Tallies DynamoDB capacity as the run consumes it: table units from ConsumedCapacity, index units from the
+ * due-index keys each STATE write leaves behind (dynalite does not report index capacity). Conditional writes that
+ * fail are not seen here (AWS still bills them); they are rare (version conflicts) and counted in the log instead.
+ */
+export class CapacityMeter {
+  tally: CapacityTally = { tableWru: 0, indexWru: 0, rru: 0, dueQueryRru: 0, stateSaves: 0, traceWrites: 0, indexMoves: 0 };
+  private readonly indexKeys = new Map<string, IndexKey>();
+
+  observe = (command: MeteredCommand): void => {
+    const t = this.tally;
+    if (WRITES.has(command.operation)) t.tableWru += command.capacityUnits;
+    else if (command.operation === 'Query' && command.input.IndexName !== undefined) t.dueQueryRru += command.capacityUnits;
+    else t.rru += command.capacityUnits;
+    const item = command.input.Item as Record<string, { S?: string; N?: string }> | undefined;
+    const key = (command.input.Key ?? item) as Record<string, { S?: string }> | undefined;
+    const pk = key?.pk?.S;
+    const sk = key?.sk?.S ?? '';
+    if (!pk) return;
+    if (sk.startsWith('TRACE#') && command.operation === 'PutItem') t.traceWrites++;
+    if (sk !== 'STATE' || (command.operation !== 'PutItem' && command.operation !== 'DeleteItem')) return;
+    const after: IndexKey = command.operation === 'PutItem' && item?.dueShard?.S && item.nextDueAt?.N ? `${item.dueShard.S}|${item.nextDueAt.N}` : undefined;
+    const units = indexWriteUnits(this.indexKeys.get(pk), after);
+    this.indexKeys.set(pk, after);
+    t.indexWru += units;
+    if (units === 2) t.indexMoves++;
+    if (command.operation === 'PutItem') t.stateSaves++;
+  };
+
+  /** Start counting afresh (set-up excluded) but remember where every item sits in the index. */
+  reset(): void {
+    this.tally = { tableWru: 0, indexWru: 0, rru: 0, dueQueryRru: 0, stateSaves: 0, traceWrites: 0, indexMoves: 0 };
+  }
 }
 
 export async function runSimulatedBench(opts: { sources: number; hours: number; onProgress?: (line: string) => void }): Promise<SimBenchResult> {
@@ -51,6 +102,8 @@ export async function runSimulatedBench(opts: { sources: number; hours: number; 
   const until = start + opts.hours * HOUR;
   const wall0 = performance.now();
   const world: SimWorld = await createSimWorld({ start });
+  const meter = new CapacityMeter();
+  meterCapacity(world.dynamo, meter.observe);
   const scenarios: Scenario[] = [];
   try {
     // Freshness of live readings only: a reading's instant is (persist's now − lag); keep those at or after the
@@ -76,6 +129,7 @@ export async function runSimulatedBench(opts: { sources: number; hours: number; 
     }
     // Source creation (GetItem + PutItem per source) is set-up, not cycle cost.
     world.awsRequests.reset();
+    meter.reset();
     for (const key of Object.keys(world.queueRequests)) delete world.queueRequests[key];
 
     const step = Math.max(HOUR, Math.floor(opts.hours / 6) * HOUR);
@@ -131,6 +185,13 @@ export async function runSimulatedBench(opts: { sources: number; hours: number; 
       itemBytes: { mean: sizes.reduce((s, v) => s + v, 0) / Math.max(1, sizes.length), max: Math.max(0, ...sizes) },
       invocationsPerCycle: invocations / cycles,
       dueItemsPerCycle: (counts.SourcesDue ?? 0) / cycles,
+      capacity: {
+        ...meter.tally,
+        perCycle: {
+          tableWru: meter.tally.tableWru / cycles, indexWru: meter.tally.indexWru / cycles, rru: meter.tally.rru / cycles,
+          stateSaves: meter.tally.stateSaves / cycles, traceWrites: meter.tally.traceWrites / cycles, indexMoves: meter.tally.indexMoves / cycles,
+        },
+      },
     };
   } finally {
     for (const s of scenarios) await s.close();

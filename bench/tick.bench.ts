@@ -58,7 +58,7 @@ export async function runTickBench(opts: { sources: number; concurrency: number 
         const spec = toMachineSpec(driverFor(config));
         const { snapshot, machineVersion } = startSource(spec, config.id, start);
         const { context, value } = contextOf(spec, snapshot, machineVersion);
-        await sources.create({ id: config.id, config, snapshot, machineVersion, status: describeStatus(context, value), nextDueAt: nextWakeAt(context, value), recent: [] });
+        await sources.create({ id: config.id, config, snapshot, machineVersion, status: describeStatus(context, value), nextDueAt: nextWakeAt(context, value) });
       }
     };
     await Promise.all(Array.from({ length: 16 }, createOne));

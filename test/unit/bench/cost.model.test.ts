@@ -13,21 +13,18 @@ import {
   credentialShards,
   cycleCost,
   dynamoItemBytes,
+  indexWriteUnits,
   fixedMonthly,
   logBytesPerCycle,
-  readUnitsPerGet,
   sum,
   warmContainers,
-  writeUnitsPerPut,
   type CycleProfile,
 } from '../../../bench/cost.model.js';
 
 const profile: CycleProfile = {
-  putItems: 2,
-  getItems: 2,
-  dueItemsRead: 1,
-  itemBytes: 900,
-  gsiKeyChangeFraction: 1,
+  tableWru: 2,
+  indexWru: 2,
+  rru: 2.5,
   sqsRequests: 6,
   lambdaInvocations: 2,
   logBytes: 1024 ** 2,
@@ -50,16 +47,12 @@ describe('list prices (serverless.md §6)', () => {
 });
 
 describe('capacity units', () => {
-  it('writes: 1 WRU per started KB, plus delete + put in the index when the GSI key changes', () => {
-    expect(writeUnitsPerPut(900, 0)).toBe(1);
-    expect(writeUnitsPerPut(900, 1)).toBe(3);
-    expect(writeUnitsPerPut(2_436, 1)).toBe(3 + 2 * 3);
-    expect(writeUnitsPerPut(2_436, 0.5)).toBe(3 + 3);
-  });
-  it('strongly consistent reads: 1 RRU per started 4 KB', () => {
-    expect(readUnitsPerGet(10)).toBe(1);
-    expect(readUnitsPerGet(4_096)).toBe(1);
-    expect(readUnitsPerGet(4_097)).toBe(2);
+  it('index writes (KEYS_ONLY): none for an unchanged key, one to add or remove, delete + put to move', () => {
+    expect(indexWriteUnits(undefined, undefined)).toBe(0);
+    expect(indexWriteUnits('DUE#1|100', 'DUE#1|100')).toBe(0);
+    expect(indexWriteUnits(undefined, 'DUE#1|100')).toBe(1);
+    expect(indexWriteUnits('DUE#1|100', undefined)).toBe(1);
+    expect(indexWriteUnits('DUE#1|100', 'DUE#1|400')).toBe(2);
   });
   it('item size: names plus values', () => {
     expect(dynamoItemBytes({ pk: { S: 'SOURCE#a' }, v: { N: '12' } })).toBe(2 + 8 + 1 + 2);
@@ -69,8 +62,8 @@ describe('capacity units', () => {
 describe('cycle cost', () => {
   it('prices each line from the profile', () => {
     const c = cycleCost(profile, DEFAULT_ASSUMPTIONS);
-    expect(c.dynamoWrites).toBeCloseTo(2 * 3 * 0.625e-6, 15);
-    expect(c.dynamoReads).toBeCloseTo((2 * 1 + (900 / 4096) * 0.5) * 0.125e-6, 15);
+    expect(c.dynamoWrites).toBeCloseTo((2 + 2) * 0.625e-6, 15);
+    expect(c.dynamoReads).toBeCloseTo(2.5 * 0.125e-6, 15);
     expect(c.sqs).toBeCloseTo(6 * 0.4e-6, 15);
     expect(c.lambdaRequests).toBeCloseTo(2 * 0.2e-6, 15);
     expect(c.lambdaDuration).toBeCloseTo(2 * 0.25 * 0.3 * 0.0000133334, 15);
