@@ -60,6 +60,9 @@ export interface ScenarioOptions {
   nightscout?: NightscoutSimulator;
   password?: string;
   apiSecret?: string;
+  /** Where this sensor's 5-minute grid sits, 0–299,999 ms (Dexcom Share). Real sensors each have their own phase; a
+   * bench of many sources sets it so that they are not all due at the same instant. Default 0. */
+  phaseMs?: number;
 }
 
 const MINUTE = 60_000;
@@ -90,7 +93,8 @@ export const SCENARIOS: Record<string, (o: ScenarioOptions) => Promise<Scenario>
     const { nightscout, apiSecret, closeTarget } = await target(o);
     const accountName = `demo-${o.id ?? 'dexcom'}`;
     const password = o.password ?? 'demo-password-1';
-    const share = await startDexcomShareSimulator({ clock: o.clock, accounts: [{ accountName, password }] });
+    const readingEpoch = Math.floor((o.clock.now() - 24 * HOUR) / FIVE_MIN) * FIVE_MIN + ((o.phaseMs ?? 0) % FIVE_MIN);
+    const share = await startDexcomShareSimulator({ clock: o.clock, readingEpoch, accounts: [{ accountName, password }] });
     return {
       kind: 'dexcomshare',
       config: {
@@ -298,9 +302,13 @@ async function playCareLinkBrowser(authorizeUrl: string, username: string, passw
   return location;
 }
 
-/** Count readings end to end: distinct vendor readings, distinct Nightscout entries of them, and duplicates. */
-export function countReadings(scenario: Scenario, from: number, until: number, device?: string) {
-  const vendor = scenario.vendorReadings(from, until);
+/**
+ * Count readings end to end: distinct vendor readings, distinct Nightscout entries of them, and duplicates, for
+ * readings dated in [from, until]. `publishedBy` (default `until`) is when the vendor list is taken: a later instant
+ * counts a reading dated just before `until` but published just after it, as Nightscout's date filter does.
+ */
+export function countReadings(scenario: Scenario, from: number, until: number, device?: string, publishedBy = until) {
+  const vendor = scenario.vendorReadings(from, publishedBy).filter((d) => d <= until);
   const entries = scenario.nightscout.store.entries.filter((e) => (device === undefined || e.device === device) && Number(e.date) >= from && Number(e.date) <= until);
   const seen = new Map<number, number>();
   for (const e of entries) seen.set(Number(e.date), (seen.get(Number(e.date)) ?? 0) + 1);

@@ -39,6 +39,11 @@ export interface SimOptions {
   echo?: (line: string) => void;
   logLevel?: 'debug' | 'info' | 'warn';
   dynalitePath?: string;
+  /**
+   * The event source mappings' MaximumBatchingWindow, in ms (default 0, as in AWS for batch size 10): a receive
+   * waits until 10 messages are visible or the oldest visible one has waited this long.
+   */
+  batchingWindowMs?: number;
 }
 
 export interface SimWorld {
@@ -114,8 +119,17 @@ export async function createSimWorld(options: SimOptions): Promise<SimWorld> {
   const persistHandler = makePersistHandler(persistDeps);
   const manage: ManageDeps = { sources, drivers: driverFor, clock, log, credentials, sessions };
 
+  const batchingWindowMs = options.batchingWindowMs ?? 0;
+  /** Whether the ESM would hand a batch over now: 10 messages visible, or the oldest visible one waited the window. */
+  const batchReady = <T>(queue: MemoryQueue<T>): boolean => {
+    if (batchingWindowMs === 0) return true;
+    const oldest = queue.nextVisibleAt();
+    return oldest !== undefined && (oldest <= clock.now() - batchingWindowMs || queue.stats().visible >= 10);
+  };
+
   /** One receive of up to 10 messages, handed to the handler as an SQS event, settled like the Lambda ESM does. */
   async function deliver<T>(queue: MemoryQueue<T>, handler: (e: { Records: QueueRecord[] }) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>) {
+    if (!batchReady(queue)) return 0;
     const received = queue.receive(10);
     if (received.length === 0) return 0;
     countQueue('SQS.ReceiveMessage');
@@ -150,8 +164,10 @@ export async function createSimWorld(options: SimOptions): Promise<SimWorld> {
           nextTick += 60_000;
         }
         await world.drain();
-        const candidates = [nextTick, until, fetchQueue.nextVisibleAt(), persistQueue.nextVisibleAt()]
-          .filter((t): t is number => t !== undefined && t > clock.now());
+        const candidates = [fetchQueue.nextVisibleAt(), persistQueue.nextVisibleAt()]
+          .flatMap((t) => (t === undefined ? [] : [t, t + batchingWindowMs]))
+          .concat(nextTick, until)
+          .filter((t) => t > clock.now());
         clock.set(Math.min(...candidates));
       }
     },
