@@ -89,6 +89,15 @@ export interface NightscoutConnectProps {
    */
   readonly persistMaxConcurrency?: number;
   /**
+   * How long (0–300 s) each queue's event source mapping gathers messages before it invokes the function
+   * (`MaximumBatchingWindowInSeconds`). Sources' sensors each keep their own 5-minute phase, so without a window a
+   * community's frames arrive one or two per receive; the window trades a few seconds of freshness per queue hop for
+   * several times fewer SQS requests and Lambda invocations (docs/benchmark.md measures both). One person's frames
+   * never share a window, so single mode gains nothing from waiting.
+   * @default 0 in `single` mode, 1 (`COMMUNITY_BATCHING_WINDOW_SECONDS`) in `community` mode
+   */
+  readonly batchingWindowSeconds?: number;
+  /**
    * The freshness alarm fires when the p95 lag between a reading's timestamp and its write to Nightscout
    * stays above this for 15 minutes.
    * @default 900
@@ -121,6 +130,9 @@ export interface NightscoutConnectProps {
 
 
 /** The shape lib/adapters/aws/secrets-manager-credential.store.ts reads, with no sources yet. */
+/** Community default for `batchingWindowSeconds`, chosen from the 1,000-source bench (docs/benchmark.md). */
+export const COMMUNITY_BATCHING_WINDOW_SECONDS = 1;
+
 const EMPTY_CREDENTIAL_SHARD = JSON.stringify({ sources: {} });
 
 /** Default repository root: this file lives in <root>/infra/constructs/. */
@@ -142,6 +154,7 @@ interface ResolvedProps {
   maxReceiveCount: number;
   fetchMaxConcurrency: number;
   persistMaxConcurrency: number;
+  batchingWindowSeconds: number;
   freshnessAlarmThresholdSeconds: number;
   timeouts: Required<NightscoutConnectFunctionTimeouts>;
   memorySize: number;
@@ -274,11 +287,13 @@ export class NightscoutConnect extends Construct {
 
     this.grantLeastPrivilege();
 
+    // CloudFormation leaves MaximumBatchingWindowInSeconds out at 0 (the AWS default for batch size 10).
+    const batching = p.batchingWindowSeconds > 0 ? { maxBatchingWindow: Duration.seconds(p.batchingWindowSeconds) } : {};
     this.fetchFrameFunction.addEventSource(
-      new SqsEventSource(this.fetchQueue, { reportBatchItemFailures: true, maxConcurrency: p.fetchMaxConcurrency }),
+      new SqsEventSource(this.fetchQueue, { reportBatchItemFailures: true, maxConcurrency: p.fetchMaxConcurrency, ...batching }),
     );
     this.persistFunction.addEventSource(
-      new SqsEventSource(this.persistQueue, { reportBatchItemFailures: true, maxConcurrency: p.persistMaxConcurrency }),
+      new SqsEventSource(this.persistQueue, { reportBatchItemFailures: true, maxConcurrency: p.persistMaxConcurrency, ...batching }),
     );
 
     // Our own role (the target would otherwise create one at stack scope), limited to this account's default
@@ -576,6 +591,7 @@ function resolveProps(props: NightscoutConnectProps, stackName: string): Resolve
     maxReceiveCount: props.maxReceiveCount ?? 5,
     fetchMaxConcurrency: props.fetchMaxConcurrency ?? 5,
     persistMaxConcurrency: props.persistMaxConcurrency ?? 5,
+    batchingWindowSeconds: props.batchingWindowSeconds ?? (mode === 'community' ? COMMUNITY_BATCHING_WINDOW_SECONDS : 0),
     freshnessAlarmThresholdSeconds: props.freshnessAlarmThresholdSeconds ?? 900,
     timeouts: {
       tick: props.functionTimeout?.tick ?? Duration.seconds(55),
@@ -602,6 +618,7 @@ function resolveProps(props: NightscoutConnectProps, stackName: string): Resolve
   intIn('maxReceiveCount', resolved.maxReceiveCount, 1, 1000);
   intIn('fetchMaxConcurrency', resolved.fetchMaxConcurrency, 2, 1000);
   intIn('persistMaxConcurrency', resolved.persistMaxConcurrency, 2, 1000);
+  intIn('batchingWindowSeconds', resolved.batchingWindowSeconds, 0, 300);
   if (!(resolved.freshnessAlarmThresholdSeconds > 0)) {
     errors.push(`freshnessAlarmThresholdSeconds must be positive, got ${resolved.freshnessAlarmThresholdSeconds}`);
   }

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct, Node } from 'constructs';
 import {
@@ -32,13 +32,35 @@ export class NightscoutConnectStack extends Stack {
       ...connectPropsFromContext(this.node),
       ...props.connect,
     });
+
+    // What the management CLI needs to find this deployment (no secret: names and URLs only), in the form
+    // `export $(… --output text)` takes, and where the dashboard is.
+    const c = this.connect;
+    new CfnOutput(this, 'CliEnvironment', {
+      description: 'Environment for `npx nightscout-connect` against this stack',
+      value: Fn.join('', [
+        'TABLE_NAME=', c.table.tableName,
+        ` CREDENTIALS_SECRET_PREFIX=${c.secretNamePrefix}`,
+        ` CREDENTIAL_SHARDS=${c.credentialSecrets.length}`,
+        ' FETCH_QUEUE_URL=', c.fetchQueue.queueUrl,
+        ' PERSIST_QUEUE_URL=', c.persistQueue.queueUrl,
+        ' AWS_REGION=', this.region,
+      ]),
+    });
+    new CfnOutput(this, 'DashboardUrl', {
+      description: 'The CloudWatch dashboard of this deployment',
+      value: Fn.join('', [
+        'https://', this.region, '.console.aws.amazon.com/cloudwatch/home?region=', this.region,
+        '#dashboards/dashboard/', c.monitoring.dashboard.dashboardName,
+      ]),
+    });
   }
 }
 
 /**
  * Construct props from context keys: `mode`, `alarmEmail`, `credentialShards`, `logRetentionDays`, `logLevel`,
  * `tableRemovalPolicy` (`retain`|`destroy`|`snapshot`), `maxReceiveCount`, `fetchMaxConcurrency`,
- * `persistMaxConcurrency`, `freshnessAlarmThresholdSeconds`, `tickTimeoutSeconds`, `fetchTimeoutSeconds`,
+ * `persistMaxConcurrency`, `batchingWindowSeconds`, `freshnessAlarmThresholdSeconds`, `tickTimeoutSeconds`, `fetchTimeoutSeconds`,
  * `persistTimeoutSeconds`, `entryDir` (where `functions/` lives, relative to the working directory). `-c` values arrive as strings, cdk.json values as JSON, so both are accepted.
  * Empty strings count as unset, which lets cdk.json carry `"alarmEmail": ""` as a visible default.
  */
@@ -87,6 +109,7 @@ export function connectPropsFromContext(node: Node): NightscoutConnectProps {
     maxReceiveCount: num('maxReceiveCount'),
     fetchMaxConcurrency: num('fetchMaxConcurrency'),
     persistMaxConcurrency: num('persistMaxConcurrency'),
+    batchingWindowSeconds: num('batchingWindowSeconds'),
     freshnessAlarmThresholdSeconds: num('freshnessAlarmThresholdSeconds'),
     entryDir: str('entryDir') === undefined ? undefined : path.resolve(str('entryDir') as string),
     functionTimeout: dropUndefined({

@@ -5,6 +5,7 @@ import { App, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { NightscoutConnectStack, type NightscoutConnectStackProps } from '../../infra/stacks/nightscout-connect.stack.js';
+import { COMMUNITY_BATCHING_WINDOW_SECONDS } from '../../infra/constructs/nightscout-connect.construct.js';
 import { INFRA_FIXTURE_ENTRY_DIR, testContext } from '../helpers/infra-context.helper.js';
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, any>; DeletionPolicy?: string }>;
@@ -220,6 +221,21 @@ describe('NightscoutConnectStack', () => {
         ScalingConfig: { MaximumConcurrency: 3 },
       });
     });
+
+    it('gather a batching window in community mode only, or as configured', () => {
+      for (const [t, window] of [
+        [template, undefined],
+        [synth({ mode: 'community' }), COMMUNITY_BATCHING_WINDOW_SECONDS],
+        [synth({ mode: 'community', batchingWindowSeconds: '0' }), undefined],
+        [synth({ batchingWindowSeconds: '3' }), 3],
+      ] as const) {
+        const mappings = Object.values(resources(t, 'AWS::Lambda::EventSourceMapping'));
+        expect(mappings).toHaveLength(2);
+        for (const mapping of mappings) expect(mapping.Properties?.MaximumBatchingWindowInSeconds).toBe(window);
+      }
+      expect(COMMUNITY_BATCHING_WINDOW_SECONDS).toBeGreaterThan(0);
+      expect(() => synth({ batchingWindowSeconds: '301' })).toThrow(/batchingWindowSeconds must be an integer from 0 to 300, got 301/);
+    });
   });
 
   describe('least privilege', () => {
@@ -413,6 +429,22 @@ describe('NightscoutConnectStack', () => {
         PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
       });
       withEmail.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { AlarmActions: [{ Ref: topicId }] }, 7);
+    });
+  });
+
+  describe('outputs', () => {
+    it('tell the CLI where the deployment is and link the dashboard, with no secret in them', () => {
+      const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+      const env = JSON.stringify(outputs.CliEnvironment.Value);
+      for (const key of ['TABLE_NAME=', 'CREDENTIALS_SECRET_PREFIX=NightscoutConnect/', 'CREDENTIAL_SHARDS=1', 'FETCH_QUEUE_URL=', 'PERSIST_QUEUE_URL=', 'AWS_REGION=']) {
+        expect(env).toContain(key);
+      }
+      expect(env).toMatch(/"Ref":"ConnectTable[0-9A-F]+"/);
+      expect(JSON.stringify(synth({ mode: 'community' }).toJSON().Outputs.CliEnvironment.Value)).toContain('CREDENTIAL_SHARDS=10');
+      const dashboard = JSON.stringify(outputs.DashboardUrl.Value);
+      expect(dashboard).toContain('#dashboards/dashboard/');
+      expect(dashboard).toMatch(/"Ref":"ConnectMonitoringDashboard[0-9A-F]+"/);
+      expect(JSON.stringify(outputs)).not.toMatch(/secretsmanager|SecretString|resolve:/i);
     });
   });
 
