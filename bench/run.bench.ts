@@ -5,7 +5,9 @@
  * named as such.
  *
  * Options: --quick; --sim-sources N / --sim-hours H (override the simulated run's size); --tick-sources N;
- * --sources-per-kind N / --sources-hours H (override the per-source run's size); --only sources (run that section
+ * --sources-per-kind N / --sources-hours H (override the per-source run's size); --community-sources N /
+ * --community-hours H / --community-window S (the community run that prices 1,000 sources: its size and the event
+ * source mappings' batching window, default the construct's community default); --only sources (run that section
  * alone and merge its figures into the existing results file, leaving the other sections as they were);
  * --out PATH (default bench/results.json; quick runs write bench/results.quick.json unless --out is given).
  */
@@ -13,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { COMMUNITY_BATCHING_WINDOW_SECONDS } from '../infra/constructs/nightscout-connect.construct.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -37,6 +40,9 @@ const plan = {
   simHours: opt('--sim-hours') ?? (quick ? 6 : 24),
   sourcesPerKind: opt('--sources-per-kind') ?? (quick ? 2 : 10),
   sourcesHours: opt('--sources-hours') ?? (quick ? 3 : 24),
+  communitySources: opt('--community-sources') ?? (quick ? 100 : 1_000),
+  communityHours: opt('--community-hours') ?? (quick ? 1 : 2),
+  communityWindowSeconds: opt('--community-window') ?? COMMUNITY_BATCHING_WINDOW_SECONDS,
 };
 const only = optStr('--only');
 if (only !== undefined && only !== 'sources') {
@@ -73,7 +79,8 @@ async function main() {
   if (only === 'sources') return runSourcesOnly(t0, machine);
   log(`plan: step ${plan.stepIterations} iterations × 36 events; tick over ${plan.tickSources.toLocaleString()} due sources` +
     `${quick ? ' (quick: 1,000, not 10,000)' : ''}; simulated run ${plan.simSources} Dexcom sources × ${plan.simHours} h` +
-    `${quick ? ' (quick: 10 × 6 h, not 100 × 24 h)' : ''}; per source kind ${plan.sourcesPerKind} sources × ${plan.sourcesHours} h`);
+    `${quick ? ' (quick: 10 × 6 h, not 100 × 24 h)' : ''}; per source kind ${plan.sourcesPerKind} sources × ${plan.sourcesHours} h; ` +
+    `community run ${plan.communitySources} sources × ${plan.communityHours} h, ${plan.communityWindowSeconds} s batching window`);
 
   // 1. Machine step CPU.
   const { runStepBench } = await import('./step.bench.js');
@@ -128,17 +135,26 @@ async function main() {
       `source item ${sim.itemBytes.mean.toFixed(0)} B mean, ${sim.itemBytes.max} B max (DynamoDB size rules); reads ${cap.rru.toFixed(3)} RRU/cycle besides the tick's shard queries`,
   });
 
-  // 4. Cost.
+  // 4. Cost. One source and 100 sources are priced from the simulated run above (no batching window, as `single`
+  // mode deploys); 1,000 sources from a community run at that size with the community batching window, because how
+  // many messages a receive carries depends on how many sources share the queues.
   const cost = await import('./cost.model.js');
-  const profile = {
-    tableWru: sim.capacity.perCycle.tableWru,
-    indexWru: sim.capacity.perCycle.indexWru,
-    rru: sim.capacity.perCycle.rru,
-    sqsRequests: Object.entries(sim.perCycle).filter(([k]) => k.startsWith('SQS.')).reduce((s, [, v]) => s + v, 0),
-    lambdaInvocations: sim.invocationsPerCycle,
-    logBytes: cost.logBytesPerCycle(sim.log.infoBytesPerCycle, sim.log.infoLinesPerCycle, sim.invocationsPerCycle),
-  };
-  const rows = [1, 100, 1_000].map((n) => cost.costFor(n, profile));
+  const profileOf = (r: typeof sim) => ({
+    tableWru: r.capacity.perCycle.tableWru,
+    indexWru: r.capacity.perCycle.indexWru,
+    rru: r.capacity.perCycle.rru,
+    sqsRequests: Object.entries(r.perCycle).filter(([k]) => k.startsWith('SQS.')).reduce((s, [, v]) => s + v, 0),
+    lambdaInvocations: r.invocationsPerCycle,
+    logBytes: cost.logBytesPerCycle(r.log.infoBytesPerCycle, r.log.infoLinesPerCycle, r.invocationsPerCycle),
+  });
+  const profile = profileOf(sim);
+  const windowMs = plan.communityWindowSeconds * 1000;
+  log(`[4] community run: ${plan.communitySources} Dexcom sources × ${plan.communityHours} h, batching window ${plan.communityWindowSeconds} s …`);
+  const community = await runSimulatedBench({ sources: plan.communitySources, hours: plan.communityHours, batchingWindowMs: windowMs, onProgress: log });
+  const communityProfile = profileOf(community);
+  const communityWhat = `${community.sources} Dexcom Share sources × ${community.hours} simulated h with a ${plan.communityWindowSeconds} s batching window ` +
+    `(each source its own sensor phase), ${community.wallSeconds.toFixed(0)} s wall; ${(2 / community.invocationsPerCycle).toFixed(2)} messages per receive (2 messages per cycle ÷ receives per cycle)`;
+  const rows = [cost.costFor(1, profile), cost.costFor(100, profile), cost.costFor(1_000, communityProfile)];
   for (const row of rows) {
     const isAim = row.sources === 1_000;
     add({
@@ -146,9 +162,29 @@ async function main() {
       value: +row.perSourceMonth.toFixed(5), unit: 'USD/source-month', aim: isAim ? '≤ $0.05' : '—', met: isAim ? row.perSourceMonth <= 0.05 : null,
       method: `variable ${usd(row.variablePerSourceMonth)}/source-month (${Object.entries(row.variable).map(([k, v]) => `${k} ${usd(v)}`).join(', ')}) × ${row.sources} + ` +
         `fixed ${usd(row.fixedPerDeploymentMonth)}/month (${Object.entries(row.fixed).map(([k, v]) => `${k} ${usd(v)}`).join(', ')}), ÷ ${row.sources}; ` +
-        `list prices from serverless.md §6, 8,640 cycles/month, measured per-cycle capacity units and request counts`,
+        `list prices from serverless.md §6, 8,640 cycles/month, per-cycle capacity units and request counts measured in ` +
+        `${isAim ? `the community run (${communityWhat})` : `the simulated run (${sim.sources} sources, no batching window)`}`,
     });
   }
+  const cfr = community.freshness;
+  add({
+    id: 'community.freshness.p50Ms', figure: `Freshness lag p50 / p95, community run (${community.sources.toLocaleString()} sources, ${plan.communityWindowSeconds} s window)`,
+    value: `${cfr.p50Ms ?? 'n/a'} / ${cfr.p95Ms ?? 'n/a'}`, unit: 'ms (simulated)', aim: '≤ 15,000 / ≤ 45,000 ms',
+    met: cfr.p50Ms !== undefined && cfr.p95Ms !== undefined && cfr.p50Ms <= 15_000 && cfr.p95Ms <= 45_000,
+    method: `as figure 5, in ${communityWhat}; the window holds each message up to ${plan.communityWindowSeconds} s per queue hop (two hops)`,
+  });
+  add({
+    id: 'community.requests.perSourceCycle', figure: 'AWS requests per source-cycle, community run', value: +community.perCycleTotal.toFixed(3), unit: 'requests/cycle', aim: '≤ 6',
+    met: community.perCycleTotal <= 6,
+    method: `${communityWhat}; ${Object.entries(community.perCycle).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`,
+  });
+  add({
+    id: 'community.readings.endToEnd', figure: 'Readings vendor / nightscout / duplicates / missing, community run',
+    value: `${community.readings.vendor} / ${community.readings.nightscout} / ${community.readings.duplicates} / ${community.readings.missing}`,
+    unit: 'readings', aim: 'nightscout = vendor, 0 duplicates, 0 missing',
+    met: community.readings.nightscout === community.readings.vendor && community.readings.duplicates === 0 && community.readings.missing === 0,
+    method: `countReadings per source summed, ${community.readings.window}; DLQ depth at end ${community.dlqDepth}`,
+  });
 
   // 5. Freshness.
   const fr = sim.freshness;
@@ -201,7 +237,8 @@ async function main() {
   const totalSeconds = (performance.now() - t0) / 1000;
   printTable();
   log(`\nreadings: vendor=${sim.readings.vendor} nightscout=${sim.readings.nightscout} duplicates=${sim.readings.duplicates} missing=${sim.readings.missing}`);
-  log(`cost per source-month: ${rows.map((r) => `${r.sources} → ${usd(r.perSourceMonth)}`).join(', ')}; 1,000 sources ≤ $0.05: ${rows[2].perSourceMonth <= 0.05 ? 'YES' : 'NO'}`);
+  log(`cost per source-month: ${rows.map((r) => `${r.sources} → ${usd(r.perSourceMonth)}`).join(', ')}; 1,000 sources ≤ $0.05: ${rows[2].perSourceMonth <= 0.05 ? 'YES' : 'NO'}` +
+    ` (community run: ${plan.communitySources} sources, ${plan.communityWindowSeconds} s batching window)`);
   log(`total run time ${totalSeconds.toFixed(1)} s; results written to ${path.relative(process.cwd(), outFile)}`);
 
   const results = {
@@ -210,10 +247,11 @@ async function main() {
     details: {
       step: stepR, tick: tickR,
       simulated: sim,
+      community: { batchingWindowSeconds: plan.communityWindowSeconds, ...community },
       cost: {
         prices: cost.PRICES, cyclesPerMonth: cost.CYCLES_PER_MONTH, assumptions: cost.DEFAULT_ASSUMPTIONS,
         logAssumptions: { powertoolsEnvelopeBytesPerLine: cost.POWERTOOLS_ENVELOPE_BYTES_PER_LINE, platformLogBytesPerInvocation: cost.PLATFORM_LOG_BYTES_PER_INVOCATION },
-        profile, rows,
+        profile, communityProfile, rows,
       },
       bundles,
       sources,

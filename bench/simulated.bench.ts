@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * Figures 3, 5, 6 and 7 from one simulated run: N Dexcom Share sources (each its own simulator instance and
  * account) through the real tick, fetch-frame and persist handlers on a simulated clock (createSimWorld: real
@@ -97,11 +98,16 @@ export class CapacityMeter {
   }
 }
 
-export async function runSimulatedBench(opts: { sources: number; hours: number; onProgress?: (line: string) => void }): Promise<SimBenchResult> {
+/** A sensor's phase on the 5-minute grid, 0–299,999 ms: uniform and deterministic per source id. */
+export function sensorPhaseMs(id: string): number {
+  return createHash('sha256').update(id).digest().readUInt32BE(0) % (5 * 60_000);
+}
+
+export async function runSimulatedBench(opts: { sources: number; hours: number; batchingWindowMs?: number; onProgress?: (line: string) => void }): Promise<SimBenchResult> {
   const start = Date.UTC(2026, 10, 23, 6, 0, 7);
   const until = start + opts.hours * HOUR;
   const wall0 = performance.now();
-  const world: SimWorld = await createSimWorld({ start });
+  const world: SimWorld = await createSimWorld({ start, batchingWindowMs: opts.batchingWindowMs });
   const meter = new CapacityMeter();
   meterCapacity(world.dynamo, meter.observe);
   const scenarios: Scenario[] = [];
@@ -123,7 +129,10 @@ export async function runSimulatedBench(opts: { sources: number; hours: number; 
 
     for (let i = 0; i < opts.sources; i++) {
       // Demo passwords only (never printed); each source gets its own Share simulator and Nightscout simulator.
-      const scenario = await startScenario('dexcomshare', { clock: world.clock, id: `bench-${String(i).padStart(4, '0')}` });
+      // Each sensor gets its own phase on the 5-minute grid, as real sensors do; if every source were due at the same
+      // instant, queue receives would batch far better than a real community's (and flatter the cost figure).
+      const id = `bench-${String(i).padStart(4, '0')}`;
+      const scenario = await startScenario('dexcomshare', { clock: world.clock, id, phaseMs: sensorPhaseMs(id) });
       scenarios.push(scenario);
       await world.addSource(scenario.config, scenario.credentials);
     }
@@ -149,11 +158,14 @@ export async function runSimulatedBench(opts: { sources: number; hours: number; 
     for (const [api, n] of Object.entries(queueRequests)) perCycle[api] = n / cycles;
     const secretsManagerRequests = Object.entries(awsRequests).filter(([k]) => k.startsWith('SecretsManager.')).reduce((s, [, n]) => s + n, 0);
 
-    // Readings end to end; the last 10 minutes are left out (a reading published just before `until` may be in flight).
+    // Readings end to end, dated from start − 24 h + 10 min to until − 10 min. The look-back's oldest 10 minutes are
+    // left out: the first fetch happens up to a minute after `start`, and its 24 h look-back starts from then. The last
+    // 10 minutes are left out because a reading published just before `until` may be in flight; the vendor list is
+    // taken at `until`, so a reading dated just before the bound but published after it counts on both sides.
     const totals = { vendor: 0, nightscout: 0, duplicates: 0, missing: 0 };
     const vendor = { logins: 0, authenticates: 0, reads: 0, failedLogins: 0 };
     for (const s of scenarios) {
-      const c = countReadings(s, start - DAY, until - 10 * MIN, DEXCOM_DEVICE);
+      const c = countReadings(s, start - DAY + 10 * MIN, until - 10 * MIN, DEXCOM_DEVICE, until);
       totals.vendor += c.vendor; totals.nightscout += c.nightscout; totals.duplicates += c.duplicates; totals.missing += c.missing;
       const v = s.vendorStats() as Record<string, number>;
       vendor.logins += v.login; vendor.authenticates += v.authenticate; vendor.reads += v.read; vendor.failedLogins += v.failedLogins;
@@ -172,7 +184,7 @@ export async function runSimulatedBench(opts: { sources: number; hours: number; 
       perTickFixed: { 'DynamoDB.Query': (awsRequests['DynamoDB.Query'] ?? 0) / ticks },
       metrics: counts,
       freshness: { samples: live.length, p50Ms: percentile(live, 50), p95Ms: percentile(live, 95), maxMs: live.length ? Math.max(...live) : undefined, excludedBackfillSamples: excluded },
-      readings: { ...totals, window: `readings dated ${new Date(start - DAY).toISOString()} .. ${new Date(until - 10 * MIN).toISOString()}` },
+      readings: { ...totals, window: `readings dated ${new Date(start - DAY + 10 * MIN).toISOString()} .. ${new Date(until - 10 * MIN).toISOString()}` },
       vendor,
       loginsPerSourceDay: vendor.logins / opts.sources / (opts.hours / 24),
       readsPerNewReading: vendor.reads / live.length,
