@@ -98,9 +98,11 @@ async function runSimulatedDemo(args: Args, durationMs: number): Promise<number>
     const until = start + durationMs;
     await world.runUntil(until);
     const record = await world.sources.get(scenario.config.id);
-    // The source backfills up to its look-back; count what the vendor published in that span, settled 10 min before the end.
+    // The source backfills up to its look-back; count what the vendor published in that span, settled 10 min before the
+    // end. The look-back's oldest 10 minutes are left out: the first fetch runs at the first tick, up to a minute after
+    // the start, and its look-back starts from then, so a reading in that first minute is out of reach by design.
     const lookback = world.manage.drivers(scenario.config).loops[0].maxLookbackMs;
-    const counts = countReadings(scenario, start - lookback, until - 10 * 60_000);
+    const counts = countReadings(scenario, start - lookback + 10 * 60_000, until - 10 * 60_000);
     const stats = scenario.vendorStats();
     process.stdout.write(
       `DEMO (simulated ${args.source} → simulated Nightscout, ${formatDuration(durationMs)} on a simulated clock): ` +
