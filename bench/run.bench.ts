@@ -16,6 +16,7 @@ import path from 'node:path';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { COMMUNITY_BATCHING_WINDOW_SECONDS } from '../infra/constructs/nightscout-connect.construct.js';
+import type { BenchFigure } from './sources.bench.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -51,18 +52,8 @@ if (only !== undefined && only !== 'sources') {
 }
 const outFile = optStr('--out') ?? path.join(HERE, quick ? 'results.quick.json' : 'results.json');
 
-interface Figure {
-  id: string;
-  figure: string;
-  value: number | string;
-  unit: string;
-  aim: string;
-  met: boolean | null;
-  method: string;
-}
-
-const figures: Figure[] = [];
-const add = (f: Figure) => figures.push(f);
+const figures: BenchFigure[] = [];
+const add = (f: BenchFigure) => figures.push(f);
 const fmt = (n: number | undefined, digits = 2) => (n === undefined || Number.isNaN(n) ? 'n/a' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 }));
 const usd = (n: number) => `$${n < 0.01 ? n.toFixed(5) : n.toFixed(4)}`;
 const log = (line: string) => process.stdout.write(`${line}\n`);

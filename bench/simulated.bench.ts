@@ -98,6 +98,33 @@ export class CapacityMeter {
   }
 }
 
+/**
+ * Counts the world's ticks and keeps the freshness samples of live readings: a reading's instant is persist's now −
+ * lag, and those dated before `liveFrom` (the sources' start) are the first-run look-back backfill, counted apart.
+ */
+export function observeRun(world: SimWorld, liveFrom: number) {
+  const live: number[] = [];
+  let excluded = 0;
+  let ticks = 0;
+  const recordTiming = world.metrics.timing.bind(world.metrics);
+  world.metrics.timing = (name: string, ms: number) => {
+    recordTiming(name, ms);
+    if (name !== 'FreshnessLagMs') return;
+    if (world.clock.now() - ms >= liveFrom) live.push(ms);
+    else excluded++;
+  };
+  const tick = world.tick.bind(world);
+  world.tick = async () => { ticks++; await tick(); };
+  return {
+    live,
+    ticks: () => ticks,
+    freshness: () => ({
+      samples: live.length, excludedBackfillSamples: excluded,
+      p50Ms: percentile(live, 50), p95Ms: percentile(live, 95), maxMs: live.length ? Math.max(...live) : undefined,
+    }),
+  };
+}
+
 /** A sensor's phase on the 5-minute grid, 0–299,999 ms: uniform and deterministic per source id. */
 export function sensorPhaseMs(id: string): number {
   return createHash('sha256').update(id).digest().readUInt32BE(0) % (5 * 60_000);
@@ -112,20 +139,8 @@ export async function runSimulatedBench(opts: { sources: number; hours: number; 
   meterCapacity(world.dynamo, meter.observe);
   const scenarios: Scenario[] = [];
   try {
-    // Freshness of live readings only: a reading's instant is (persist's now − lag); keep those at or after the
-    // sources' start (all sources start at `start`), which drops the first-run 24 h backfill.
-    const live: number[] = [];
-    let excluded = 0;
-    const recordTiming = world.metrics.timing.bind(world.metrics);
-    world.metrics.timing = (name: string, ms: number) => {
-      recordTiming(name, ms);
-      if (name !== 'FreshnessLagMs') return;
-      if (world.clock.now() - ms >= start) live.push(ms);
-      else excluded++;
-    };
-    let ticks = 0;
-    const tick = world.tick.bind(world);
-    world.tick = async () => { ticks++; await tick(); };
+    const run = observeRun(world, start);
+    const { live } = run;
 
     for (let i = 0; i < opts.sources; i++) {
       // Demo passwords only (never printed); each source gets its own Share simulator and Nightscout simulator.
@@ -179,11 +194,11 @@ export async function runSimulatedBench(opts: { sources: number; hours: number; 
     const invocations = queueRequests['SQS.ReceiveMessage'] ?? 0;
 
     return {
-      sources: opts.sources, hours: opts.hours, wallSeconds, ticks, cycles, awsRequests, queueRequests, secretsManagerRequests,
+      sources: opts.sources, hours: opts.hours, wallSeconds, ticks: run.ticks(), cycles, awsRequests, queueRequests, secretsManagerRequests,
       perCycle, perCycleTotal: Object.values(perCycle).reduce((s, v) => s + v, 0),
-      perTickFixed: { 'DynamoDB.Query': (awsRequests['DynamoDB.Query'] ?? 0) / ticks },
+      perTickFixed: { 'DynamoDB.Query': (awsRequests['DynamoDB.Query'] ?? 0) / run.ticks() },
       metrics: counts,
-      freshness: { samples: live.length, p50Ms: percentile(live, 50), p95Ms: percentile(live, 95), maxMs: live.length ? Math.max(...live) : undefined, excludedBackfillSamples: excluded },
+      freshness: run.freshness(),
       readings: { ...totals, window: `readings dated ${new Date(start - DAY + 10 * MIN).toISOString()} .. ${new Date(until - 10 * MIN).toISOString()}` },
       vendor,
       loginsPerSourceDay: vendor.logins / opts.sources / (opts.hours / 24),

@@ -9,8 +9,8 @@
  * reading slot has it shifted by that extra wait, read from the driver's declared schedule rather than typed in.
  */
 import { createSimWorld, type SimWorld } from '../lib/local/sim-runner.js';
+import { observeRun } from './simulated.bench.js';
 import { countReadings, startScenario, type Scenario } from '../lib/local/demo.scenarios.js';
-import { percentile } from '../lib/local/recording.observability.js';
 import { driverFor } from '../lib/sources/source.registry.js';
 import type { SourceConfig } from '../lib/domain/source.js';
 
@@ -24,7 +24,7 @@ const EDGE_MS = 10 * MIN;
 
 export const SOURCE_KINDS = ['dexcomshare', 'librelinkup', 'glooko', 'nightscout', 'minimedcarelink'] as const;
 
-/** Same shape as run.bench.ts's figures, so they go into results.json unchanged. */
+/** One benchmark figure as results.json holds it (run.bench.ts uses the same type for every section). */
 export interface BenchFigure {
   id: string;
   figure: string;
@@ -272,20 +272,9 @@ async function runKind(kind: string, sourceCount: number, hours: number, onProgr
   const world: SimWorld = await createSimWorld({ start });
   const scenarios: Scenario[] = [];
   try {
-    // Freshness of live readings only: a reading's instant is (persist's now − lag); all sources start at `start`,
-    // so keeping instants at or after it drops the first-run look-back backfill.
-    const live: number[] = [];
-    let excluded = 0;
-    const recordTiming = world.metrics.timing.bind(world.metrics);
-    world.metrics.timing = (name: string, ms: number) => {
-      recordTiming(name, ms);
-      if (name !== 'FreshnessLagMs') return;
-      if (world.clock.now() - ms >= start) live.push(ms);
-      else excluded++;
-    };
-    let ticks = 0;
-    const tick = world.tick.bind(world);
-    world.tick = async () => { ticks++; await tick(); };
+    // All sources start at `start`: readings dated before it are the first-run look-back backfill.
+    const run = observeRun(world, start);
+    const { live } = run;
 
     for (let i = 0; i < sourceCount; i++) {
       // Demo passwords and tokens only, and they go to the credential store, never to output.
@@ -326,8 +315,8 @@ async function runKind(kind: string, sourceCount: number, hours: number, onProgr
     const records = await world.sources.list();
 
     return {
-      kind, sources: sourceCount, hours, start: new Date(start).toISOString(), wallSeconds, schedule, ticks, cycles,
-      freshness: { samples: live.length, excludedBackfillSamples: excluded, p50Ms: percentile(live, 50), p95Ms: percentile(live, 95), maxMs: live.length ? Math.max(...live) : undefined },
+      kind, sources: sourceCount, hours, start: new Date(start).toISOString(), wallSeconds, schedule, ticks: run.ticks(), cycles,
+      freshness: run.freshness(),
       vendor, newReadingsWritten: live.length,
       readings: { ...readings, window: `readings dated ${new Date(from).toISOString()} .. ${new Date(settled).toISOString()}` },
       awsRequests, queueRequests, perCycle, perCycleTotal: Object.values(perCycle).reduce((sum, v) => sum + v, 0),
