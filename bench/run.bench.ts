@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { COMMUNITY_BATCHING_WINDOW_SECONDS } from '../infra/constructs/nightscout-connect.construct.js';
+import { COMMUNITY_BATCHING_WINDOW_SECONDS } from '../lib/config/deployment.config.js';
 import type { BenchFigure } from './sources.bench.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

@@ -10,13 +10,13 @@ import { createHash } from 'node:crypto';
  * is (sysTime, type), so sources would overwrite one another and the first-run seed would see other sources'
  * entries. One Nightscout per source is also what a real deployment looks like (one site per person).
  */
-import { createSimWorld, type SimWorld } from '../lib/local/sim-runner.js';
-import { countReadings, startScenario, type Scenario } from '../lib/local/demo.scenarios.js';
-import { percentile } from '../lib/local/recording.observability.js';
+import { createSimWorld, type SimWorld } from '../local/sim-runner.js';
+import { countReadings, startScenario, type Scenario } from '../local/demo.scenarios.js';
+import { percentile } from '../local/recording.observability.js';
 import { DEXCOM_DEVICE } from '../lib/sources/dexcom-share/dexcom-share.source.js';
 import type { SourceRecord } from '../lib/ports/source.store.port.js';
 import { dynamoItemBytes, indexWriteUnits, type IndexKey } from './cost.model.js';
-import { meterCapacity, type MeteredCommand } from '../lib/adapters/aws/aws-clients.js';
+import { meterCapacity, type MeteredCommand } from '../local/aws-instrumentation.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

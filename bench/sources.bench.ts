@@ -2,15 +2,15 @@
  * Freshness and request economy per source kind (issue #3): for each kind, N sources × H simulated hours through the
  * real tick, fetch-frame and persist handlers (createSimWorld: DynamoDB adapter on dynalite, memory SQS on the
  * simulated clock), each source with its own vendor simulator and its own Nightscout simulator (the demo scenarios
- * of lib/local/demo.scenarios.ts). One world per kind, so every counter belongs to one kind.
+ * of local/demo.scenarios.ts). One world per kind, so every counter belongs to one kind.
  *
  * Every figure is read from the run's counters. The aims are stated per kind beside the figures (`AIMS`): the
  * issue's freshness aim was written for Dexcom Share, and a kind whose driver deliberately waits longer after each
  * reading slot has it shifted by that extra wait, read from the driver's declared schedule rather than typed in.
  */
-import { createSimWorld, type SimWorld } from '../lib/local/sim-runner.js';
+import { createSimWorld, type SimWorld } from '../local/sim-runner.js';
 import { observeRun } from './simulated.bench.js';
-import { countReadings, startScenario, type Scenario } from '../lib/local/demo.scenarios.js';
+import { countReadings, startScenario, type Scenario } from '../local/demo.scenarios.js';
 import { driverFor } from '../lib/sources/source.registry.js';
 import type { SourceConfig } from '../lib/domain/source.js';
 

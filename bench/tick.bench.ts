@@ -4,12 +4,13 @@
  * set-up is timed separately and is not the figure. Then one runTick (concurrency 16) with a memory frame queue is
  * timed on the wall clock.
  */
-import { createDynamoDbClient, countRequests, RequestCounter } from '../lib/adapters/aws/aws-clients.js';
+import { createDynamoDbClient } from '../lib/adapters/aws/aws-clients.js';
+import { countRequests, RequestCounter } from '../local/aws-instrumentation.js';
 import { DynamoDbSourceStore, createSourceTable } from '../lib/adapters/aws/dynamodb-source.store.js';
 import { MemoryQueue } from '../lib/adapters/memory/memory-message.queue.js';
-import { startDynalite } from '../lib/local/emulators.js';
-import { RecordingLog, RecordingMetrics } from '../lib/local/recording.observability.js';
-import { ManualClock } from '../lib/local/sim-runner.js';
+import { startDynalite } from '../local/emulators.js';
+import { RecordingLog, RecordingMetrics } from '../local/recording.observability.js';
+import { ManualClock } from '../local/sim-runner.js';
 import { contextOf, startSource } from '../lib/machines/source/source.snapshot.js';
 import { describeStatus, nextWakeAt } from '../lib/machines/source/source.view.js';
 import { toMachineSpec } from '../lib/sources/driver.builder.js';

@@ -2,7 +2,7 @@
 import { readLambdaEnv } from '../../lib/runtime/lambda.env.js';
 import { awsFetchDeps } from '../../lib/runtime/aws.deps.js';
 import { flushMetrics } from '../../lib/runtime/observability.js';
-import { makeFetchFrameHandler } from './fetch-frame.handler.js';
+import { makeFetchFrameHandler } from '../../lib/app/handlers/fetch-frame.handler.js';
 
 export const handler = makeFetchFrameHandler(
   awsFetchDeps(readLambdaEnv(process.env, ['tableName', 'fetchQueueUrl', 'persistQueueUrl', 'credentialsSecretPrefix'])),

@@ -2,6 +2,6 @@
 import { readLambdaEnv } from '../../lib/runtime/lambda.env.js';
 import { awsCoreDeps } from '../../lib/runtime/aws.deps.js';
 import { flushMetrics } from '../../lib/runtime/observability.js';
-import { makeTickHandler } from './tick.handler.js';
+import { makeTickHandler } from '../../lib/app/handlers/tick.handler.js';
 
 export const handler = makeTickHandler(awsCoreDeps(readLambdaEnv(process.env, ['tableName', 'fetchQueueUrl'])), flushMetrics);

@@ -14,6 +14,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, NightscoutConnectMonitoring } from './nightscout-connect-monitoring.construct.js';
+import { COMMUNITY_BATCHING_WINDOW_SECONDS } from '../../lib/config/deployment.config.js';
 
 /** `single`: one person, one credential secret. `community`: many sources spread over `credentialShards` secrets. */
 export type NightscoutConnectMode = 'single' | 'community';
@@ -130,9 +131,6 @@ export interface NightscoutConnectProps {
 
 
 /** The shape lib/adapters/aws/secrets-manager-credential.store.ts reads, with no sources yet. */
-/** Community default for `batchingWindowSeconds`, chosen from the 1,000-source bench (docs/benchmark.md). */
-export const COMMUNITY_BATCHING_WINDOW_SECONDS = 1;
-
 const EMPTY_CREDENTIAL_SHARD = JSON.stringify({ sources: {} });
 
 /** Default repository root: this file lives in <root>/infra/constructs/. */

@@ -5,21 +5,10 @@
  * failed and redelivered after the queue's visibility timeout; after maxReceiveCount it lands in the DLQ, where
  * nothing is lost (it can be redriven and is then processed exactly as before).
  */
-import type { RedeliveryControl } from '../ports/queue.port.js';
+import type { BatchResponse, QueueRecord, RedeliveryControl } from '../ports/queue.port.js';
 import type { LogPort } from '../ports/observability.port.js';
 import type { Settlement } from './app.deps.js';
 
-/** The fields of an SQS event record we use (the Lambda event shape). */
-export interface QueueRecord {
-  messageId: string;
-  receiptHandle: string;
-  body: string;
-  attributes: { ApproximateReceiveCount: string };
-}
-
-export interface BatchResponse {
-  batchItemFailures: Array<{ itemIdentifier: string }>;
-}
 
 export async function consumeBatch<T>(
   records: QueueRecord[],

@@ -15,7 +15,7 @@ import { DynamoDbSourceStore } from '../adapters/aws/dynamodb-source.store.js';
 import { DynamoDbSessionStore } from '../adapters/aws/dynamodb-session.store.js';
 import { SecretsManagerCredentialStore } from '../adapters/aws/secrets-manager-credential.store.js';
 import { SqsDlqRedrive, type DlqRedrive } from '../adapters/aws/sqs-dlq.redrive.js';
-import { DEFAULT_DATA_DIR, localEndpointsPath, readLocalEndpoints, type LocalEndpoints } from '../local/local-endpoints.js';
+import { DEFAULT_DATA_DIR, localEndpointsPath, readLocalEndpoints, type LocalEndpoints } from '../config/local-endpoints.js';
 import type { ManageDeps } from '../app/manage-sources.js';
 import { driverFor } from '../sources/source.registry.js';
 

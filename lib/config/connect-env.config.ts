@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { ConfigError } from '../domain/errors.js';
 import type { SourceConfig, SourceCredentials } from '../domain/source.js';
 import { canonicalKind, driverFor } from '../sources/source.registry.js';
-import { isLoopbackHost } from '../sources/http.client.js';
+import { isLoopbackHost } from '../adapters/http/http.client.js';
 
 /** Keys (camelCased) whose values are secrets or personal identifiers: never settings. */
 const SECRET_KEYS = new Set([

@@ -16,3 +16,16 @@ export interface MessageQueue<T> {
 export interface RedeliveryControl {
   retryAfter(receiptHandle: string, seconds: number): Promise<void>;
 }
+
+/** The fields of an SQS event record a consumer uses (the Lambda event shape, also built by local pollers). */
+export interface QueueRecord {
+  messageId: string;
+  receiptHandle: string;
+  body: string;
+  attributes: { ApproximateReceiveCount: string };
+}
+
+/** Partial batch response: only the listed records return to the queue. */
+export interface BatchResponse {
+  batchItemFailures: Array<{ itemIdentifier: string }>;
+}

@@ -7,7 +7,7 @@ import { DynamoDbSourceStore } from '../adapters/aws/dynamodb-source.store.js';
 import { DynamoDbSessionStore } from '../adapters/aws/dynamodb-session.store.js';
 import { SqsMessageQueue, SqsRedeliveryControl } from '../adapters/aws/sqs-message.queue.js';
 import { SecretsManagerCredentialStore } from '../adapters/aws/secrets-manager-credential.store.js';
-import { nightscoutWriterFor } from '../nightscout/nightscout-writer.factory.js';
+import { nightscoutWriterFor } from '../adapters/nightscout/nightscout-writer.factory.js';
 import { driverFor } from '../sources/source.registry.js';
 import { systemClock } from '../ports/observability.port.js';
 import type { CoreDeps, FetchDeps, PersistDeps } from '../app/app.deps.js';

@@ -4,8 +4,8 @@
  * queue hop; nothing is lost or doubled.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSimWorld, type SimWorld } from '../../lib/local/sim-runner.js';
-import { countReadings, startScenario, type Scenario } from '../../lib/local/demo.scenarios.js';
+import { createSimWorld, type SimWorld } from '../../local/sim-runner.js';
+import { countReadings, startScenario, type Scenario } from '../../local/demo.scenarios.js';
 import { DEXCOM_DEVICE } from '../../lib/sources/dexcom-share/dexcom-share.source.js';
 
 const MIN = 60_000;

@@ -4,10 +4,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import { createSimWorld, TABLE, type SimWorld } from '../../lib/local/sim-runner.js';
-import { countReadings, type Scenario } from '../../lib/local/demo.scenarios.js';
-import { startDexcomShareSimulator, type DexcomShareSimulator } from '../../lib/simulators/dexcom-share.simulator.js';
-import { startNightscoutSimulator } from '../../lib/simulators/nightscout.simulator.js';
+import { createSimWorld, TABLE, type SimWorld } from '../../local/sim-runner.js';
+import { countReadings, type Scenario } from '../../local/demo.scenarios.js';
+import { startDexcomShareSimulator, type DexcomShareSimulator } from '../../local/vendors/dexcom-share/dexcom-share.simulator.js';
+import { startNightscoutSimulator } from '../../local/nightscout/nightscout.simulator.js';
 import { runTick, TICK_LOOKAHEAD_MS } from '../../lib/app/run-tick.js';
 import type { SourceContext } from '../../lib/machines/source/source.types.js';
 import { driverFor } from '../../lib/sources/source.registry.js';

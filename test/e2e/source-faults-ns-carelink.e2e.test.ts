@@ -1,7 +1,7 @@
 /**
  * Nightscout-as-source and Medtronic CareLink end to end, with their fault outcomes: vendor simulator → tick →
  * fetch-frame → persist → target Nightscout simulator, the real handlers on a simulated clock and the real DynamoDB
- * adapters on dynalite (lib/local/sim-runner.ts). What each test proves is in its name; the figures it measured are
+ * adapters on dynalite (local/sim-runner.ts). What each test proves is in its name; the figures it measured are
  * printed at the end (no secrets).
  *
  * Nightscout source site: an uploader posts an sgv every 5 minutes (at :02:13.456, 20 s later), a Loop-style
@@ -16,9 +16,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { createSimWorld, TABLE, type SimWorld } from '../../lib/local/sim-runner.js';
-import { startNightscoutSimulator, type NightscoutSimulator, type StoredDocument } from '../../lib/simulators/nightscout.simulator.js';
-import { careLinkSimDropout, startCareLinkSimulator, type CareLinkSimulator } from '../../lib/simulators/carelink.simulator.js';
+import { createSimWorld, TABLE, type SimWorld } from '../../local/sim-runner.js';
+import { startNightscoutSimulator, type NightscoutSimulator, type StoredDocument } from '../../local/nightscout/nightscout.simulator.js';
+import { careLinkSimDropout, startCareLinkSimulator, type CareLinkSimulator } from '../../local/vendors/carelink/carelink.simulator.js';
 import { completeCareLinkLogin, startCareLinkLogin } from '../../lib/sources/carelink/carelink-login.flow.js';
 import { ACCESS_EXPIRY_MARGIN_MS, careLinkDriver, CARELINK_RELOGIN_HINT } from '../../lib/sources/carelink/carelink.source.js';
 import { CARELINK_DEVICE_PREFIX } from '../../lib/sources/carelink/carelink.parse.js';

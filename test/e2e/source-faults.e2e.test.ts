@@ -11,11 +11,11 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import { createSimWorld, TABLE, type SimWorld } from '../../lib/local/sim-runner.js';
-import { RecordingLog } from '../../lib/local/recording.observability.js';
-import { startNightscoutSimulator, type NightscoutSimulator, type StoredDocument } from '../../lib/simulators/nightscout.simulator.js';
-import { startLibreLinkUpSimulator, type LibreEndpoint, type LibreLinkUpSimulator } from '../../lib/simulators/librelinkup.simulator.js';
-import { startGlookoSimulator, type GlookoSimulator } from '../../lib/simulators/glooko.simulator.js';
+import { createSimWorld, TABLE, type SimWorld } from '../../local/sim-runner.js';
+import { RecordingLog } from '../../local/recording.observability.js';
+import { startNightscoutSimulator, type NightscoutSimulator, type StoredDocument } from '../../local/nightscout/nightscout.simulator.js';
+import { startLibreLinkUpSimulator, type LibreEndpoint, type LibreLinkUpSimulator } from '../../local/vendors/librelinkup/librelinkup.simulator.js';
+import { startGlookoSimulator, type GlookoSimulator } from '../../local/vendors/glooko/glooko.simulator.js';
 import { updateCredentials } from '../../lib/app/manage-sources.js';
 import { backoffCeiling, type BackoffPolicy } from '../../lib/domain/backoff.js';
 import type { SourceConfig, SourceCredentials } from '../../lib/domain/source.js';

@@ -1,7 +1,7 @@
 /**
  * Every source kind end to end through the same engine: vendor simulator → tick → fetch-frame → persist → Nightscout
- * simulator, real handlers on a simulated clock, real DynamoDB adapter on dynalite (see lib/local/sim-runner.ts and
- * the scenarios in lib/local/demo.scenarios.ts). Per kind, six simulated hours:
+ * simulator, real handlers on a simulated clock, real DynamoDB adapter on dynalite (see local/sim-runner.ts and
+ * the scenarios in local/demo.scenarios.ts). Per kind, six simulated hours:
  * - every reading the vendor published inside the source's look-back window, at least 10 min before the end, is in
  *   Nightscout exactly once with `date` equal to the vendor's instant to the millisecond, and nothing is invented;
  * - logins stay at a handful; the configured passwords, API secrets and tokens appear in no log line, no queue body,
@@ -15,12 +15,12 @@
  * Per-source figures (logins, vendor data requests per new reading, freshness p50/p95) are printed; no secrets.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createSimWorld, type SimWorld } from '../../lib/local/sim-runner.js';
-import { countReadings, startScenario, type Scenario } from '../../lib/local/demo.scenarios.js';
-import { percentile } from '../../lib/local/recording.observability.js';
+import { createSimWorld, type SimWorld } from '../../local/sim-runner.js';
+import { countReadings, startScenario, type Scenario } from '../../local/demo.scenarios.js';
+import { percentile } from '../../local/recording.observability.js';
 import { driverFor } from '../../lib/sources/source.registry.js';
-import { startNightscoutSimulator } from '../../lib/simulators/nightscout.simulator.js';
-import { startLibreLinkUpSimulator, type LibreLinkUpSimulator } from '../../lib/simulators/librelinkup.simulator.js';
+import { startNightscoutSimulator } from '../../local/nightscout/nightscout.simulator.js';
+import { startLibreLinkUpSimulator, type LibreLinkUpSimulator } from '../../local/vendors/librelinkup/librelinkup.simulator.js';
 import { LIBRELINKUP_DEVICE } from '../../lib/sources/librelinkup/librelinkup.source.js';
 
 const MIN = 60_000;

@@ -5,7 +5,7 @@ import { App, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { NightscoutConnectStack, type NightscoutConnectStackProps } from '../../infra/stacks/nightscout-connect.stack.js';
-import { COMMUNITY_BATCHING_WINDOW_SECONDS } from '../../infra/constructs/nightscout-connect.construct.js';
+import { COMMUNITY_BATCHING_WINDOW_SECONDS } from '../../lib/config/deployment.config.js';
 import { INFRA_FIXTURE_ENTRY_DIR, testContext } from '../helpers/infra-context.helper.js';
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, any>; DeletionPolicy?: string }>;

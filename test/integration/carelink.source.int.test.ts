@@ -18,7 +18,7 @@ import {
   startCareLinkLogin,
   type CareLinkVendorCredentials,
 } from '../../lib/sources/carelink/carelink-login.flow.js';
-import { startCareLinkSimulator, type CareLinkSimulator } from '../../lib/simulators/carelink.simulator.js';
+import { startCareLinkSimulator, type CareLinkSimulator } from '../../local/vendors/carelink/carelink.simulator.js';
 
 const clock = { t: Date.parse('2024-05-10T12:00:00Z'), now() { return this.t; } };
 let sim: CareLinkSimulator;

@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { createDynamoDbClient } from '../../lib/adapters/aws/aws-clients.js';
-import { SECRETS_FILE, startRealtime, type LocalRunner, type RealtimeOptions } from '../../lib/local/realtime-runner.js';
-import { LOCAL_ENDPOINTS_FILE } from '../../lib/local/local-endpoints.js';
-import { startDexcomShareSimulator, type DexcomShareSimulator } from '../../lib/simulators/dexcom-share.simulator.js';
-import { startNightscoutSimulator, type NightscoutSimulator } from '../../lib/simulators/nightscout.simulator.js';
+import { SECRETS_FILE, startRealtime, type LocalRunner, type RealtimeOptions } from '../../local/realtime-runner.js';
+import { LOCAL_ENDPOINTS_FILE } from '../../lib/config/local-endpoints.js';
+import { startDexcomShareSimulator, type DexcomShareSimulator } from '../../local/vendors/dexcom-share/dexcom-share.simulator.js';
+import { startNightscoutSimulator, type NightscoutSimulator } from '../../local/nightscout/nightscout.simulator.js';
 import { DEXCOM_DEVICE } from '../../lib/sources/dexcom-share/dexcom-share.source.js';
 import { runCli } from '../../lib/cli/cli.main.js';
 

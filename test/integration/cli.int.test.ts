@@ -8,12 +8,12 @@ import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchComma
 import { createDynamoDbClient, createSecretsManagerClient, createSqsClient } from '../../lib/adapters/aws/aws-clients.js';
 import { DynamoDbSourceStore, createSourceTable } from '../../lib/adapters/aws/dynamodb-source.store.js';
 import type { QueuePair } from '../../lib/adapters/aws/sqs-message.queue.js';
-import { createQueuePair, startDynalite, startFauxqs, startSecretsManagerStandIn, type RunningEmulator } from '../../lib/local/emulators.js';
+import { createQueuePair, startDynalite, startFauxqs, startSecretsManagerStandIn, type RunningEmulator } from '../../local/emulators.js';
 import { applySourceEvent } from '../../lib/app/apply-event.js';
 import { driverFor } from '../../lib/sources/source.registry.js';
 import { silentLog } from '../../lib/ports/observability.port.js';
-import { startDexcomShareSimulator, type DexcomShareSimulator } from '../../lib/simulators/dexcom-share.simulator.js';
-import { startCareLinkSimulator, type CareLinkSimulator } from '../../lib/simulators/carelink.simulator.js';
+import { startDexcomShareSimulator, type DexcomShareSimulator } from '../../local/vendors/dexcom-share/dexcom-share.simulator.js';
+import { startCareLinkSimulator, type CareLinkSimulator } from '../../local/vendors/carelink/carelink.simulator.js';
 import type { SourceContext } from '../../lib/machines/source/source.types.js';
 import { runCli, type CliIo } from '../../lib/cli/cli.main.js';
 import { buildMoveTaskCommand, redriveWithMoveTask } from '../../lib/adapters/aws/sqs-dlq.redrive.js';

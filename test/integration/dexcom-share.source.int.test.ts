@@ -11,7 +11,7 @@ import {
   startDexcomShareSimulator,
   type DexcomShareSimulator,
   type DexcomShareSimulatorOptions,
-} from '../../lib/simulators/dexcom-share.simulator.js';
+} from '../../local/vendors/dexcom-share/dexcom-share.simulator.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

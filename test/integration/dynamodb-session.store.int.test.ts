@@ -9,7 +9,7 @@ import { createDynamoDbClient } from '../../lib/adapters/aws/aws-clients.js';
 import { createSourceTable, SOURCE_TABLE_SCHEMA as S } from '../../lib/adapters/aws/dynamodb-source.store.js';
 import { DynamoDbSessionStore, SESSION_TTL_GRACE_MS, sessionTtlFor, sessionTtlSeconds } from '../../lib/adapters/aws/dynamodb-session.store.js';
 import { holdsRefreshToken } from '../../lib/ports/session.store.port.js';
-import { startDynalite } from '../../lib/local/emulators.js';
+import { startDynalite } from '../../local/emulators.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 

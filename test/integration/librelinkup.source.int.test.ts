@@ -25,7 +25,7 @@ import {
   type LibreLinkUpSimulator,
   type LibreLinkUpSimulatorOptions,
   type SimulatedLibreAccount,
-} from '../../lib/simulators/librelinkup.simulator.js';
+} from '../../local/vendors/librelinkup/librelinkup.simulator.js';
 
 const EMAIL = 'parent@example.invalid';
 const PASSWORD = 'correct horse battery staple';

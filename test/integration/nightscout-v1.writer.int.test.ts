@@ -4,8 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { NightscoutV1Writer } from '../../lib/nightscout/nightscout-v1.writer.js';
-import { startNightscoutSimulator, type NightscoutSimulator } from '../../lib/simulators/nightscout.simulator.js';
+import { NightscoutV1Writer } from '../../lib/adapters/nightscout/nightscout-v1.writer.js';
+import { startNightscoutSimulator, type NightscoutSimulator } from '../../local/nightscout/nightscout.simulator.js';
 import { SourceAuthRejectedError, SourceError, SourceUnavailableError } from '../../lib/domain/errors.js';
 import { emptyBatch, toIso, type Batch, type DeviceStatus, type Profile, type SgvEntry, type Treatment } from '../../lib/domain/records.js';
 import type { PersistRequest } from '../../lib/ports/nightscout.writer.port.js';

@@ -3,9 +3,9 @@
  * (200 isDeduplication is success), seeding, failure kinds, and the token never reaching an error.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { NightscoutV3Writer, stableIdentifier } from '../../lib/nightscout/nightscout-v3.writer.js';
-import { NightscoutV1Writer } from '../../lib/nightscout/nightscout-v1.writer.js';
-import { startNightscoutSimulator, type NightscoutSimulator } from '../../lib/simulators/nightscout.simulator.js';
+import { NightscoutV3Writer, stableIdentifier } from '../../lib/adapters/nightscout/nightscout-v3.writer.js';
+import { NightscoutV1Writer } from '../../lib/adapters/nightscout/nightscout-v1.writer.js';
+import { startNightscoutSimulator, type NightscoutSimulator } from '../../local/nightscout/nightscout.simulator.js';
 import { SourceError } from '../../lib/domain/errors.js';
 import { emptyBatch, toIso, type Batch, type DeviceStatus, type SgvEntry, type Treatment } from '../../lib/domain/records.js';
 import type { PersistRequest } from '../../lib/ports/nightscout.writer.port.js';

@@ -1,7 +1,7 @@
 /** The simulator's own fidelity: auth variants, upsert semantics per version, the 4-day window, v3 auth rules. */
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startNightscoutSimulator, type NightscoutSimulator, type NightscoutVersion } from '../../lib/simulators/nightscout.simulator.js';
+import { startNightscoutSimulator, type NightscoutSimulator, type NightscoutVersion } from '../../local/nightscout/nightscout.simulator.js';
 
 const SECRET = 'correct-horse-battery-staple';
 const NOW = Date.parse('2025-03-10T12:00:00.000Z');

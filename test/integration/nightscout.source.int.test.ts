@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SessionInvalidError, SourceAuthRejectedError, SourceError } from '../../lib/domain/errors.js';
 import type { Cursor } from '../../lib/domain/records.js';
 import { silentLog } from '../../lib/ports/observability.port.js';
-import { startNightscoutSimulator, type NightscoutSimulator } from '../../lib/simulators/nightscout.simulator.js';
+import { startNightscoutSimulator, type NightscoutSimulator } from '../../local/nightscout/nightscout.simulator.js';
 import {
   nightscoutSourceDriver,
   parseNightscoutSourceSettings,

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { countRequests, createSecretsManagerClient, RequestCounter } from '../../lib/adapters/aws/aws-clients.js';
+import { createSecretsManagerClient } from '../../lib/adapters/aws/aws-clients.js';
+import { countRequests, RequestCounter } from '../../local/aws-instrumentation.js';
 import { SecretsManagerCredentialStore } from '../../lib/adapters/aws/secrets-manager-credential.store.js';
-import { startSecretsManagerStandIn } from '../../lib/local/emulators.js';
+import { startSecretsManagerStandIn } from '../../local/emulators.js';
 import { ConfigError } from '../../lib/domain/errors.js';
 import type { SourceCredentials } from '../../lib/domain/source.js';
 

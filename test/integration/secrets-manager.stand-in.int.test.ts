@@ -12,7 +12,7 @@ import {
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { createSecretsManagerClient } from '../../lib/adapters/aws/aws-clients.js';
-import { startSecretsManagerStandIn } from '../../lib/local/emulators.js';
+import { startSecretsManagerStandIn } from '../../local/emulators.js';
 
 let standIn: Awaited<ReturnType<typeof startSecretsManagerStandIn>>;
 let sm: SecretsManagerClient;

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReceiveMessageCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { countRequests, createSqsClient, RequestCounter } from '../../lib/adapters/aws/aws-clients.js';
+import { createSqsClient } from '../../lib/adapters/aws/aws-clients.js';
+import { countRequests, RequestCounter } from '../../local/aws-instrumentation.js';
 import { clampSeconds, SqsMessageQueue, SqsRedeliveryControl } from '../../lib/adapters/aws/sqs-message.queue.js';
-import { createQueuePair, startFauxqs } from '../../lib/local/emulators.js';
+import { createQueuePair, startFauxqs } from '../../local/emulators.js';
 import { SourceUnavailableError } from '../../lib/domain/errors.js';
 
 let emulator: Awaited<ReturnType<typeof startFauxqs>>;

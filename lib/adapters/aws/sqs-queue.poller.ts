@@ -3,7 +3,7 @@
  * records to a handler as an SQS event, delete what succeeded, leave the reported failures for redelivery.
  */
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { QueueRecord, BatchResponse } from '../../app/queue-batch.js';
+import type { BatchResponse, QueueRecord } from '../../ports/queue.port.js';
 
 export async function pollQueueOnce(
   client: SQSClient,

@@ -3,7 +3,7 @@
  * Everything here is non-secret plain data: it is stored beside the source and shown in status.
  */
 import { ConfigError } from '../../domain/errors.js';
-import { DEFAULT_HTTP_TIMEOUT_MS, isLoopbackHost } from '../http.client.js';
+import { DEFAULT_HTTP_TIMEOUT_MS, isLoopbackHost } from '../../adapters/http/http.client.js';
 
 export type CareLinkRegion = 'us' | 'eu';
 

@@ -31,7 +31,7 @@ import {
 } from '../../domain/errors.js';
 import type { SourceCredentials } from '../../domain/source.js';
 import { driverBuilder, type DriverContext, type SessionGrant } from '../driver.builder.js';
-import { classifyStatus, classifyTransportError, createHttpClient, parseRetryAfter } from '../http.client.js';
+import { classifyStatus, classifyTransportError, createHttpClient, parseRetryAfter } from '../../adapters/http/http.client.js';
 import { parseCareLinkSettings, safeUrl, type CareLinkSettings } from './carelink.settings.js';
 import {
   CARELINK_USER_AGENT,

@@ -16,7 +16,7 @@ import {
 import { emptyBatch, type Batch, type Cursor } from '../../domain/records.js';
 import type { SourceCredentials } from '../../domain/source.js';
 import { driverBuilder, type Driver, type DriverContext } from '../driver.builder.js';
-import { classifyStatus, classifyTransportError, createHttpClient, DEFAULT_HTTP_TIMEOUT_MS, isLoopbackHost, parseRetryAfter } from '../http.client.js';
+import { classifyStatus, classifyTransportError, createHttpClient, DEFAULT_HTTP_TIMEOUT_MS, isLoopbackHost, parseRetryAfter } from '../../adapters/http/http.client.js';
 import { parseGlucoseValuesDetailed, toEntries, type DexcomReading } from './dexcom-share.parse.js';
 
 /** Kept from nightscout-connect so migrating users keep their labels (Nightscout dedups on sysTime+type, not device). */

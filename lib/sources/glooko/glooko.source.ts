@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { ConfigError, SessionInvalidError, SourceRejectedError } from '../../domain/errors.js';
 import type { SourceCredentials } from '../../domain/source.js';
 import { driverBuilder, type DriverContext } from '../driver.builder.js';
-import { classifyStatus, classifyTransportError, createHttpClient, DEFAULT_HTTP_TIMEOUT_MS, isLoopbackHost, parseRetryAfter } from '../http.client.js';
+import { classifyStatus, classifyTransportError, createHttpClient, DEFAULT_HTTP_TIMEOUT_MS, isLoopbackHost, parseRetryAfter } from '../../adapters/http/http.client.js';
 import {
   extractArray,
   GLOOKO_DEVICE,

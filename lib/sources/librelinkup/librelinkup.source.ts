@@ -25,7 +25,7 @@ import {
 } from '../../domain/errors.js';
 import type { SourceCredentials } from '../../domain/source.js';
 import { driverBuilder, type Driver, type DriverContext, type SessionGrant } from '../driver.builder.js';
-import { MAX_RETRY_AFTER_MS, classifyStatus, classifyTransportError, createHttpClient, parseRetryAfter } from '../http.client.js';
+import { MAX_RETRY_AFTER_MS, classifyStatus, classifyTransportError, createHttpClient, parseRetryAfter } from '../../adapters/http/http.client.js';
 import { LIBRELINKUP_REREAD, libreFrameToBatch, pickGraphFrame, type LibreGraphFrame } from './librelinkup.parse.js';
 
 export const LIBRELINKUP_KIND = 'librelinkup';

@@ -17,7 +17,7 @@ import type { Cursor } from '../../domain/records.js';
 import { toIso } from '../../domain/records.js';
 import type { SourceCredentials } from '../../domain/source.js';
 import { driverBuilder, type DriverContext, type FetchContext } from '../driver.builder.js';
-import { classifyStatus, classifyTransportError, createHttpClient, DEFAULT_HTTP_TIMEOUT_MS, isLoopbackHost, parseRetryAfter } from '../http.client.js';
+import { classifyStatus, classifyTransportError, createHttpClient, DEFAULT_HTTP_TIMEOUT_MS, isLoopbackHost, parseRetryAfter } from '../../adapters/http/http.client.js';
 import {
   documentInstant,
   NIGHTSCOUT_COLLECTIONS,

@@ -14,7 +14,7 @@ import {
   withoutStoredBehindCursor,
   withoutStoredReadings,
   type StoredReading,
-} from '../../../lib/nightscout/nightscout-batch.helper.js';
+} from '../../../lib/adapters/nightscout/nightscout-batch.helper.js';
 import { emptyBatch, toIso, type Batch, type SgvEntry } from '../../../lib/domain/records.js';
 import { SourceRejectedError } from '../../../lib/domain/errors.js';
 

@@ -1,6 +1,6 @@
 /** Endpoint validation, secret hashing and query building for the Nightscout writers. */
 import { describe, expect, it } from 'vitest';
-import { hashApiSecret, parseNightscoutEndpoint, withQuery } from '../../../lib/nightscout/nightscout-endpoint.helper.js';
+import { hashApiSecret, parseNightscoutEndpoint, withQuery } from '../../../lib/adapters/nightscout/nightscout-endpoint.helper.js';
 import { ConfigError } from '../../../lib/domain/errors.js';
 
 function problemsOf(endpoint: string): string {

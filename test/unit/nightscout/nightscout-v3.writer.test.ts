@@ -1,6 +1,6 @@
 /** stableIdentifier: must equal Nightscout's own uuid.v5(`${device}_${date}[_${eventType}]`, "NightscoutRocks!"). */
 import { describe, expect, it } from 'vitest';
-import { stableIdentifier } from '../../../lib/nightscout/nightscout-v3.writer.js';
+import { stableIdentifier } from '../../../lib/adapters/nightscout/nightscout-v3.writer.js';
 
 describe('stableIdentifier', () => {
   // Vectors computed independently with Python's uuid.uuid5(UUID(bytes=b'NightscoutRocks!'), name).

@@ -9,9 +9,9 @@ import {
   type LibreGraphFrame,
 } from '../../../lib/sources/librelinkup/librelinkup.parse.js';
 import { entryIdentifier } from '../../../lib/sources/dexcom-share/dexcom-share.parse.js';
-import { afterCursor, withoutStoredBehindCursor } from '../../../lib/nightscout/nightscout-batch.helper.js';
+import { afterCursor, withoutStoredBehindCursor } from '../../../lib/adapters/nightscout/nightscout-batch.helper.js';
 import type { SgvEntry } from '../../../lib/domain/records.js';
-import { formatFactoryTimestamp, formatLocalTimestamp } from '../../../lib/simulators/librelinkup.simulator.js';
+import { formatFactoryTimestamp, formatLocalTimestamp } from '../../../local/vendors/librelinkup/librelinkup.simulator.js';
 
 const DEVICE = 'nightscout-connect-librelinkup';
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../../fixtures/librelinkup/${name}`, import.meta.url), 'utf8'));

@@ -2,7 +2,7 @@
  * Log and metric ports that record what they receive: used by the local runner (optionally echoing JSON lines),
  * the end-to-end tests (canary-secret checks read every line) and the benchmark (freshness percentiles).
  */
-import type { LogPort, MetricsPort } from '../ports/observability.port.js';
+import type { LogPort, MetricsPort } from '../lib/ports/observability.port.js';
 
 export class RecordingLog implements LogPort {
   readonly lines: string[] = [];

@@ -21,11 +21,11 @@
  * v1 silently limits undated queries to the last 4 days.
  */
 import type { AxiosInstance } from 'axios';
-import type { NightscoutWriter, PersistRequest, PersistResult } from '../ports/nightscout.writer.port.js';
-import type { Batch, Cursor, DeviceStatus, Profile } from '../domain/records.js';
-import { NO_REREAD, toIso } from '../domain/records.js';
-import { ConfigError, SourceError } from '../domain/errors.js';
-import { classifyTransportError, createHttpClient } from '../sources/http.client.js';
+import type { NightscoutWriter, PersistRequest, PersistResult } from '../../ports/nightscout.writer.port.js';
+import type { Batch, Cursor, DeviceStatus, Profile } from '../../domain/records.js';
+import { NO_REREAD, toIso } from '../../domain/records.js';
+import { ConfigError, SourceError } from '../../domain/errors.js';
+import { classifyTransportError, createHttpClient } from '../http/http.client.js';
 import {
   NIGHTSCOUT_ERROR_PREFIX,
   errorForResponse,

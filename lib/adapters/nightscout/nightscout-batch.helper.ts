@@ -3,8 +3,8 @@
  * says is already stored (entries: unless inside the driver's re-read window, where a read-back decides), sort oldest
  * first, and advance the cursor. Dates are read, never rewritten.
  */
-import type { Batch, Cursor, SgvEntry } from '../domain/records.js';
-import { SourceRejectedError } from '../domain/errors.js';
+import type { Batch, Cursor, SgvEntry } from '../../domain/records.js';
+import { SourceRejectedError } from '../../domain/errors.js';
 
 export type CollectionName = keyof Cursor;
 export const COLLECTIONS: readonly CollectionName[] = ['entries', 'treatments', 'devicestatus', 'profiles'];

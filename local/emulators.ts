@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
 import { startFauxqs as startFauxqsServer } from 'fauxqs';
-import { createSqsQueuePair, type QueuePair } from '../adapters/aws/sqs-message.queue.js';
+import { createSqsQueuePair, type QueuePair } from '../lib/adapters/aws/sqs-message.queue.js';
 import {
   startSecretsManagerStandIn as startStandIn, type SecretsManagerStandIn, type SecretsManagerStandInOptions,
 } from './secrets-manager.stand-in.js';

@@ -4,8 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { AxiosResponse } from 'axios';
-import { ConfigError, SourceRejectedError, type SourceError } from '../domain/errors.js';
-import { classifyStatus, isLoopbackHost, parseRetryAfter } from '../sources/http.client.js';
+import { ConfigError, SourceRejectedError, type SourceError } from '../../domain/errors.js';
+import { classifyStatus, isLoopbackHost, parseRetryAfter } from '../http/http.client.js';
 
 export const NIGHTSCOUT_ERROR_PREFIX = 'NIGHTSCOUT';
 

@@ -14,8 +14,8 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ConfigError } from '../domain/errors.js';
-import { hasConfiguredSource, parseConnectSource, type ParsedSource } from '../config/connect-env.config.js';
+import { ConfigError } from '../lib/domain/errors.js';
+import { hasConfiguredSource, parseConnectSource, type ParsedSource } from '../lib/config/connect-env.config.js';
 import { createSimWorld } from './sim-runner.js';
 import { countReadings, startScenario, type Scenario } from './demo.scenarios.js';
 import { localPortsFrom, runRealtime } from './realtime-runner.js';
@@ -135,7 +135,7 @@ export async function main(argv: string[]): Promise<number> {
   });
 }
 
-const invokedDirectly = process.argv[1] && resolve(process.argv[1]).endsWith('main.ts');
+const invokedDirectly = process.argv[1] && resolve(process.argv[1]).endsWith('local/main.ts');
 if (invokedDirectly) {
   main(process.argv.slice(2)).then(
     (code) => { if (code !== -1) process.exit(code); },

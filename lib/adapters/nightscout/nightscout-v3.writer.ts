@@ -12,12 +12,12 @@
  */
 import { createHash } from 'node:crypto';
 import type { AxiosInstance } from 'axios';
-import type { NightscoutWriter, PersistRequest, PersistResult } from '../ports/nightscout.writer.port.js';
-import type { WriteCounts } from '../domain/messages.js';
-import type { Batch, Cursor } from '../domain/records.js';
-import { NO_REREAD, toIso } from '../domain/records.js';
-import { ConfigError, SourceError } from '../domain/errors.js';
-import { classifyStatus, classifyTransportError, createHttpClient } from '../sources/http.client.js';
+import type { NightscoutWriter, PersistRequest, PersistResult } from '../../ports/nightscout.writer.port.js';
+import type { WriteCounts } from '../../domain/messages.js';
+import type { Batch, Cursor } from '../../domain/records.js';
+import { NO_REREAD, toIso } from '../../domain/records.js';
+import { ConfigError, SourceError } from '../../domain/errors.js';
+import { classifyStatus, classifyTransportError, createHttpClient } from '../http/http.client.js';
 import {
   NIGHTSCOUT_ERROR_PREFIX,
   errorForResponse,

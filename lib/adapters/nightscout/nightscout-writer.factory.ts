@@ -3,9 +3,9 @@
  * token). Writers are cached per target and credential so a warm process reuses its v3 JWT for its lifetime.
  */
 import { createHash } from 'node:crypto';
-import { ConfigError } from '../domain/errors.js';
-import type { NightscoutTarget, SourceCredentials } from '../domain/source.js';
-import type { NightscoutWriter } from '../ports/nightscout.writer.port.js';
+import { ConfigError } from '../../domain/errors.js';
+import type { NightscoutTarget, SourceCredentials } from '../../domain/source.js';
+import type { NightscoutWriter } from '../../ports/nightscout.writer.port.js';
 import { NightscoutV1Writer } from './nightscout-v1.writer.js';
 import { NightscoutV3Writer } from './nightscout-v3.writer.js';
 

@@ -5,22 +5,22 @@
  * Vendor and Nightscout simulators share the same clock. Used by `npm start -- --simulate`, the end-to-end tests and
  * the benchmark.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createDynamoDbClient, countRequests, RequestCounter } from '../adapters/aws/aws-clients.js';
-import { DynamoDbSourceStore, createSourceTable } from '../adapters/aws/dynamodb-source.store.js';
-import { DynamoDbSessionStore } from '../adapters/aws/dynamodb-session.store.js';
-import { MemoryQueue, MemoryRedeliveryControl } from '../adapters/memory/memory-message.queue.js';
-import { MemoryCredentialStore } from '../adapters/memory/memory-credential.store.js';
-import { nightscoutWriterFor } from '../nightscout/nightscout-writer.factory.js';
-import { driverFor } from '../sources/source.registry.js';
-import type { FrameMessage, PersistMessage } from '../domain/messages.js';
-import type { CoreDeps, FetchDeps, PersistDeps } from '../app/app.deps.js';
-import type { QueueRecord } from '../app/queue-batch.js';
-import { addOrUpdateSource, type ManageDeps } from '../app/manage-sources.js';
-import type { SourceConfig, SourceCredentials } from '../domain/source.js';
-import { makeTickHandler } from '../../functions/tick/tick.handler.js';
-import { makeFetchFrameHandler } from '../../functions/fetch-frame/fetch-frame.handler.js';
-import { makePersistHandler } from '../../functions/persist/persist.handler.js';
+import { createDynamoDbClient } from '../lib/adapters/aws/aws-clients.js';
+import { countRequests, RequestCounter } from './aws-instrumentation.js';
+import { DynamoDbSourceStore, createSourceTable } from '../lib/adapters/aws/dynamodb-source.store.js';
+import { DynamoDbSessionStore } from '../lib/adapters/aws/dynamodb-session.store.js';
+import { MemoryQueue, MemoryRedeliveryControl } from '../lib/adapters/memory/memory-message.queue.js';
+import { MemoryCredentialStore } from '../lib/adapters/memory/memory-credential.store.js';
+import { nightscoutWriterFor } from '../lib/adapters/nightscout/nightscout-writer.factory.js';
+import { driverFor } from '../lib/sources/source.registry.js';
+import type { FrameMessage, PersistMessage } from '../lib/domain/messages.js';
+import type { CoreDeps, FetchDeps, PersistDeps } from '../lib/app/app.deps.js';
+import type { QueueRecord } from '../lib/ports/queue.port.js';
+import { addOrUpdateSource, type ManageDeps } from '../lib/app/manage-sources.js';
+import type { SourceConfig, SourceCredentials } from '../lib/domain/source.js';
+import { makeTickHandler } from '../lib/app/handlers/tick.handler.js';
+import { makeFetchFrameHandler } from '../lib/app/handlers/fetch-frame.handler.js';
+import { makePersistHandler } from '../lib/app/handlers/persist.handler.js';
 import { startDynalite, type RunningEmulator } from './emulators.js';
 import { RecordingLog, RecordingMetrics } from './recording.observability.js';
 
@@ -52,7 +52,7 @@ export interface SimWorld {
   metrics: RecordingMetrics;
   awsRequests: RequestCounter;
   /** The DynamoDB client every store uses (the benchmark adds its capacity meter to it). */
-  dynamo: DynamoDBClient;
+  dynamo: ReturnType<typeof createDynamoDbClient>;
   queueRequests: Record<string, number>;
   /** Every queue body sent, as JSON (for the canary-secret checks). */
   sentBodies: string[];

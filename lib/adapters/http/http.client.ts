@@ -9,7 +9,7 @@ import {
   SourceError,
   SourceRejectedError,
   SourceUnavailableError,
-} from '../domain/errors.js';
+} from '../../domain/errors.js';
 
 export const DEFAULT_HTTP_TIMEOUT_MS = 15_000;
 /** Cap on any Retry-After we honour, so a hostile or buggy header cannot park a source for days. */

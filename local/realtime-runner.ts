@@ -9,28 +9,28 @@
  * removed with the CLI while this runs are picked up by the next tick, which reads the due index every time.
  */
 import { join } from 'node:path';
-import { createDynamoDbClient, createSecretsManagerClient, createSqsClient } from '../adapters/aws/aws-clients.js';
-import { DynamoDbSourceStore, createSourceTable } from '../adapters/aws/dynamodb-source.store.js';
-import { DynamoDbSessionStore } from '../adapters/aws/dynamodb-session.store.js';
-import { SecretsManagerCredentialStore } from '../adapters/aws/secrets-manager-credential.store.js';
-import { SqsMessageQueue, SqsRedeliveryControl } from '../adapters/aws/sqs-message.queue.js';
-import { pollQueueOnce } from '../adapters/aws/sqs-queue.poller.js';
-import { nightscoutWriterFor } from '../nightscout/nightscout-writer.factory.js';
-import { driverFor } from '../sources/source.registry.js';
-import { systemClock } from '../ports/observability.port.js';
-import { addOrUpdateSource, removeSource, type ManageDeps } from '../app/manage-sources.js';
-import type { CoreDeps } from '../app/app.deps.js';
-import type { FrameMessage, PersistMessage } from '../domain/messages.js';
-import { ConfigError } from '../domain/errors.js';
-import type { ParsedSource } from '../config/connect-env.config.js';
-import { makeTickHandler } from '../../functions/tick/tick.handler.js';
-import { makeFetchFrameHandler } from '../../functions/fetch-frame/fetch-frame.handler.js';
-import { makePersistHandler } from '../../functions/persist/persist.handler.js';
+import { createDynamoDbClient, createSecretsManagerClient, createSqsClient } from '../lib/adapters/aws/aws-clients.js';
+import { DynamoDbSourceStore, createSourceTable } from '../lib/adapters/aws/dynamodb-source.store.js';
+import { DynamoDbSessionStore } from '../lib/adapters/aws/dynamodb-session.store.js';
+import { SecretsManagerCredentialStore } from '../lib/adapters/aws/secrets-manager-credential.store.js';
+import { SqsMessageQueue, SqsRedeliveryControl } from '../lib/adapters/aws/sqs-message.queue.js';
+import { pollQueueOnce } from '../lib/adapters/aws/sqs-queue.poller.js';
+import { nightscoutWriterFor } from '../lib/adapters/nightscout/nightscout-writer.factory.js';
+import { driverFor } from '../lib/sources/source.registry.js';
+import { systemClock } from '../lib/ports/observability.port.js';
+import { addOrUpdateSource, removeSource, type ManageDeps } from '../lib/app/manage-sources.js';
+import type { CoreDeps } from '../lib/app/app.deps.js';
+import type { FrameMessage, PersistMessage } from '../lib/domain/messages.js';
+import { ConfigError } from '../lib/domain/errors.js';
+import type { ParsedSource } from '../lib/config/connect-env.config.js';
+import { makeTickHandler } from '../lib/app/handlers/tick.handler.js';
+import { makeFetchFrameHandler } from '../lib/app/handlers/fetch-frame.handler.js';
+import { makePersistHandler } from '../lib/app/handlers/persist.handler.js';
 import { startDynalite, startFauxqs, startSecretsManagerStandIn, createQueuePair, type RunningEmulator } from './emulators.js';
 import { RecordingLog, RecordingMetrics } from './recording.observability.js';
 import { SCENARIOS, startScenario, type Scenario } from './demo.scenarios.js';
 import { TABLE } from './sim-runner.js';
-import { removeLocalEndpoints, writeLocalEndpoints, type LocalEndpoints } from './local-endpoints.js';
+import { removeLocalEndpoints, writeLocalEndpoints, type LocalEndpoints } from '../lib/config/local-endpoints.js';
 
 export interface LocalPorts {
   dynamodb: number;

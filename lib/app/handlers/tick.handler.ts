@@ -1,6 +1,6 @@
 /** Tick handler factory: wiring only. Stops taking work 10 s before the Lambda deadline. */
-import { runTick, type TickReport } from '../../lib/app/run-tick.js';
-import type { CoreDeps } from '../../lib/app/app.deps.js';
+import { runTick, type TickReport } from '../run-tick.js';
+import type { CoreDeps } from '../app.deps.js';
 
 export const DEADLINE_MARGIN_MS = 10_000;
 

@@ -20,17 +20,17 @@
  * - CareLink: every 5-minute SG slot at least one minute old, except the simulator's fixed sensor dropout (sg 0).
  */
 import { randomBytes } from 'node:crypto';
-import { startDexcomShareSimulator } from '../simulators/dexcom-share.simulator.js';
-import { startNightscoutSimulator, type NightscoutSimulator, type StoredDocument } from '../simulators/nightscout.simulator.js';
-import { startLibreLinkUpSimulator } from '../simulators/librelinkup.simulator.js';
-import { startGlookoSimulator } from '../simulators/glooko.simulator.js';
-import { careLinkSimDropout, startCareLinkSimulator } from '../simulators/carelink.simulator.js';
-import { completeCareLinkLogin, startCareLinkLogin } from '../sources/carelink/carelink-login.flow.js';
-import { careLinkDriver } from '../sources/carelink/carelink.source.js';
-import { DEXCOM_DEVICE } from '../sources/dexcom-share/dexcom-share.source.js';
-import { LIBRELINKUP_DEVICE } from '../sources/librelinkup/librelinkup.source.js';
-import { GLOOKO_DEVICE } from '../sources/glooko/glooko.parse.js';
-import type { SourceConfig, SourceCredentials } from '../domain/source.js';
+import { startDexcomShareSimulator } from './vendors/dexcom-share/dexcom-share.simulator.js';
+import { startNightscoutSimulator, type NightscoutSimulator, type StoredDocument } from './nightscout/nightscout.simulator.js';
+import { startLibreLinkUpSimulator } from './vendors/librelinkup/librelinkup.simulator.js';
+import { startGlookoSimulator } from './vendors/glooko/glooko.simulator.js';
+import { careLinkSimDropout, startCareLinkSimulator } from './vendors/carelink/carelink.simulator.js';
+import { completeCareLinkLogin, startCareLinkLogin } from '../lib/sources/carelink/carelink-login.flow.js';
+import { careLinkDriver } from '../lib/sources/carelink/carelink.source.js';
+import { DEXCOM_DEVICE } from '../lib/sources/dexcom-share/dexcom-share.source.js';
+import { LIBRELINKUP_DEVICE } from '../lib/sources/librelinkup/librelinkup.source.js';
+import { GLOOKO_DEVICE } from '../lib/sources/glooko/glooko.parse.js';
+import type { SourceConfig, SourceCredentials } from '../lib/domain/source.js';
 
 export interface Scenario {
   kind: string;

@@ -11,7 +11,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Clock } from '../ports/observability.port.js';
+import type { Clock } from '../../../lib/ports/observability.port.js';
 
 export type CareLinkSimFamily = 'GUARDIAN' | 'NGP';
 
