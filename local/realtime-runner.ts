@@ -17,7 +17,7 @@ import { SqsMessageQueue, SqsRedeliveryControl } from '../lib/adapters/aws/sqs-m
 import { pollQueueOnce } from '../lib/adapters/aws/sqs-queue.poller.js';
 import { nightscoutWriterFor } from '../lib/adapters/nightscout/nightscout-writer.factory.js';
 import { driverFor } from '../lib/sources/source.registry.js';
-import { systemClock } from '../lib/ports/observability.port.js';
+import { systemClock } from '../lib/adapters/system/system.observability.js';
 import { addOrUpdateSource, removeSource, type ManageDeps } from '../lib/app/manage-sources.js';
 import type { CoreDeps } from '../lib/app/app.deps.js';
 import type { FrameMessage, PersistMessage } from '../lib/domain/messages.js';

@@ -23,7 +23,8 @@ import { driverFor } from '../sources/source.registry.js';
 type DynamoDBClient = ReturnType<typeof createDynamoDbClient>;
 type SQSClient = ReturnType<typeof createSqsClient>;
 type SecretsManagerClient = ReturnType<typeof createSecretsManagerClient>;
-import { silentLog, systemClock, type Clock, type LogPort } from '../ports/observability.port.js';
+import { type Clock, type LogPort } from '../ports/observability.port.js';
+import { silentLog, systemClock } from '../adapters/system/system.observability.js';
 import { UsageError, bool, str, type FlagSpecs, type ParsedArgs } from './argv.js';
 import type { CliIo, Output } from './cli.io.js';
 

@@ -15,7 +15,3 @@ export interface MetricsPort {
 export interface Clock {
   now(): number;
 }
-
-export const silentLog: LogPort = { debug() {}, info() {}, warn() {}, error() {} };
-export const noMetrics: MetricsPort = { count() {}, timing() {} };
-export const systemClock: Clock = { now: () => Date.now() };

@@ -9,7 +9,7 @@ import { SqsMessageQueue, SqsRedeliveryControl } from '../adapters/aws/sqs-messa
 import { SecretsManagerCredentialStore } from '../adapters/aws/secrets-manager-credential.store.js';
 import { nightscoutWriterFor } from '../adapters/nightscout/nightscout-writer.factory.js';
 import { driverFor } from '../sources/source.registry.js';
-import { systemClock } from '../ports/observability.port.js';
+import { systemClock } from '../adapters/system/system.observability.js';
 import type { CoreDeps, FetchDeps, PersistDeps } from '../app/app.deps.js';
 import type { FrameMessage, PersistMessage } from '../domain/messages.js';
 import { logPort, metricsPort } from './observability.js';

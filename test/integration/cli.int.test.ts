@@ -11,7 +11,7 @@ import type { QueuePair } from '../../lib/adapters/aws/sqs-message.queue.js';
 import { createQueuePair, startDynalite, startFauxqs, startSecretsManagerStandIn, type RunningEmulator } from '../../local/emulators.js';
 import { applySourceEvent } from '../../lib/app/apply-event.js';
 import { driverFor } from '../../lib/sources/source.registry.js';
-import { silentLog } from '../../lib/ports/observability.port.js';
+import { silentLog } from '../../lib/adapters/system/system.observability.js';
 import { startDexcomShareSimulator, type DexcomShareSimulator } from '../../local/vendors/dexcom-share/dexcom-share.simulator.js';
 import { startCareLinkSimulator, type CareLinkSimulator } from '../../local/vendors/carelink/carelink.simulator.js';
 import type { SourceContext } from '../../lib/machines/source/source.types.js';

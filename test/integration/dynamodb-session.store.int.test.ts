@@ -8,7 +8,7 @@ import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDynamoDbClient } from '../../lib/adapters/aws/aws-clients.js';
 import { createSourceTable, SOURCE_TABLE_SCHEMA as S } from '../../lib/adapters/aws/dynamodb-source.store.js';
 import { DynamoDbSessionStore, SESSION_TTL_GRACE_MS, sessionTtlFor, sessionTtlSeconds } from '../../lib/adapters/aws/dynamodb-session.store.js';
-import { holdsRefreshToken } from '../../lib/ports/session.store.port.js';
+import { holdsRefreshToken } from '../../lib/domain/session.js';
 import { startDynalite } from '../../local/emulators.js';
 
 const DAY = 24 * 60 * 60 * 1000;

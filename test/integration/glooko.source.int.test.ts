@@ -1,7 +1,7 @@
 import axios from 'axios';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SessionInvalidError, SourceAuthRejectedError, SourceError, SourceUnavailableError } from '../../lib/domain/errors.js';
-import { silentLog } from '../../lib/ports/observability.port.js';
+import { silentLog } from '../../lib/adapters/system/system.observability.js';
 import { startGlookoSimulator, type GlookoSimulator, type GlookoSimulatorOptions } from '../../local/vendors/glooko/glooko.simulator.js';
 import { glookoDriver, glookoFetchStart, parseGlookoSettings, type GlookoSession, type GlookoSettings } from '../../lib/sources/glooko/glooko.source.js';
 import type { GlookoRaw } from '../../lib/sources/glooko/glooko.parse.js';

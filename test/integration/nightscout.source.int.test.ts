@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SessionInvalidError, SourceAuthRejectedError, SourceError } from '../../lib/domain/errors.js';
 import type { Cursor } from '../../lib/domain/records.js';
-import { silentLog } from '../../lib/ports/observability.port.js';
+import { silentLog } from '../../lib/adapters/system/system.observability.js';
 import { startNightscoutSimulator, type NightscoutSimulator } from '../../local/nightscout/nightscout.simulator.js';
 import {
   nightscoutSourceDriver,

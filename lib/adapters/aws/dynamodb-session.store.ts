@@ -13,8 +13,10 @@
  * an item lives until it is cleared: when the source is removed, its credentials change, or the vendor rejects it.
  */
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { holdsRefreshToken, type SessionStore, type StoredSession } from '../../ports/session.store.port.js';
-import { systemClock, type Clock } from '../../ports/observability.port.js';
+import { type SessionStore, type StoredSession } from '../../ports/session.store.port.js';
+import { holdsRefreshToken } from '../../domain/session.js';
+import { type Clock } from '../../ports/observability.port.js';
+import { systemClock } from '../system/system.observability.js';
 import { SOURCE_TABLE_SCHEMA as S } from './dynamodb-source.store.js';
 
 /** How long after a session's expiry its item may linger before TTL removes it. */

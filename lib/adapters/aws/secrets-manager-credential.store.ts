@@ -31,7 +31,8 @@ import {
 import { ConfigError, VersionConflictError } from '../../domain/errors.js';
 import type { SourceCredentials } from '../../domain/source.js';
 import type { CredentialAdmin } from '../../ports/credential.store.port.js';
-import { systemClock, type Clock } from '../../ports/observability.port.js';
+import { type Clock } from '../../ports/observability.port.js';
+import { systemClock } from '../system/system.observability.js';
 import { shardOf } from './shard.key.js';
 
 export const SECRET_MAX_BYTES = 65_536;

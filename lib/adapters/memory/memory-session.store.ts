@@ -3,8 +3,10 @@
  * as JSON (so nothing non-serialisable survives), and a session is dropped once its TTL (expiresAt + 1 day) passes,
  * except one that holds a refresh token, which stays until cleared (see `holdsRefreshToken`).
  */
-import { holdsRefreshToken, type SessionStore, type StoredSession } from '../../ports/session.store.port.js';
-import { systemClock, type Clock } from '../../ports/observability.port.js';
+import { type SessionStore, type StoredSession } from '../../ports/session.store.port.js';
+import { holdsRefreshToken } from '../../domain/session.js';
+import { type Clock } from '../../ports/observability.port.js';
+import { systemClock } from '../system/system.observability.js';
 
 const TTL_GRACE_MS = 24 * 60 * 60 * 1000;
 
