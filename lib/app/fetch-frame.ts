@@ -156,7 +156,7 @@ async function settleFailure(
       await reportOutcome(deps, message.sourceId, { type: 'frame.failed', ...base, stage: 'fetch', attempt: receiveCount, error, session });
       return { settle: 'done' };
     case 'retryable': {
-      const delay = retryDelay(loop, message.frameId, receiveCount, sourceErr?.retryAfterMs);
+      const delay = retryDelay(loop, message.sourceId, message.frameId, receiveCount, sourceErr?.retryAfterMs);
       if (receiveCount >= attemptBudget || sourceErr?.retryAfterMs !== undefined && sourceErr.retryAfterMs > MAX_RETRY_DELAY_MS) {
         await reportOutcome(deps, message.sourceId, { type: 'frame.failed', ...base, stage: 'fetch', attempt: receiveCount, error, retryAfterMs: sourceErr?.retryAfterMs, session });
         return { settle: 'done' };
@@ -167,8 +167,18 @@ async function settleFailure(
   }
 }
 
-/** Capped exponential with jitter for the n-th failed attempt of a frame, never shorter than Retry-After. */
-export function retryDelay(loop: Pick<LoopSpec<unknown, unknown, unknown>, 'retry'>, frameId: string, attempt: number, retryAfterMs?: number): number {
-  const jittered = backoffDelay(loop.retry, attempt, jitterFraction(`${frameId}:${attempt}:retry`));
+/**
+ * Capped exponential with jitter for the n-th failed attempt of a frame, never shorter than Retry-After. The jitter is
+ * keyed by source and frame: frame ids repeat across sources (`<loop>-<seq>`), and a vendor outage fails them all at
+ * once, so a key without the source would bring every source back in the same second.
+ */
+export function retryDelay(
+  loop: Pick<LoopSpec<unknown, unknown, unknown>, 'retry'>,
+  sourceId: string,
+  frameId: string,
+  attempt: number,
+  retryAfterMs?: number,
+): number {
+  const jittered = backoffDelay(loop.retry, attempt, jitterFraction(`${sourceId}:${frameId}:${attempt}:retry`));
   return withRetryAfter(jittered, retryAfterMs, MAX_RETRY_DELAY_MS);
 }

@@ -54,7 +54,7 @@ export async function persistFrame(deps: PersistDeps, message: PersistMessage, r
     const retryAfterMs = isSourceError(err) ? err.retryAfterMs : undefined;
     const budget = deps.maxReceiveCount;
     if (error.kind === 'retryable' && receiveCount < budget) {
-      const delay = retryDelay(PERSIST_RETRY, message.frameId, receiveCount, retryAfterMs);
+      const delay = retryDelay(PERSIST_RETRY, message.sourceId, message.frameId, receiveCount, retryAfterMs);
       await reportOutcome(deps, message.sourceId, { type: 'frame.retrying', ...base(), stage: 'persist', attempt: receiveCount, retryAt: deps.clock.now() + delay, error, session: message.session });
       return { settle: 'retry', delaySeconds: Math.ceil(delay / 1000) };
     }

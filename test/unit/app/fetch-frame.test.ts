@@ -266,6 +266,26 @@ describe('fetch-frame: retryable failures', () => {
     expect((await w.record()).status.lastError).toMatchObject({ kind: 'retryable', code: 'FAKE.UNAVAILABLE' });
   });
 
+  it('jitter spreads sources apart: the same attempt of different sources waits different delays', async () => {
+    w = createAppWorld({ vendor: { retry } });
+    publishUntil(w, T0);
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+    for (const id of ids) await w.addSource(id);
+    await w.tick();
+    const frames = w.takeFrames();
+    expect(frames).toHaveLength(ids.length);
+    const delays: number[] = [];
+    for (const frame of frames) {
+      w.vendor.failNext('fetch', new SourceUnavailableError('vendor 503', 'FAKE.UNAVAILABLE'));
+      const settlement = await w.fetch(frame, 1);
+      expect(settlement.settle).toBe('retry');
+      delays.push(w.events('frame.retrying', frame.sourceId)[0].retryAt - w.clock.now());
+    }
+    expect(delays.every((d) => d >= retry.baseMs / 2 && d < retry.baseMs)).toBe(true);
+    // A vendor outage hits every source at once; identical delays would bring them back in lock-step.
+    expect(new Set(delays).size).toBeGreaterThan(1);
+  });
+
   it('honour Retry-After when it is longer than the backoff', async () => {
     await start();
     const frame = await w.nextFrame();

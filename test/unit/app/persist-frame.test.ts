@@ -120,6 +120,23 @@ describe('persist: retryable failures', () => {
     expect((await w.record()).status.newestReadingAt).toBeUndefined();
   });
 
+  it('jitter spreads sources apart: the same attempt of different sources waits different delays', async () => {
+    const w = createAppWorld();
+    for (let i = 5; i >= 0; i--) w.vendor.readings.push({ date: T0 - i * 5 * MIN, sgv: 120 + i });
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+    for (const id of ids) await w.addSource(id);
+    await w.tick();
+    for (const frame of w.takeFrames()) await w.fetch(frame);
+    const delays: number[] = [];
+    for (const message of w.takePersists()) {
+      w.nightscout.failNext(new SourceUnavailableError('Nightscout 503', 'NIGHTSCOUT.UNAVAILABLE'));
+      expect((await w.persist(message, 1)).settle).toBe('retry');
+      delays.push(w.events('frame.retrying', message.sourceId)[0].retryAt - w.clock.now());
+    }
+    expect(delays).toHaveLength(ids.length);
+    expect(new Set(delays).size).toBeGreaterThan(1);
+  });
+
   it('honours Retry-After', async () => {
     const { w, message } = await fetched();
     w.nightscout.failNext(new SourceUnavailableError('Nightscout 429', 'NIGHTSCOUT.THROTTLED', { retryAfterMs: 4 * MIN }));
