@@ -21,6 +21,7 @@ import { systemClock } from '../lib/adapters/system/system.observability.js';
 import { addOrUpdateSource, removeSource, type ManageDeps } from '../lib/app/manage-sources.js';
 import type { CoreDeps } from '../lib/app/app.deps.js';
 import type { FrameMessage, PersistMessage } from '../lib/domain/messages.js';
+import type { BatchResponse, MessageQueue, QueueRecord } from '../lib/ports/queue.port.js';
 import { ConfigError } from '../lib/domain/errors.js';
 import type { ParsedSource } from '../lib/config/connect-env.config.js';
 import { makeTickHandler } from '../lib/app/handlers/tick.handler.js';
@@ -98,6 +99,12 @@ export interface LocalRunner {
   demoSourceId?: string;
   /** Runs one tick at once (the timer keeps its own rhythm). */
   tick(): Promise<void>;
+  /**
+   * Resolves once every message sent to the fetch or persist queue so far (delayed ones included) has been handled to
+   * the end, so after `await tick(); await settle()` everything that tick caused has happened. Rejects after
+   * `timeoutMs` (default 20 s) saying how many messages are still outstanding.
+   */
+  settle(timeoutMs?: number): Promise<void>;
   /** Stops polling, removes the endpoints file, closes the services; the data directory stays. */
   stop(): Promise<void>;
 }
@@ -163,15 +170,33 @@ export async function startRealtime(options: RealtimeOptions): Promise<LocalRunn
     // No cache: a loopback read costs nothing, and the CLI changes credentials while we run; a cached copy would keep
     // using a password the person has just replaced (in AWS the 1 h cache saves money, and an auth rejection re-reads).
     const credentials = new SecretsManagerCredentialStore({ client: secrets, prefix: LOCAL_SECRET_PREFIX, shards: 1, cacheTtlMs: 0 });
+    // Messages sent to either queue and not yet handled to the end, for settle(). Counted before the send, so a send
+    // that fails half way leaves them counted: settle() then times out instead of returning early.
+    let outstanding = 0;
+    let onIdle: Array<() => void> = [];
+    const counting = <T>(queue: MessageQueue<T>): MessageQueue<T> => ({
+      send: (messages) => {
+        outstanding += messages.length;
+        return queue.send(messages);
+      },
+    });
+    type QueueHandler = (event: { Records: QueueRecord[] }) => Promise<BatchResponse>;
+    const finishing = (handler: QueueHandler): QueueHandler => async (event) => {
+      const response = await handler(event);
+      const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+      outstanding -= event.Records.filter((r) => !failed.has(r.messageId)).length;
+      if (outstanding <= 0) for (const resolve of onIdle.splice(0)) resolve();
+      return response;
+    };
     const core: CoreDeps = {
       sources, drivers: driverFor, clock: systemClock, log, metrics,
-      frameQueue: new SqsMessageQueue<FrameMessage>({ client: sqs, queueUrl: fetchPair.queueUrl }),
+      frameQueue: counting(new SqsMessageQueue<FrameMessage>({ client: sqs, queueUrl: fetchPair.queueUrl })),
     };
     const manage: ManageDeps = { sources, drivers: driverFor, clock: systemClock, log, credentials, sessions };
     const tick = makeTickHandler(core);
     const fetchFrame = makeFetchFrameHandler({
       ...core, sessions, credentials, maxReceiveCount: MAX_RECEIVE_COUNT,
-      persistQueue: new SqsMessageQueue<PersistMessage>({ client: sqs, queueUrl: persistPair.queueUrl }),
+      persistQueue: counting(new SqsMessageQueue<PersistMessage>({ client: sqs, queueUrl: persistPair.queueUrl })),
       redelivery: new SqsRedeliveryControl({ client: sqs, queueUrl: fetchPair.queueUrl }),
     });
     const persist = makePersistHandler({
@@ -230,7 +255,7 @@ export async function startRealtime(options: RealtimeOptions): Promise<LocalRunn
     const tickTimer = setInterval(() => void runTick(), options.tickIntervalMs ?? 60_000);
     const statusTimer = setInterval(() => void safely('status', () => printStatus(sources, out)), options.statusIntervalMs ?? 15_000);
     await runTick();
-    const pollers = [poll(fetchPair.queueUrl, fetchFrame), poll(persistPair.queueUrl, persist)];
+    const pollers = [poll(fetchPair.queueUrl, finishing(fetchFrame)), poll(persistPair.queueUrl, finishing(persist))];
 
     let stopped: Promise<void> | undefined;
     const activeScenario = scenario;
@@ -239,6 +264,20 @@ export async function startRealtime(options: RealtimeOptions): Promise<LocalRunn
       endpointsFile,
       demoSourceId,
       tick: runTick,
+      settle(timeoutMs = 20_000) {
+        if (outstanding <= 0) return Promise.resolve();
+        return new Promise<void>((resolve, reject) => {
+          const done = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          const timer = setTimeout(() => {
+            onIdle = onIdle.filter((waiter) => waiter !== done);
+            reject(new Error(`the local runner did not settle within ${timeoutMs} ms: ${outstanding} message(s) outstanding`));
+          }, timeoutMs);
+          onIdle.push(done);
+        });
+      },
       stop() {
         stopped ??= (async () => {
           stopping = true;

@@ -5,6 +5,10 @@
 //
 // The Share simulator holds back readings newer than `holdAfter` (as a phone that has not uploaded yet); releasing
 // them while the source is parked is what lets "data flows again after the fix" be checked reading by reading.
+//
+// Only the first test waits for the runner's own timer. Everywhere else the test runs the tick itself and then
+// `settle()`s the runner (every queued message handled to the end), so "nothing reached the vendor" is checked after
+// the work a due source would have caused, never after a pause that might simply have been too short.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,7 +31,7 @@ const SECRETS = [ACCOUNT, PASSWORD, WRONG, NS_SECRET];
 const MIN = 60_000;
 const FIVE_MIN = 5 * MIN;
 const SLOT_AHEAD_MS = 150_000;
-/** Short, so the test sees the runner pick up CLI changes on its own rhythm; the AWS schedule is one minute. */
+/** Short, so the first test sees the runner pick up a CLI change on its own rhythm; the AWS schedule is one minute. */
 const TICK_MS = 400;
 
 let dataDir: string;
@@ -113,7 +117,11 @@ async function until(what: string, condition: () => boolean | Promise<boolean>, 
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** One tick run by the test, and everything it caused handled to the end. */
+async function tickAndSettle(): Promise<void> {
+  await runner!.tick();
+  await runner!.settle();
+}
 
 /** Dates of this source's entries in Nightscout, with how often each was written. */
 function entryCounts(): Map<number, number> {
@@ -153,14 +161,16 @@ describe('nightscout-connect --target local against the running local runner', (
     expect(added.code).toBe(0);
     expect(added.stdout).toContain(`added source ${ID} (dexcomshare → ${nightscout.url}`);
 
+    // The runner's own timer picks the new source up.
     await until('the held-back-free history in Nightscout', () => deliveredExactly(holdAfter));
+    await runner!.settle();
+    expect(deliveredExactly(holdAfter)).toBe(true);
     expect(entryCounts().size).toBeGreaterThanOrEqual(25); // 2½ h of 5-minute readings
     expect(share.stats.login).toBe(1);
     // Settled: no frame in flight any more (credentials.changed, used below, leaves an in-flight frame's loop alone).
-    await until('the outcome recorded', async () => {
-      const s = await state();
-      return s.newestReadingAt === Math.max(...entryCounts().keys()) && s.state === 'running/session:active/DexcomShare:waiting';
-    });
+    const settled = await state();
+    expect(settled.newestReadingAt).toBe(Math.max(...entryCounts().keys()));
+    expect(settled.state).toBe('running/session:active/DexcomShare:waiting');
 
     // The credentials went to the stand-in's file (0600), and nowhere else on disk or in the table.
     const secretsFile = join(dataDir, SECRETS_FILE);
@@ -200,7 +210,7 @@ describe('nightscout-connect --target local against the running local runner', (
     const changed = await cli(['sources', 'update-credentials', ID, '--secrets-stdin'], `CONNECT_SHARE_PASSWORD=${PASSWORD}\n`);
     expect(changed.code).toBe(0);
     const requests = share.requests.length;
-    await sleep(6 * TICK_MS);
+    await tickAndSettle();
     expect(share.requests.length).toBe(requests);
     expect((await listed()).find((r) => r.id === ID)?.nextDueAt).toBeNull();
     expect((await state()).state).toMatch(/^paused/);
@@ -209,15 +219,17 @@ describe('nightscout-connect --target local against the running local runner', (
     expect(resumed.code).toBe(0);
     expect(resumed.stdout).toContain(`resumed: ${ID}`);
     // Due since the credential change: the next tick sends a frame, which logs in again (the session was dropped).
-    await until('a login after resume', () => share.stats.login === 2);
-    await until('the frame finished', async () => (await state()).state === 'running/session:active/DexcomShare:waiting');
+    await tickAndSettle();
+    expect(share.stats.login).toBe(2);
+    expect((await state()).state).toBe('running/session:active/DexcomShare:waiting');
   });
 
   it('update-credentials with a wrong password parks the source; check-login says so; the right one un-parks it and data flows', async () => {
     const wrong = await cli(['sources', 'update-credentials', ID, '--secrets-stdin'], `CONNECT_SHARE_PASSWORD=${WRONG}\n`);
     expect(wrong.code).toBe(0);
     expect(wrong.stdout).toContain(`credentials of ${ID} updated (CONNECT_SHARE_PASSWORD)`);
-    await until('the source parked as auth-rejected', async () => (await state()).state.includes('session:rejected'));
+    await tickAndSettle();
+    expect((await state()).state).toContain('session:rejected');
     expect(share.stats.failedLogins).toBe(1);
     expect((await state()).lastError).toMatchObject({ kind: 'authRejected' });
     expect((await cli(['sources', 'list'])).stdout).toMatch(new RegExp(`^${ID}\\s+dexcomshare\\s+auth-rejected`, 'm'));
@@ -231,18 +243,18 @@ describe('nightscout-connect --target local against the running local runner', (
     const releasedAt = Date.now();
     holdAfter = Number.POSITIVE_INFINITY;
     const requests = share.requests.length;
-    await sleep(6 * TICK_MS);
+    await tickAndSettle();
     expect(share.requests.length).toBe(requests);
     expect(entryCounts().size).toBeLessThan(share.readingsUpTo(releasedAt).length);
 
     const fixed = await cli(['sources', 'update-credentials', ID, '--secrets-stdin'], `CONNECT_SHARE_PASSWORD=${PASSWORD}\n`);
     expect(fixed.code).toBe(0);
-    await until('the released readings in Nightscout', () => deliveredExactly(releasedAt));
+    await tickAndSettle();
+    expect(deliveredExactly(releasedAt)).toBe(true);
     // lastError is history (kept for `show`); cleared means logged in and a success after it.
-    await until('the rejection cleared', async () => {
-      const s = await state();
-      return s.state.startsWith('running/session:active') && (s.lastSuccessAt ?? 0) > (s.lastError?.at ?? Number.POSITIVE_INFINITY);
-    });
+    const cleared = await state();
+    expect(cleared.state).toMatch(/^running\/session:active/);
+    expect(cleared.lastSuccessAt).toBeGreaterThan(cleared.lastError?.at ?? Number.POSITIVE_INFINITY);
     expect((await cli(['sources', 'list'])).stdout).toMatch(new RegExp(`^${ID}\\s+dexcomshare\\s+running \\(active\\)`, 'm'));
     expect(share.stats.failedLogins).toBe(2);
 
@@ -272,9 +284,9 @@ describe('nightscout-connect --target local against the running local runner', (
     // Control: a source made due is polled by the next tick.
     expect((await cli(['sources', 'update-credentials', ID, '--secrets-stdin'], `CONNECT_SHARE_PASSWORD=${PASSWORD}\n`)).code).toBe(0);
     const logins = share.stats.login;
-    await runner!.tick();
-    await until('a login on the manual tick', () => share.stats.login === logins + 1);
-    await until('the frame finished', async () => (await state()).state === 'running/session:active/DexcomShare:waiting');
+    await tickAndSettle();
+    expect(share.stats.login).toBe(logins + 1);
+    expect((await state()).state).toBe('running/session:active/DexcomShare:waiting');
 
     // Due again, then removed before any tick: nothing may reach the vendor.
     expect((await cli(['sources', 'update-credentials', ID, '--secrets-stdin'], `CONNECT_SHARE_PASSWORD=${PASSWORD}\n`)).code).toBe(0);
@@ -284,9 +296,7 @@ describe('nightscout-connect --target local against the running local runner', (
     expect(removed.code).toBe(0);
     expect(removed.stdout).toContain(`removed source ${ID}`);
     const requests = share.requests.length;
-    await runner!.tick();
-    await runner!.tick();
-    await sleep(1_500); // past one long-poll of each queue
+    await tickAndSettle();
     expect(share.requests.length).toBe(requests);
     expect((await cli(['sources', 'list'])).stdout.trim()).toBe('no sources');
     const gone = await cli(['check-login', ID]);
