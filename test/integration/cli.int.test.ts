@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, ListSecretsCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { createDynamoDbClient, createSecretsManagerClient, createSqsClient } from '../../lib/adapters/aws/aws-clients.js';
 import { DynamoDbSourceStore, createSourceTable } from '../../lib/adapters/aws/dynamodb-source.store.js';
 import type { QueuePair } from '../../lib/adapters/aws/sqs-message.queue.js';
-import { createQueuePair, startDynalite, startFauxqs, startSecretsManagerStandIn, type RunningEmulator } from '../../local/emulators.js';
+import { createQueuePair } from '../../local/emulators.js';
+import { useDynalite, useFauxqs, useSecretsStandIn } from '../helpers/emulators.helper.js';
 import { applySourceEvent } from '../../lib/app/apply-event.js';
 import { driverFor } from '../../lib/sources/source.registry.js';
 import { silentLog } from '../../lib/adapters/system/system.observability.js';
@@ -29,9 +29,9 @@ const NS_CANARY = 'ns-api-secret-canary-5d0a';
 const WRONG = 'Wrong-Pw-77aa-DO-NOT-LEAK';
 const SECRETS = [CANARY, NEW_CANARY, NS_CANARY, WRONG];
 
-let dynalite: RunningEmulator;
-let fauxqs: RunningEmulator;
-let standIn: RunningEmulator;
+const dynalite = useDynalite();
+const fauxqs = useFauxqs();
+const standIn = useSecretsStandIn();
 let share: DexcomShareSimulator;
 let dynamo: DynamoDBClient;
 let sqs: SQSClient;
@@ -42,11 +42,10 @@ let persistPair: QueuePair;
 const allOutput: string[] = [];
 
 beforeAll(async () => {
-  [dynalite, fauxqs, standIn] = await Promise.all([startDynalite(), startFauxqs(), startSecretsManagerStandIn()]);
   share = await startDexcomShareSimulator({ clock: { now: () => Date.now() }, accounts: [{ accountName: ACCOUNT, password: CANARY }] });
-  dynamo = createDynamoDbClient({ endpoint: dynalite.endpoint });
-  sqs = createSqsClient({ endpoint: fauxqs.endpoint });
-  secrets = createSecretsManagerClient({ endpoint: standIn.endpoint });
+  dynamo = dynalite.client;
+  sqs = fauxqs.client;
+  secrets = standIn.client;
   await createSourceTable(dynamo, TABLE);
   store = new DynamoDbSourceStore({ client: dynamo, tableName: TABLE });
   fetchPair = await createQueuePair(sqs, 'cli-fetch', { maxReceiveCount: 2, visibilityTimeoutSeconds: 30 });
@@ -56,10 +55,7 @@ beforeAll(async () => {
 afterAll(async () => {
   // Whatever the tests did: no secret ever reached the CLI's output.
   for (const text of allOutput) for (const secret of SECRETS) expect(text).not.toContain(secret);
-  dynamo?.destroy();
-  sqs?.destroy();
-  secrets?.destroy();
-  await Promise.all([share?.close(), dynalite?.close(), fauxqs?.close(), standIn?.close()]);
+  await share?.close();
 });
 
 /** Target options: table and secret prefix by flag, endpoints and queues by environment (both paths exercised). */

@@ -3,36 +3,24 @@
  * has passed; sessions holding a refresh token carry no `ttl` at all and live until cleared, because with rotating
  * refresh tokens the stored copy is the only live one (see lib/ports/session.store.port.ts).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createDynamoDbClient } from '../../lib/adapters/aws/aws-clients.js';
+import { describe, expect, it } from 'vitest';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { createSourceTable, SOURCE_TABLE_SCHEMA as S } from '../../lib/adapters/aws/dynamodb-source.store.js';
 import { DynamoDbSessionStore, SESSION_TTL_GRACE_MS, sessionTtlFor, sessionTtlSeconds } from '../../lib/adapters/aws/dynamodb-session.store.js';
 import { holdsRefreshToken } from '../../lib/domain/session.js';
-import { startDynalite } from '../../local/emulators.js';
+import { useDynalite } from '../helpers/emulators.helper.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 
-let emulator: Awaited<ReturnType<typeof startDynalite>>;
-let client: DynamoDBClient;
+const dynalite = useDynalite();
 let tables = 0;
-
-beforeAll(async () => {
-  emulator = await startDynalite();
-  client = createDynamoDbClient({ endpoint: emulator.endpoint });
-});
-
-afterAll(async () => {
-  client?.destroy();
-  await emulator?.close();
-});
 
 async function fixture(start: number) {
   const tableName = `sessions-${++tables}`;
-  await createSourceTable(client, tableName);
+  await createSourceTable(dynalite.client, tableName);
   const clock = { t: start, now() { return this.t; } };
-  const sessions = new DynamoDbSessionStore({ client, tableName, clock });
-  const raw = async (id: string) => (await client.send(new GetItemCommand({
+  const sessions = new DynamoDbSessionStore({ client: dynalite.client, tableName, clock });
+  const raw = async (id: string) => (await dynalite.client.send(new GetItemCommand({
     TableName: tableName, Key: { pk: { S: `${S.sessionPrefix}${id}` }, sk: { S: S.sessionSortKey } }, ConsistentRead: true,
   }))).Item;
   return { clock, sessions, raw };

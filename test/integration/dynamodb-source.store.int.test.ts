@@ -1,35 +1,25 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DescribeTableCommand, GetItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { DescribeTableCommand, GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { createDynamoDbClient } from '../../lib/adapters/aws/aws-clients.js';
 import { countRequests, RequestCounter } from '../../local/aws-instrumentation.js';
 import { createSourceTable, DynamoDbSourceStore, SOURCE_TABLE_SCHEMA } from '../../lib/adapters/aws/dynamodb-source.store.js';
 import { DynamoDbSessionStore, sessionTtlSeconds } from '../../lib/adapters/aws/dynamodb-session.store.js';
 import { startDynalite } from '../../local/emulators.js';
+import { useDynalite } from '../helpers/emulators.helper.js';
 import { VersionConflictError } from '../../lib/domain/errors.js';
 import type { SourceRecord } from '../../lib/ports/source.store.port.js';
 import { statusOfStored } from '../../lib/machines/source/source.view.js';
 
-let emulator: Awaited<ReturnType<typeof startDynalite>>;
-let client: DynamoDBClient;
+const dynalite = useDynalite();
 let tableCounter = 0;
-
-beforeAll(async () => {
-  emulator = await startDynalite();
-  client = createDynamoDbClient({ endpoint: emulator.endpoint });
-});
-
-afterAll(async () => {
-  client?.destroy();
-  await emulator?.close();
-});
 
 async function freshStore(shards?: number) {
   const tableName = `sources-${++tableCounter}`;
-  await createSourceTable(client, tableName);
-  return { tableName, store: new DynamoDbSourceStore({ client, tableName, shards }) };
+  await createSourceTable(dynalite.client, tableName);
+  return { tableName, store: new DynamoDbSourceStore({ client: dynalite.client, tableName, shards }) };
 }
 
 /** A stored-form snapshot in the given loop state (the store derives status from it, so it must look real). */
@@ -57,7 +47,7 @@ function record(id: string, nextDueAt?: number): Omit<SourceRecord, 'version'> {
 describe('DynamoDbSourceStore (dynalite)', () => {
   it('creates a table idempotently', async () => {
     const { tableName } = await freshStore();
-    await expect(createSourceTable(client, tableName)).resolves.toBeUndefined();
+    await expect(createSourceTable(dynalite.client, tableName)).resolves.toBeUndefined();
   });
 
   it('creates at version 1 and reads back the same record', async () => {
@@ -121,7 +111,7 @@ describe('DynamoDbSourceStore (dynalite)', () => {
     // Directly in the index: parking removed dueShard/nextDueAt, so only one item is indexed at all.
     let indexed = 0;
     for (const shard of ['DUE#0', 'DUE#1']) {
-      const out = await client.send(
+      const out = await dynalite.client.send(
         new QueryCommand({ TableName: tableName, IndexName: SOURCE_TABLE_SCHEMA.dueIndex.name, KeyConditionExpression: 'dueShard = :s', ExpressionAttributeValues: { ':s': { S: shard } } }),
       );
       indexed += out.Count ?? 0;
@@ -158,7 +148,7 @@ describe('DynamoDbSourceStore (dynalite)', () => {
     const ids = Array.from({ length: 600 }, (_, i) => `${String(i).padStart(4, '0')}${'p'.repeat(1_900)}`);
     await Promise.all(ids.map((id, i) => store.create(record(id, 1_000 + i))));
     const counter = new RequestCounter();
-    const counted = createDynamoDbClient({ endpoint: emulator.endpoint });
+    const counted = createDynamoDbClient({ endpoint: dynalite.endpoint });
     countRequests(counted, counter);
     const pagedStore = new DynamoDbSourceStore({ client: counted, tableName, shards: 1 });
     const all = await pagedStore.queryDue(5_000);
@@ -170,18 +160,18 @@ describe('DynamoDbSourceStore (dynalite)', () => {
   it('keeps the source item small: no status, no trace, short keys (a routine save is 1 WRU)', async () => {
     const { store, tableName } = await freshStore();
     await store.create(record('small', 1_000));
-    const out = await client.send(new GetItemCommand({ TableName: tableName, Key: { pk: { S: 'SOURCE#small' }, sk: { S: 'STATE' } }, ReturnConsumedCapacity: 'TOTAL' }));
+    const out = await dynalite.client.send(new GetItemCommand({ TableName: tableName, Key: { pk: { S: 'SOURCE#small' }, sk: { S: 'STATE' } }, ReturnConsumedCapacity: 'TOTAL' }));
     expect(Object.keys(out.Item ?? {}).sort()).toEqual(['config', 'dueShard', 'machineVersion', 'nextDueAt', 'pk', 'sk', 'snapshot', 'version']);
-    const put = await client.send(new PutItemCommand({ TableName: tableName, Item: out.Item!, ReturnConsumedCapacity: 'TOTAL' }));
+    const put = await dynalite.client.send(new PutItemCommand({ TableName: tableName, Item: out.Item!, ReturnConsumedCapacity: 'TOTAL' }));
     expect(put.ConsumedCapacity?.CapacityUnits).toBe(1);
   });
 
   it('projects only keys into the due index and reads due items with BatchGetItem', async () => {
     const { tableName } = await freshStore(2);
-    const description = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const description = await dynalite.client.send(new DescribeTableCommand({ TableName: tableName }));
     expect(description.Table?.GlobalSecondaryIndexes?.[0].Projection?.ProjectionType).toBe('KEYS_ONLY');
     const counter = new RequestCounter();
-    const counted = createDynamoDbClient({ endpoint: emulator.endpoint });
+    const counted = createDynamoDbClient({ endpoint: dynalite.endpoint });
     countRequests(counted, counter);
     const store = new DynamoDbSourceStore({ client: counted, tableName, shards: 2 });
     for (let i = 0; i < 150; i++) await store.create(record(`k${String(i).padStart(3, '0')}`, 1_000 + i));
@@ -209,14 +199,14 @@ describe('DynamoDbSourceStore (dynalite)', () => {
     expect(recent.map((t) => t.to)).toEqual(['b7', 'b8', 'b9']);
     expect((await store.recentTransitions('t')).length).toBe(8);
     // Trace items carry a TTL and stay out of the due index and out of list().
-    const raw = await client.send(new QueryCommand({ TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: 'SOURCE#t' } } }));
+    const raw = await dynalite.client.send(new QueryCommand({ TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: 'SOURCE#t' } } }));
     const traces = (raw.Items ?? []).filter((item) => item.sk.S?.startsWith('TRACE#'));
     expect(traces).toHaveLength(10);
     expect(Number(traces[0].ttl.N)).toBe(Math.floor(5_000 / 1000) + 14 * 86_400);
     expect(traces.every((item) => item.dueShard === undefined)).toBe(true);
     expect((await store.list()).map((r) => r.id)).toEqual(['t']);
     await store.remove('t');
-    const after = await client.send(new QueryCommand({ TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: 'SOURCE#t' } } }));
+    const after = await dynalite.client.send(new QueryCommand({ TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: 'SOURCE#t' } } }));
     expect(after.Count).toBe(0);
   });
 
@@ -224,7 +214,7 @@ describe('DynamoDbSourceStore (dynalite)', () => {
     const { store, tableName } = await freshStore();
     await store.create(record('b'));
     await store.create(record('a'));
-    await new DynamoDbSessionStore({ client, tableName }).put('a', { material: { sessionId: 's' }, establishedAt: 1, expiresAt: Date.now() + 60_000 });
+    await new DynamoDbSessionStore({ client: dynalite.client, tableName }).put('a', { material: { sessionId: 's' }, establishedAt: 1, expiresAt: Date.now() + 60_000 });
     expect((await store.list()).map((r) => r.id)).toEqual(['a', 'b']);
     await store.remove('a');
     expect((await store.list()).map((r) => r.id)).toEqual(['b']);
@@ -235,7 +225,7 @@ describe('DynamoDbSessionStore (dynalite)', () => {
   it('stores, reads and clears a session with a TTL one day past expiry', async () => {
     const { tableName } = await freshStore();
     const now = 1_900_000_000_000;
-    const sessions = new DynamoDbSessionStore({ client, tableName, clock: { now: () => now } });
+    const sessions = new DynamoDbSessionStore({ client: dynalite.client, tableName, clock: { now: () => now } });
     const session = { material: { sessionId: 'abc', nested: [1, 2] }, establishedAt: now - 1_000, expiresAt: now + 3_600_000 };
     await sessions.put('src', session);
     expect(await sessions.get('src')).toEqual(session);
@@ -247,7 +237,7 @@ describe('DynamoDbSessionStore (dynalite)', () => {
   it('filters out items whose TTL has passed (TTL deletion is lazy)', async () => {
     const { tableName } = await freshStore();
     let now = 1_900_000_000_000;
-    const sessions = new DynamoDbSessionStore({ client, tableName, clock: { now: () => now } });
+    const sessions = new DynamoDbSessionStore({ client: dynalite.client, tableName, clock: { now: () => now } });
     await sessions.put('src', { material: 'm', establishedAt: now, expiresAt: now + 1_000 });
 
     now += 1_000 + 86_400_000 - 1_000; // still within the day of grace

@@ -1,25 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { describe, expect, it } from 'vitest';
+import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { createSecretsManagerClient } from '../../lib/adapters/aws/aws-clients.js';
 import { countRequests, RequestCounter } from '../../local/aws-instrumentation.js';
 import { SecretsManagerCredentialStore } from '../../lib/adapters/aws/secrets-manager-credential.store.js';
-import { startSecretsManagerStandIn } from '../../local/emulators.js';
+import { useSecretsStandIn } from '../helpers/emulators.helper.js';
 import { ConfigError } from '../../lib/domain/errors.js';
 import type { SourceCredentials } from '../../lib/domain/source.js';
 
-let standIn: Awaited<ReturnType<typeof startSecretsManagerStandIn>>;
-let client: SecretsManagerClient;
+const standIn = useSecretsStandIn();
 let prefixCounter = 0;
-
-beforeAll(async () => {
-  standIn = await startSecretsManagerStandIn();
-  client = createSecretsManagerClient({ endpoint: standIn.endpoint });
-});
-
-afterAll(async () => {
-  client?.destroy();
-  await standIn?.close();
-});
 
 const SECRET_MARKER = 'pw-DO-NOT-LEAK-7f3a';
 
@@ -36,7 +25,7 @@ function counted(opts: { shards?: number; cacheTtlMs?: number; clock?: { now(): 
 }
 
 async function shardContent(name: string): Promise<Record<string, SourceCredentials>> {
-  const out = await client.send(new GetSecretValueCommand({ SecretId: name }));
+  const out = await standIn.client.send(new GetSecretValueCommand({ SecretId: name }));
   return (JSON.parse(out.SecretString ?? '') as { sources: Record<string, SourceCredentials> }).sources;
 }
 
@@ -148,7 +137,7 @@ describe('SecretsManagerCredentialStore (stand-in)', () => {
         if (!injected && context.commandName === 'PutSecretValueCommand') {
           injected = true;
           // Simulate a concurrent writer whose version lands between our read and our write.
-          await client.send(new PutSecretValueCommand({ SecretId: name, SecretString: JSON.stringify({ sources: { seed: creds(0), other: creds(5) } }) }));
+          await standIn.client.send(new PutSecretValueCommand({ SecretId: name, SecretString: JSON.stringify({ sources: { seed: creds(0), other: creds(5) } }) }));
         }
         return next(args);
       },
@@ -193,7 +182,7 @@ describe('SecretsManagerCredentialStore (stand-in)', () => {
   it('does not quote a malformed secret in the error', async () => {
     const { store, prefix } = counted();
     await store.put('a', creds(1));
-    await client.send(new PutSecretValueCommand({ SecretId: `${prefix}credentials/0`, SecretString: `{"sources": ${SECRET_MARKER}` }));
+    await standIn.client.send(new PutSecretValueCommand({ SecretId: `${prefix}credentials/0`, SecretString: `{"sources": ${SECRET_MARKER}` }));
     const err = (await store.get('a', { fresh: true }).catch((e: unknown) => e)) as ConfigError;
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.cause).toBeUndefined();
@@ -214,7 +203,7 @@ describe('SecretsManagerCredentialStore (stand-in)', () => {
     counter.reset();
     await store.put('a', creds(2));
     expect(counter.counts).toEqual({ 'SecretsManager.GetSecretValue': 1, 'SecretsManager.PutSecretValue': 1, 'SecretsManager.UpdateSecretVersionStage': 1 });
-    const described = await client.send(new DescribeSecretCommand({ SecretId: `${prefix}credentials/0` }));
+    const described = await standIn.client.send(new DescribeSecretCommand({ SecretId: `${prefix}credentials/0` }));
     const stages = Object.values(described.VersionIdsToStages ?? {}).map((s) => [...s].sort().join('+')).sort();
     expect(stages).toEqual(['AWSCURRENT+NSC_PENDING', 'AWSPREVIOUS']);
     counter.reset();

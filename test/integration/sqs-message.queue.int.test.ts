@@ -1,31 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReceiveMessageCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { describe, expect, it } from 'vitest';
+import { ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../../lib/adapters/aws/aws-clients.js';
 import { countRequests, RequestCounter } from '../../local/aws-instrumentation.js';
 import { clampSeconds, SqsMessageQueue, SqsRedeliveryControl } from '../../lib/adapters/aws/sqs-message.queue.js';
-import { createQueuePair, startFauxqs } from '../../local/emulators.js';
+import { createQueuePair } from '../../local/emulators.js';
+import { useFauxqs } from '../helpers/emulators.helper.js';
 import { SourceUnavailableError } from '../../lib/domain/errors.js';
 
-let emulator: Awaited<ReturnType<typeof startFauxqs>>;
-let client: SQSClient;
+const fauxqs = useFauxqs();
 let queueCounter = 0;
 
-beforeAll(async () => {
-  emulator = await startFauxqs();
-  client = createSqsClient({ endpoint: emulator.endpoint });
-});
-
-afterAll(async () => {
-  client?.destroy();
-  await emulator?.close();
-});
-
 async function pair(opts = { maxReceiveCount: 3, visibilityTimeoutSeconds: 30 }) {
-  return createQueuePair(client, `q${++queueCounter}`, opts);
+  return createQueuePair(fauxqs.client, `q${++queueCounter}`, opts);
 }
 
 async function receive(queueUrl: string, opts: { wait?: number; visibility?: number } = {}) {
-  const out = await client.send(
+  const out = await fauxqs.client.send(
     new ReceiveMessageCommand({
       QueueUrl: queueUrl,
       MaxNumberOfMessages: 10,
@@ -49,7 +39,7 @@ describe('SqsMessageQueue (fauxqs)', () => {
   it('sends 25 messages as 3 SendMessageBatch requests with JSON bodies', async () => {
     const { queueUrl } = await pair();
     const counter = new RequestCounter();
-    const counted = createSqsClient({ endpoint: emulator.endpoint });
+    const counted = createSqsClient({ endpoint: fauxqs.endpoint });
     countRequests(counted, counter);
     const queue = new SqsMessageQueue<{ n: number; tag: string }>({ client: counted, queueUrl });
 
@@ -66,7 +56,7 @@ describe('SqsMessageQueue (fauxqs)', () => {
   it('sends nothing for an empty list', async () => {
     const { queueUrl } = await pair();
     const counter = new RequestCounter();
-    const counted = createSqsClient({ endpoint: emulator.endpoint });
+    const counted = createSqsClient({ endpoint: fauxqs.endpoint });
     countRequests(counted, counter);
     await new SqsMessageQueue({ client: counted, queueUrl }).send([]);
     expect(counter.total()).toBe(0);
@@ -75,7 +65,7 @@ describe('SqsMessageQueue (fauxqs)', () => {
 
   it('honours DelaySeconds', async () => {
     const { queueUrl } = await pair();
-    const queue = new SqsMessageQueue<{ n: number }>({ client, queueUrl });
+    const queue = new SqsMessageQueue<{ n: number }>({ client: fauxqs.client, queueUrl });
     const sentAt = Date.now();
     await queue.send([{ body: { n: 1 }, delaySeconds: 1.2 }]); // rounded up to 2 s
     // Long-polls return as soon as a message is visible, so the instant it arrives bounds the delay from below. Only a
@@ -96,9 +86,9 @@ describe('SqsMessageQueue (fauxqs)', () => {
   });
 
   it('retries per-entry failures once, then throws a retryable SQS.SEND_FAILED', async () => {
-    // A client whose batch responses report every entry as failed: the real SDK path, with the response faked.
+    // A fauxqs.client whose batch responses report every entry as failed: the real SDK path, with the response faked.
     const { queueUrl } = await pair();
-    const failing = createSqsClient({ endpoint: emulator.endpoint });
+    const failing = createSqsClient({ endpoint: fauxqs.endpoint });
     let calls = 0;
     failing.middlewareStack.add(
       () => async (args) => {
@@ -121,7 +111,7 @@ describe('SqsMessageQueue (fauxqs)', () => {
 
   it('re-sends only the failed entries', async () => {
     const { queueUrl } = await pair();
-    const flaky = createSqsClient({ endpoint: emulator.endpoint });
+    const flaky = createSqsClient({ endpoint: fauxqs.endpoint });
     const entriesPerCall: number[] = [];
     flaky.middlewareStack.add(
       (next) => async (args) => {
@@ -149,9 +139,9 @@ describe('SqsMessageQueue (fauxqs)', () => {
 describe('SqsRedeliveryControl (fauxqs)', () => {
   it('pushes the next delivery out with ChangeMessageVisibility', async () => {
     const { queueUrl } = await pair({ maxReceiveCount: 5, visibilityTimeoutSeconds: 1 });
-    await new SqsMessageQueue<{ n: number }>({ client, queueUrl }).send([{ body: { n: 1 }, delaySeconds: 0 }]);
+    await new SqsMessageQueue<{ n: number }>({ client: fauxqs.client, queueUrl }).send([{ body: { n: 1 }, delaySeconds: 0 }]);
     const [first] = await receive(queueUrl);
-    await new SqsRedeliveryControl({ client, queueUrl }).retryAfter(first.ReceiptHandle!, 3);
+    await new SqsRedeliveryControl({ client: fauxqs.client, queueUrl }).retryAfter(first.ReceiptHandle!, 3);
 
     // Without the change it would be back after the 1 s queue visibility timeout.
     const early = await receive(queueUrl, { wait: 2 });
@@ -163,9 +153,9 @@ describe('SqsRedeliveryControl (fauxqs)', () => {
 
   it('retryAfter(0) makes the message visible at once', async () => {
     const { queueUrl } = await pair();
-    await new SqsMessageQueue<{ n: number }>({ client, queueUrl }).send([{ body: { n: 1 }, delaySeconds: 0 }]);
+    await new SqsMessageQueue<{ n: number }>({ client: fauxqs.client, queueUrl }).send([{ body: { n: 1 }, delaySeconds: 0 }]);
     const [first] = await receive(queueUrl);
-    await new SqsRedeliveryControl({ client, queueUrl }).retryAfter(first.ReceiptHandle!, -10);
+    await new SqsRedeliveryControl({ client: fauxqs.client, queueUrl }).retryAfter(first.ReceiptHandle!, -10);
     expect(await receive(queueUrl)).toHaveLength(1);
   });
 });
@@ -175,7 +165,7 @@ describe('createQueuePair (fauxqs)', () => {
     const { queueUrl, dlqUrl, queueArn, dlqArn } = await pair({ maxReceiveCount: 2, visibilityTimeoutSeconds: 30 });
     expect(queueArn).toMatch(/:q\d+$/);
     expect(dlqArn).toMatch(/:q\d+-dlq$/);
-    await client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: [{ Id: '0', MessageBody: '{"n":1}' }] }));
+    await fauxqs.client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: [{ Id: '0', MessageBody: '{"n":1}' }] }));
 
     for (let attempt = 1; attempt <= 2; attempt++) {
       const got = await receive(queueUrl, { visibility: 0 });
