@@ -6,8 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { createSourceTable, SOURCE_TABLE_SCHEMA as S } from '../../lib/adapters/aws/dynamodb-source.store.js';
-import { DynamoDbSessionStore, SESSION_TTL_GRACE_MS, sessionTtlFor, sessionTtlSeconds } from '../../lib/adapters/aws/dynamodb-session.store.js';
-import { holdsRefreshToken } from '../../lib/domain/session.js';
+import { DynamoDbSessionStore, SESSION_TTL_GRACE_MS, sessionTtlSeconds } from '../../lib/adapters/aws/dynamodb-session.store.js';
 import { useDynalite } from '../helpers/emulators.helper.js';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -75,16 +74,5 @@ describe('DynamoDbSessionStore TTL (dynalite)', () => {
     expect((await raw('s'))?.[S.ttlAttribute]).toBeUndefined();
     await sessions.put('s', { material: { jwt: 'j', api: 'v3' }, establishedAt: start, expiresAt: start + 2_000 });
     expect((await raw('s'))?.[S.ttlAttribute]).toEqual({ N: String(sessionTtlSeconds(start + 2_000)) });
-  });
-});
-
-describe('holdsRefreshToken / sessionTtlFor', () => {
-  it('marks only material with a non-empty string refreshToken at its top level', () => {
-    expect(holdsRefreshToken(carelinkLike('rt'))).toBe(true);
-    for (const material of [undefined, null, 'rt', ['rt'], {}, { refreshToken: '' }, { refreshToken: 42 }, { nested: { refreshToken: 'rt' } }, { sessionId: 's' }]) {
-      expect(holdsRefreshToken(material)).toBe(false);
-    }
-    expect(sessionTtlFor({ material: carelinkLike('rt'), establishedAt: 0, expiresAt: 1_000 })).toBeUndefined();
-    expect(sessionTtlFor({ material: { sessionId: 's' }, establishedAt: 0, expiresAt: 1_000 })).toBe(sessionTtlSeconds(1_000));
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../../lib/adapters/aws/aws-clients.js';
 import { countRequests, RequestCounter } from '../../local/aws-instrumentation.js';
-import { clampSeconds, SqsMessageQueue, SqsRedeliveryControl } from '../../lib/adapters/aws/sqs-message.queue.js';
+import { SqsMessageQueue, SqsRedeliveryControl } from '../../lib/adapters/aws/sqs-message.queue.js';
 import { createQueuePair } from '../../local/emulators.js';
 import { useFauxqs } from '../helpers/emulators.helper.js';
 import { SourceUnavailableError } from '../../lib/domain/errors.js';
@@ -75,14 +75,6 @@ describe('SqsMessageQueue (fauxqs)', () => {
     const receivedAt = Date.now();
     expect(got.map((m) => JSON.parse(m.Body ?? ''))).toEqual([{ n: 1 }]);
     expect(receivedAt - sentAt).toBeGreaterThanOrEqual(1_900);
-  });
-
-  it('clamps delays and visibility timeouts to what SQS accepts', () => {
-    expect(clampSeconds(-5, 900)).toBe(0);
-    expect(clampSeconds(Number.NaN, 900)).toBe(0);
-    expect(clampSeconds(0.1, 900)).toBe(1);
-    expect(clampSeconds(5_000, 900)).toBe(900);
-    expect(clampSeconds(Number.POSITIVE_INFINITY, 43_200)).toBe(43_200);
   });
 
   it('retries per-entry failures once, then throws a retryable SQS.SEND_FAILED', async () => {
