@@ -4,7 +4,7 @@
  * fetchFrame on that frame, and asserts the settlement, the events the machine received, and what the machine made
  * of them.
  */
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MAX_RETRY_DELAY_MS } from '../../../lib/app/fetch-frame.js';
 import {
   SessionInvalidError,
@@ -60,10 +60,6 @@ async function nextCycleFrame(world: AppWorld): Promise<FrameMessage> {
 }
 
 const loopState = async (world: AppWorld) => (await world.record()).status.state.split('/').find((s) => s.startsWith(`${FAKE_LOOP}:`));
-
-beforeEach(() => {
-  w = undefined as unknown as AppWorld;
-});
 
 describe('fetch-frame: sessions', () => {
   it('logs in when no session is stored, stores the session, and hands its facts (never the material) to persist', async () => {
