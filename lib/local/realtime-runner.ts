@@ -20,6 +20,7 @@ import { driverFor } from '../sources/source.registry.js';
 import { systemClock } from '../ports/observability.port.js';
 import { addOrUpdateSource, removeSource, type ManageDeps } from '../app/manage-sources.js';
 import type { CoreDeps } from '../app/app.deps.js';
+import { statusOfStored } from '../app/source-status.js';
 import type { FrameMessage, PersistMessage } from '../domain/messages.js';
 import { ConfigError } from '../domain/errors.js';
 import type { ParsedSource } from '../config/connect-env.config.js';
@@ -158,7 +159,7 @@ export async function startRealtime(options: RealtimeOptions): Promise<LocalRunn
 
     const log = new RecordingLog(options.verbose ? out : undefined, 'info');
     const metrics = new RecordingMetrics();
-    const sources = new DynamoDbSourceStore({ client: dynamo, tableName: TABLE });
+    const sources = new DynamoDbSourceStore({ client: dynamo, tableName: TABLE, statusOf: statusOfStored });
     const sessions = new DynamoDbSessionStore({ client: dynamo, tableName: TABLE });
     // No cache: a loopback read costs nothing, and the CLI changes credentials while we run; a cached copy would keep
     // using a password the person has just replaced (in AWS the 1 h cache saves money, and an auth rejection re-reads).

@@ -17,6 +17,7 @@ import type { FrameMessage, PersistMessage } from '../domain/messages.js';
 import type { CoreDeps, FetchDeps, PersistDeps } from '../app/app.deps.js';
 import type { QueueRecord } from '../app/queue-batch.js';
 import { addOrUpdateSource, type ManageDeps } from '../app/manage-sources.js';
+import { statusOfStored } from '../app/source-status.js';
 import type { SourceConfig, SourceCredentials } from '../domain/source.js';
 import { makeTickHandler } from '../../functions/tick/tick.handler.js';
 import { makeFetchFrameHandler } from '../../functions/fetch-frame/fetch-frame.handler.js';
@@ -84,7 +85,7 @@ export async function createSimWorld(options: SimOptions): Promise<SimWorld> {
   const dynamo = createDynamoDbClient({ endpoint: dynalite.endpoint });
   await createSourceTable(dynamo, TABLE);
   countRequests(dynamo, awsRequests);
-  const sources = new DynamoDbSourceStore({ client: dynamo, tableName: TABLE });
+  const sources = new DynamoDbSourceStore({ client: dynamo, tableName: TABLE, statusOf: statusOfStored });
   const sessions = new DynamoDbSessionStore({ client: dynamo, tableName: TABLE, clock });
   const credentials = new MemoryCredentialStore();
   const maxReceiveCount = options.maxReceiveCount ?? 5;
