@@ -21,7 +21,7 @@ const fixtures = readdirSync(DIR)
 describe('stored source snapshots of every recorded machine version', () => {
   it('has fixtures for the current version covering every mode of every region', () => {
     const current = fixtures.filter((f) => f.fixture.machineVersion === SOURCE_MACHINE_VERSION);
-    expect(current.length).toBeGreaterThanOrEqual(9);
+    expect(current.length, 'record fixtures of this machine version: npx tsx test/fixtures/machines/source-fixtures.recorder.ts').toBeGreaterThanOrEqual(9);
     const values = new Set(current.flatMap((f) => f.fixture.steps.map((s) => JSON.stringify((s.snapshot as { value: unknown }).value))));
     for (const mode of ['"paused"', '"idle"', '"authenticating"', '"active"', '"rejected"', '"lockedOut"', '"waiting"', '"fetching"', '"persisting"', '"backingOff"']) {
       expect([...values].some((v) => v.includes(mode)), mode).toBe(true);
