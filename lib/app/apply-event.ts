@@ -11,8 +11,8 @@
 import { VersionConflictError } from '../domain/errors.js';
 import type { SourceEvent } from '../domain/messages.js';
 import type { SourceRecord, TransitionRecord } from '../ports/source.store.port.js';
-import { readStored, step } from '../machines/source/source.snapshot.js';
-import { nextWakeAt } from '../machines/source/source.view.js';
+import { step } from '../machines/source/source.snapshot.js';
+import { nextWakeAt, readStored } from '../machines/source/source.view.js';
 import { loopModesOf, sameState, type LoopMode, type SessionMode, type SourceStateValue } from '../machines/source/source.state.js';
 import { toMachineSpec } from '../sources/driver.builder.js';
 import type { SourceContext, SourceEffect } from '../machines/source/source.types.js';

@@ -4,10 +4,9 @@
  * which keeps the source item small; stores are handed `statusOfStored` so that they need no machine code.
  */
 import type { SourceStatus } from '../ports/source.store.port.js';
-import { readStored } from '../machines/source/source.snapshot.js';
 import { displayState, isAuthRejected, isLockedOut, isPaused, type SourceStateValue } from '../machines/source/source.state.js';
 import type { SourceContext } from '../machines/source/source.types.js';
-import { nextWakeAt } from '../machines/source/source.view.js';
+import { nextWakeAt, readStored } from '../machines/source/source.view.js';
 
 /**
  * What a person must do for rejection codes where "update the credentials" would be the wrong advice. Every way out

@@ -8,7 +8,7 @@ import { SnapshotVersionError } from '../../domain/errors.js';
 import type { SourceEvent } from '../../domain/messages.js';
 import type { MachineSpec } from './source.spec.js';
 import { createSourceMachine, type SourceMachine } from './source.machine.js';
-import { displayState, sourceStateOf, type SourceStateValue } from './source.state.js';
+import { displayState, type SourceStateValue } from './source.state.js';
 import { EFFECT_TYPES, SOURCE_MACHINE_VERSION, type SourceContext, type SourceEffect } from './source.types.js';
 
 export interface StepResult {
@@ -114,13 +114,4 @@ export function step(spec: MachineSpec, stored: unknown, machineVersion: number,
 export function contextOf(spec: MachineSpec, stored: unknown, machineVersion: number): { context: SourceContext; value: SourceStateValue } {
   const snap = restore(spec, stored, machineVersion);
   return { context: snap.context, value: snap.value };
-}
-
-/**
- * Context and state of a stored snapshot read without a machine: the stored form holds `value` and the context
- * verbatim (see toStored). For status views and the due index, which must not need a driver's spec.
- */
-export function readStored(stored: unknown): { context: SourceContext; value: SourceStateValue } {
-  const { value, context } = stored as { value: unknown; context: SourceContext };
-  return { context, value: sourceStateOf(value) };
 }

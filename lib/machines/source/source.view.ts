@@ -1,9 +1,15 @@
 /**
- * Facts read from a source's context and state value without stepping the machine: when the source next needs the
- * tick (the sparse due index). Pure: no clock.
+ * Facts read from a source's stored snapshot without a machine (no xstate, no driver spec): its context and state
+ * value, and when the source next needs the tick (the sparse due index). Pure: no clock.
  */
-import { isAuthRejected, isLockedOut, isPaused, type SourceStateValue } from './source.state.js';
+import { isAuthRejected, isLockedOut, isPaused, sourceStateOf, type SourceStateValue } from './source.state.js';
 import type { SourceContext } from './source.types.js';
+
+/** The stored form (see toStored in source.snapshot.ts) holds `value` and the context verbatim. */
+export function readStored(stored: unknown): { context: SourceContext; value: SourceStateValue } {
+  const { value, context } = stored as { value: unknown; context: SourceContext };
+  return { context, value: sourceStateOf(value) };
+}
 
 /**
  * When the tick must next look at this source, or undefined to drop it from the due index (paused, or parked

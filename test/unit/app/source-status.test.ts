@@ -1,8 +1,7 @@
 /** Status facts derived from a stored snapshot without a machine. */
 import { describe, expect, it } from 'vitest';
 import { statusOfStored } from '../../../lib/app/source-status.js';
-import { readStored } from '../../../lib/machines/source/source.snapshot.js';
-import { nextWakeAt } from '../../../lib/machines/source/source.view.js';
+import { nextWakeAt, readStored } from '../../../lib/machines/source/source.view.js';
 
 function stored(session: string, code?: string, frame: unknown = null, operation = 'running') {
   return {
