@@ -10,6 +10,7 @@ import { DynamoDbSourceStore, createSourceTable } from '../../lib/adapters/aws/d
 import type { QueuePair } from '../../lib/adapters/aws/sqs-message.queue.js';
 import { createQueuePair, startDynalite, startFauxqs, startSecretsManagerStandIn, type RunningEmulator } from '../../local/emulators.js';
 import { applySourceEvent } from '../../lib/app/apply-event.js';
+import { statusOfStored } from '../../lib/app/source-status.js';
 import { driverFor } from '../../lib/sources/source.registry.js';
 import { silentLog } from '../../lib/adapters/system/system.observability.js';
 import { startDexcomShareSimulator, type DexcomShareSimulator } from '../../local/vendors/dexcom-share/dexcom-share.simulator.js';
@@ -48,7 +49,7 @@ beforeAll(async () => {
   sqs = createSqsClient({ endpoint: fauxqs.endpoint });
   secrets = createSecretsManagerClient({ endpoint: standIn.endpoint });
   await createSourceTable(dynamo, TABLE);
-  store = new DynamoDbSourceStore({ client: dynamo, tableName: TABLE });
+  store = new DynamoDbSourceStore({ client: dynamo, tableName: TABLE, statusOf: statusOfStored });
   fetchPair = await createQueuePair(sqs, 'cli-fetch', { maxReceiveCount: 2, visibilityTimeoutSeconds: 30 });
   persistPair = await createQueuePair(sqs, 'cli-persist', { maxReceiveCount: 2, visibilityTimeoutSeconds: 30 });
 });
