@@ -12,7 +12,8 @@ import { startDynalite } from '../local/emulators.js';
 import { RecordingLog, RecordingMetrics } from '../local/recording.observability.js';
 import { ManualClock } from '../local/sim-runner.js';
 import { contextOf, startSource } from '../lib/machines/source/source.snapshot.js';
-import { describeStatus, nextWakeAt } from '../lib/machines/source/source.view.js';
+import { nextWakeAt } from '../lib/machines/source/source.view.js';
+import { describeStatus, statusOfStored } from '../lib/app/source-status.js';
 import { toMachineSpec } from '../lib/sources/driver.builder.js';
 import { driverFor } from '../lib/sources/source.registry.js';
 import { runTick, type TickReport } from '../lib/app/run-tick.js';
@@ -42,7 +43,7 @@ export async function runTickBench(opts: { sources: number; concurrency: number 
     await createSourceTable(dynamo, table);
     const counter = new RequestCounter();
     countRequests(dynamo, counter);
-    const sources = new DynamoDbSourceStore({ client: dynamo, tableName: table });
+    const sources = new DynamoDbSourceStore({ client: dynamo, tableName: table, statusOf: statusOfStored });
 
     // Set-up, not measured as the figure: N Dexcom sources, due now.
     const created0 = performance.now();

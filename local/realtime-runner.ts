@@ -27,6 +27,7 @@ import type { ParsedSource } from '../lib/config/connect-env.config.js';
 import { makeTickHandler } from '../lib/app/handlers/tick.handler.js';
 import { makeFetchFrameHandler } from '../lib/app/handlers/fetch-frame.handler.js';
 import { makePersistHandler } from '../lib/app/handlers/persist.handler.js';
+import { statusOfStored } from '../lib/app/source-status.js';
 import { startDynalite, startFauxqs, startSecretsManagerStandIn, createQueuePair, type RunningEmulator } from './emulators.js';
 import { RecordingLog, RecordingMetrics } from './recording.observability.js';
 import { SCENARIOS, startScenario, type Scenario } from './demo.scenarios.js';
@@ -165,7 +166,7 @@ export async function startRealtime(options: RealtimeOptions): Promise<LocalRunn
 
     const log = new RecordingLog(options.verbose ? out : undefined, 'info');
     const metrics = new RecordingMetrics();
-    const sources = new DynamoDbSourceStore({ client: dynamo, tableName: TABLE });
+    const sources = new DynamoDbSourceStore({ client: dynamo, tableName: TABLE, statusOf: statusOfStored });
     const sessions = new DynamoDbSessionStore({ client: dynamo, tableName: TABLE });
     // No cache: a loopback read costs nothing, and the CLI changes credentials while we run; a cached copy would keep
     // using a password the person has just replaced (in AWS the 1 h cache saves money, and an auth rejection re-reads).

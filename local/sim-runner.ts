@@ -21,6 +21,7 @@ import type { SourceConfig, SourceCredentials } from '../lib/domain/source.js';
 import { makeTickHandler } from '../lib/app/handlers/tick.handler.js';
 import { makeFetchFrameHandler } from '../lib/app/handlers/fetch-frame.handler.js';
 import { makePersistHandler } from '../lib/app/handlers/persist.handler.js';
+import { statusOfStored } from '../lib/app/source-status.js';
 import { startDynalite, type RunningEmulator } from './emulators.js';
 import { RecordingLog, RecordingMetrics } from './recording.observability.js';
 
@@ -84,7 +85,7 @@ export async function createSimWorld(options: SimOptions): Promise<SimWorld> {
   const dynamo = createDynamoDbClient({ endpoint: dynalite.endpoint });
   await createSourceTable(dynamo, TABLE);
   countRequests(dynamo, awsRequests);
-  const sources = new DynamoDbSourceStore({ client: dynamo, tableName: TABLE });
+  const sources = new DynamoDbSourceStore({ client: dynamo, tableName: TABLE, statusOf: statusOfStored });
   const sessions = new DynamoDbSessionStore({ client: dynamo, tableName: TABLE, clock });
   const credentials = new MemoryCredentialStore();
   const maxReceiveCount = options.maxReceiveCount ?? 5;

@@ -12,9 +12,11 @@ import { VersionConflictError } from '../domain/errors.js';
 import type { SourceEvent } from '../domain/messages.js';
 import type { SourceRecord, TransitionRecord } from '../ports/source.store.port.js';
 import { step } from '../machines/source/source.snapshot.js';
-import { describeStatus, nextWakeAt } from '../machines/source/source.view.js';
+import { nextWakeAt, readStored } from '../machines/source/source.view.js';
+import { loopModesOf, sameState, type LoopMode, type SessionMode, type SourceStateValue } from '../machines/source/source.state.js';
 import { toMachineSpec } from '../sources/driver.builder.js';
 import type { SourceContext, SourceEffect } from '../machines/source/source.types.js';
+import { describeStatus } from './source-status.js';
 import type { CoreDeps } from './app.deps.js';
 import { runSideEffects } from './dispatch-effects.js';
 import type { SessionStore } from '../ports/session.store.port.js';
@@ -47,8 +49,8 @@ export async function applySourceEvent(
     const spec = toMachineSpec(deps.drivers(record.config));
     const result = step(spec, record.snapshot, record.machineVersion, event);
     if (!result.changed) return { record, effects: result.effects, changed: false };
-    const next = withDerived(record, result.snapshot, result.to);
-    const trace: TransitionRecord | undefined = isRoutine(event, result.from, result.to)
+    const next = withDerived(record, result.snapshot);
+    const trace: TransitionRecord | undefined = isRoutine(event, result.fromValue, result.toValue)
       ? undefined
       : { at: event.now, event: event.type, from: result.from, to: result.to, effects: result.effects.map((e) => e.type) };
     try {
@@ -65,14 +67,14 @@ export async function applySourceEvent(
   }
 }
 
-function withDerived(record: SourceRecord, snapshot: unknown, to: string): SourceRecord {
-  // The persisted snapshot holds the context verbatim; reading it needs no machine.
-  const context = (snapshot as { context: SourceContext }).context;
+function withDerived(record: SourceRecord, snapshot: unknown): SourceRecord {
+  // The persisted snapshot holds the context and state value verbatim; reading them needs no machine.
+  const { context, value } = readStored(snapshot);
   return {
     ...record,
     snapshot,
-    status: describeStatus(context, to),
-    nextDueAt: dueIndexInstant(record.nextDueAt, nextWakeAt(context, to), context),
+    status: describeStatus(context, value),
+    nextDueAt: dueIndexInstant(record.nextDueAt, nextWakeAt(context, value), context),
   };
 }
 
@@ -89,8 +91,8 @@ export function dueIndexInstant(stored: number | undefined, wake: number | undef
   return inFlight && stored !== undefined && stored <= wake ? stored : wake;
 }
 
-const CYCLE_STATES = new Set(['waiting', 'fetching', 'persisting']);
-const HEALTHY_SESSION_STATES = new Set(['session:idle', 'session:authenticating', 'session:active']);
+const CYCLE_MODES = new Set<LoopMode>(['waiting', 'fetching', 'persisting']);
+const HEALTHY_SESSION_MODES = new Set<SessionMode>(['idle', 'authenticating', 'active']);
 
 /**
  * A healthy loop's cycle: a tick dispatching a frame or an outcome closing it, the operation region unchanged, the
@@ -98,20 +100,16 @@ const HEALTHY_SESSION_STATES = new Set(['session:idle', 'session:authenticating'
  * only between waiting, fetching and persisting. Everything else — failures, backoff, rejection, lockout, pause,
  * resume, credential changes, outbox resends — is traced.
  */
-export function isRoutine(event: SourceEvent, from: string, to: string): boolean {
+export function isRoutine(event: SourceEvent, from: SourceStateValue, to: SourceStateValue): boolean {
   if (event.type !== 'clock.ticked' && event.type !== 'frame.persisted') return false;
   // A tick that changes the snapshot without moving any state is an outbox resend: worth tracing.
-  if (event.type === 'clock.ticked' && from === to) return false;
-  const a = from.split('/');
-  const b = to.split('/');
-  if (a.length !== b.length || a[0] !== b[0]) return false;
-  if (a[1] !== b[1] && !(HEALTHY_SESSION_STATES.has(a[1]) && HEALTHY_SESSION_STATES.has(b[1]))) return false;
-  for (let i = 2; i < a.length; i++) {
-    const [loopA, stateA] = a[i].split(':');
-    const [loopB, stateB] = b[i].split(':');
-    if (loopA !== loopB || !CYCLE_STATES.has(stateA) || !CYCLE_STATES.has(stateB)) return false;
-  }
-  return true;
+  if (event.type === 'clock.ticked' && sameState(from, to)) return false;
+  if (from.operation !== to.operation) return false;
+  if (from.session !== to.session && !(HEALTHY_SESSION_MODES.has(from.session) && HEALTHY_SESSION_MODES.has(to.session))) return false;
+  const before = loopModesOf(from);
+  const after = loopModesOf(to);
+  return before.length === after.length &&
+    before.every(([loop, mode], i) => after[i][0] === loop && CYCLE_MODES.has(mode) && CYCLE_MODES.has(after[i][1]));
 }
 
 /** Report a frame outcome to its source and run the resulting side effects (what fetch-frame and persist share). */

@@ -9,9 +9,10 @@ import type { CredentialAdmin } from '../ports/credential.store.port.js';
 import type { SessionStore } from '../ports/session.store.port.js';
 import type { SourceRecord } from '../ports/source.store.port.js';
 import { startSource, contextOf } from '../machines/source/source.snapshot.js';
-import { describeStatus, nextWakeAt } from '../machines/source/source.view.js';
+import { nextWakeAt } from '../machines/source/source.view.js';
 import { toMachineSpec } from '../sources/driver.builder.js';
 import { applySourceEvent } from './apply-event.js';
+import { describeStatus } from './source-status.js';
 import type { CoreDeps } from './app.deps.js';
 
 export interface ManageDeps extends Pick<CoreDeps, 'sources' | 'drivers' | 'clock' | 'log'> {

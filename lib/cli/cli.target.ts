@@ -17,6 +17,7 @@ import { SecretsManagerCredentialStore } from '../adapters/aws/secrets-manager-c
 import { SqsDlqRedrive, type DlqRedrive } from '../adapters/aws/sqs-dlq.redrive.js';
 import { DEFAULT_DATA_DIR, localEndpointsPath, readLocalEndpoints, type LocalEndpoints } from '../config/local-endpoints.js';
 import type { ManageDeps } from '../app/manage-sources.js';
+import { statusOfStored } from '../app/source-status.js';
 import { driverFor } from '../sources/source.registry.js';
 
 // Client types through the factories, so the SDK stays behind lib/adapters/aws even for types.
@@ -158,7 +159,7 @@ export class CliContext {
   }
 
   sources(): DynamoDbSourceStore {
-    return new DynamoDbSourceStore({ client: this.dynamoDb(), tableName: this.tableName() });
+    return new DynamoDbSourceStore({ client: this.dynamoDb(), tableName: this.tableName(), statusOf: statusOfStored });
   }
 
   sessions(): DynamoDbSessionStore {

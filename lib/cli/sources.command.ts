@@ -231,12 +231,11 @@ async function stateChange(
 
 /** A compact state for the list: the operation and the session region, which is what an operator acts on. */
 export function shortState(record: SourceRecord): string {
-  const state = record.status.state;
-  if (state.startsWith('paused')) return 'paused';
-  if (state.includes('session:rejected')) return 'auth-rejected';
-  if (state.includes('session:lockedOut')) return 'locked-out';
-  const session = /session:(\w+)/.exec(state)?.[1] ?? '?';
-  return `running (${session})`;
+  const { operation, sessionMode } = record.status;
+  if (operation === 'paused') return 'paused';
+  if (sessionMode === 'rejected') return 'auth-rejected';
+  if (sessionMode === 'lockedOut') return 'locked-out';
+  return `running (${sessionMode})`;
 }
 
 export function describeRecord(record: SourceRecord, recent: TransitionRecord[], now: number): string[] {

@@ -1,10 +1,15 @@
 import type { SourceConfig } from '../domain/source.js';
 import type { FailureSummary } from '../domain/errors.js';
+import type { LoopMode, OperationMode, SessionMode } from '../machines/source/source.state.js';
 
-/** Status summary kept beside the snapshot for people and the CLI (`sources show`). */
+/** Status summary derived from the snapshot for people and the CLI (`sources show`). */
 export interface SourceStatus {
-  /** Flattened machine state, e.g. `running/session:active/DexcomShare:waiting`. */
+  /** The machine state for people, e.g. `running/session:active/DexcomShare:waiting`. Code reads the modes below. */
   state: string;
+  operation: OperationMode;
+  sessionMode: SessionMode;
+  /** Per loop, in driver order. */
+  loopModes: Record<string, LoopMode>;
   /** When the machine next needs the tick (a due loop, an outbox deadline, a lockout end); absent when parked. */
   nextWakeAt?: number;
   newestReadingAt?: number;
@@ -35,7 +40,7 @@ export interface SourceRecord {
   machineVersion: number;
   /** Optimistic-lock version; every save is conditional on it. */
   version: number;
-  /** Derived from the snapshot (never stored separately). */
+  /** Derived from the snapshot on read (never stored), by the app's `statusOfStored` the store was built with. */
   status: SourceStatus;
   /**
    * When the tick must look at this source next (the due index key); absent while paused or parked, so the source

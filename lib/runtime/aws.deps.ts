@@ -11,6 +11,7 @@ import { nightscoutWriterFor } from '../adapters/nightscout/nightscout-writer.fa
 import { driverFor } from '../sources/source.registry.js';
 import { systemClock } from '../adapters/system/system.observability.js';
 import type { CoreDeps, FetchDeps, PersistDeps } from '../app/app.deps.js';
+import { statusOfStored } from '../app/source-status.js';
 import type { FrameMessage, PersistMessage } from '../domain/messages.js';
 import { logPort, metricsPort } from './observability.js';
 import type { LambdaEnv } from './lambda.env.js';
@@ -18,7 +19,7 @@ import type { LambdaEnv } from './lambda.env.js';
 export function awsCoreDeps(env: LambdaEnv): CoreDeps {
   const dynamo = createDynamoDbClient();
   return {
-    sources: new DynamoDbSourceStore({ client: dynamo, tableName: env.tableName }),
+    sources: new DynamoDbSourceStore({ client: dynamo, tableName: env.tableName, statusOf: statusOfStored }),
     drivers: driverFor,
     frameQueue: new SqsMessageQueue<FrameMessage>({ client: createSqsClient(), queueUrl: env.fetchQueueUrl }),
     clock: systemClock,

@@ -12,6 +12,7 @@ import type { Batch, Cursor, RereadWindow } from '../domain/records.js';
 import type { SourceCredentials } from '../domain/source.js';
 import type { BackoffPolicy } from '../domain/backoff.js';
 import type { LogPort } from '../ports/observability.port.js';
+import type { MachineSpec } from '../machines/source/source.spec.js';
 
 export interface DriverContext<Settings> {
   sourceId: string;
@@ -86,22 +87,7 @@ export interface Driver<Settings = unknown, Auth = unknown, Session = unknown> {
   loops: LoopSpec<Settings, Session, any>[];
 }
 
-/** Plain data the source machine is built from. */
-export interface MachineLoopSpec {
-  name: string;
-  intervalMs: number;
-  align: { lagMs: number; jitterMs: number };
-  attempts: number;
-  retry: BackoffPolicy;
-  backoff: BackoffPolicy;
-}
-
-export interface MachineSpec {
-  kind: string;
-  sessionLifetimeMs: number;
-  loops: MachineLoopSpec[];
-}
-
+/** The plain data the source machine is built from (see source.spec.ts). */
 export function toMachineSpec(driver: Driver): MachineSpec {
   return {
     kind: driver.kind,

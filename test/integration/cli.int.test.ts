@@ -10,6 +10,7 @@ import type { QueuePair } from '../../lib/adapters/aws/sqs-message.queue.js';
 import { createQueuePair } from '../../local/emulators.js';
 import { useDynalite, useFauxqs, useSecretsStandIn } from '../helpers/emulators.helper.js';
 import { applySourceEvent } from '../../lib/app/apply-event.js';
+import { statusOfStored } from '../../lib/app/source-status.js';
 import { driverFor } from '../../lib/sources/source.registry.js';
 import { silentLog } from '../../lib/adapters/system/system.observability.js';
 import { startDexcomShareSimulator, type DexcomShareSimulator } from '../../local/vendors/dexcom-share/dexcom-share.simulator.js';
@@ -44,7 +45,7 @@ beforeAll(async () => {
   sqs = fauxqs.client;
   secrets = standIn.client;
   await createSourceTable(dynamo, TABLE);
-  store = new DynamoDbSourceStore({ client: dynamo, tableName: TABLE });
+  store = new DynamoDbSourceStore({ client: dynamo, tableName: TABLE, statusOf: statusOfStored });
   fetchPair = await createQueuePair(sqs, 'cli-fetch', { maxReceiveCount: 2, visibilityTimeoutSeconds: 30 });
   persistPair = await createQueuePair(sqs, 'cli-persist', { maxReceiveCount: 2, visibilityTimeoutSeconds: 30 });
 });

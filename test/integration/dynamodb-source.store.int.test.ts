@@ -11,7 +11,7 @@ import { startDynalite } from '../../local/emulators.js';
 import { useDynalite } from '../helpers/emulators.helper.js';
 import { VersionConflictError } from '../../lib/domain/errors.js';
 import type { SourceRecord } from '../../lib/ports/source.store.port.js';
-import { statusOfStored } from '../../lib/machines/source/source.view.js';
+import { statusOfStored } from '../../lib/app/source-status.js';
 
 const dynalite = useDynalite();
 let tableCounter = 0;
@@ -19,7 +19,7 @@ let tableCounter = 0;
 async function freshStore(shards?: number) {
   const tableName = `sources-${++tableCounter}`;
   await createSourceTable(dynalite.client, tableName);
-  return { tableName, store: new DynamoDbSourceStore({ client: dynalite.client, tableName, shards }) };
+  return { tableName, store: new DynamoDbSourceStore({ client: dynalite.client, tableName, shards, statusOf: statusOfStored }) };
 }
 
 /** A stored-form snapshot in the given loop state (the store derives status from it, so it must look real). */
@@ -150,7 +150,7 @@ describe('DynamoDbSourceStore (dynalite)', () => {
     const counter = new RequestCounter();
     const counted = createDynamoDbClient({ endpoint: dynalite.endpoint });
     countRequests(counted, counter);
-    const pagedStore = new DynamoDbSourceStore({ client: counted, tableName, shards: 1 });
+    const pagedStore = new DynamoDbSourceStore({ client: counted, tableName, shards: 1, statusOf: statusOfStored });
     const all = await pagedStore.queryDue(5_000);
     expect(all.map((r) => r.id)).toEqual(ids);
     expect(counter.counts['DynamoDB.Query']).toBeGreaterThanOrEqual(2);
@@ -173,7 +173,7 @@ describe('DynamoDbSourceStore (dynalite)', () => {
     const counter = new RequestCounter();
     const counted = createDynamoDbClient({ endpoint: dynalite.endpoint });
     countRequests(counted, counter);
-    const store = new DynamoDbSourceStore({ client: counted, tableName, shards: 2 });
+    const store = new DynamoDbSourceStore({ client: counted, tableName, shards: 2, statusOf: statusOfStored });
     for (let i = 0; i < 150; i++) await store.create(record(`k${String(i).padStart(3, '0')}`, 1_000 + i));
     counter.reset();
     const due = await store.queryDue(10_000);
@@ -254,13 +254,13 @@ describe('startDynalite with a data folder', () => {
       const first = await startDynalite({ path: dir });
       const c1 = createDynamoDbClient({ endpoint: first.endpoint });
       await createSourceTable(c1, 'persisted');
-      await new DynamoDbSourceStore({ client: c1, tableName: 'persisted' }).create(record('kept', 42));
+      await new DynamoDbSourceStore({ client: c1, tableName: 'persisted', statusOf: statusOfStored }).create(record('kept', 42));
       c1.destroy();
       await first.close();
 
       const second = await startDynalite({ path: dir });
       const c2 = createDynamoDbClient({ endpoint: second.endpoint });
-      expect(await new DynamoDbSourceStore({ client: c2, tableName: 'persisted' }).get('kept')).toMatchObject({ id: 'kept', nextDueAt: 42, version: 1 });
+      expect(await new DynamoDbSourceStore({ client: c2, tableName: 'persisted', statusOf: statusOfStored }).get('kept')).toMatchObject({ id: 'kept', nextDueAt: 42, version: 1 });
       c2.destroy();
       await second.close();
     } finally {

@@ -24,8 +24,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { VersionConflictError } from '../../domain/errors.js';
-import type { SourceRecord, SourceStore, TransitionRecord } from '../../ports/source.store.port.js';
-import { statusOfStored } from '../../machines/source/source.view.js';
+import type { SourceRecord, SourceStatus, SourceStore, TransitionRecord } from '../../ports/source.store.port.js';
 import { shardOf } from './shard.key.js';
 
 /** Key and index names, for the CDK table definition to mirror exactly. */
@@ -54,6 +53,11 @@ export interface DynamoDbSourceStoreOptions {
   tableName: string;
   /** Due-index partitions; every tick queries all of them. Changing it re-homes items only on their next save. */
   shards?: number;
+  /**
+   * Derives a record's status from its stored snapshot on every read (lib/app's `statusOfStored`): the status is never
+   * stored, and the store knows nothing of the machine.
+   */
+  statusOf: (snapshot: unknown) => SourceStatus;
 }
 
 type Item = Record<string, AttributeValue>;
@@ -62,18 +66,34 @@ export class DynamoDbSourceStore implements SourceStore {
   private readonly client: DynamoDBClient;
   private readonly tableName: string;
   private readonly shards: number;
+  private readonly statusOf: (snapshot: unknown) => SourceStatus;
 
   constructor(opts: DynamoDbSourceStoreOptions) {
     this.client = opts.client;
     this.tableName = opts.tableName;
+    this.statusOf = opts.statusOf;
     this.shards = opts.shards ?? S.defaultDueShards;
     if (!Number.isInteger(this.shards) || this.shards < 1) throw new RangeError('shards must be a positive integer');
+  }
+
+  private fromItem(item: Item): SourceRecord {
+    const snapshot = JSON.parse(str(item, 'snapshot')) as unknown;
+    const record: SourceRecord = {
+      id: str(item, 'pk').slice(S.sourcePrefix.length),
+      config: JSON.parse(str(item, 'config')),
+      snapshot,
+      machineVersion: num(item, 'machineVersion'),
+      version: num(item, 'version'),
+      status: this.statusOf(snapshot),
+    };
+    if (item.nextDueAt?.N !== undefined) record.nextDueAt = Number(item.nextDueAt.N);
+    return record;
   }
 
   async get(id: string): Promise<SourceRecord | undefined> {
     // Strongly consistent: the caller is about to save conditionally on this version.
     const out = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: sourceKey(id), ConsistentRead: true }));
-    return out.Item ? fromItem(out.Item) : undefined;
+    return out.Item ? this.fromItem(out.Item) : undefined;
   }
 
   async create(record: Omit<SourceRecord, 'version'>): Promise<SourceRecord> {
@@ -147,7 +167,7 @@ export class DynamoDbSourceStore implements SourceStore {
     const items = await this.batchGet(keys.map((k) => k.pk));
     return keys.flatMap((k) => {
       const item = items.get(k.pk);
-      return item ? [fromItem(item)] : [];
+      return item ? [this.fromItem(item)] : [];
     });
   }
 
@@ -163,7 +183,7 @@ export class DynamoDbSourceStore implements SourceStore {
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of out.Items ?? []) records.push(fromItem(item));
+      for (const item of out.Items ?? []) records.push(this.fromItem(item));
       startKey = out.LastEvaluatedKey;
     } while (startKey);
     return records.sort((a, b) => a.id.localeCompare(b.id));
@@ -319,20 +339,6 @@ function traceItem(id: string, version: number, transition: TransitionRecord): I
 
 function backoff(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
-}
-
-function fromItem(item: Item): SourceRecord {
-  const snapshot = JSON.parse(str(item, 'snapshot')) as unknown;
-  const record: SourceRecord = {
-    id: str(item, 'pk').slice(S.sourcePrefix.length),
-    config: JSON.parse(str(item, 'config')),
-    snapshot,
-    machineVersion: num(item, 'machineVersion'),
-    version: num(item, 'version'),
-    status: statusOfStored(snapshot),
-  };
-  if (item.nextDueAt?.N !== undefined) record.nextDueAt = Number(item.nextDueAt.N);
-  return record;
 }
 
 function str(item: Item, name: string): string {

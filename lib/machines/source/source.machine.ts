@@ -2,7 +2,7 @@
  * The source machine: nightscout-connect's poller ("bus"), session, cycle and fetch-frame machines folded into one
  * durable statechart that is stepped with `initialTransition`/`transition` and persisted as a small JSON snapshot.
  *
- * States (parallel regions):
+ * States (parallel regions; their modes are typed in source.state.ts):
  * - `operation`: `running` | `paused` (operator pause/resume).
  * - `session`:   `idle` (no live session) → `authenticating` (a frame carries the login) → `active` (until its real
  *                expiry) ; `rejected` (bad credentials: parked until `credentials.changed`) ; `lockedOut` (until an
@@ -10,122 +10,133 @@
  * - `loops.<name>`, one per driver loop: `waiting` (until `dueAt`) → `fetching` (frame in flight, fetch stage) →
  *                `persisting` (fetched, Nightscout write being retried) → `waiting`; `backingOff` after a failed cycle.
  *
- * Effects (returned as actions, executed by lib/app after the save): `requestFrame`, `discardSession`,
- * `recordOutcome`. No `after`, no `invoke`, no clock: every event carries `now`; randomness is a hash of ids.
+ * Effects (actions without an implementation, returned by `transition` and executed by lib/app after the save; one
+ * params type each in source.types.ts): `requestFrame`, `discardSession`, `recordOutcome`.
+ * No `after`, no `invoke`, no clock: every event carries `now`; randomness is a hash of ids.
+ *
+ * Read on: the named guards and actions (the context arithmetic is in source.context.ts), then the chart.
  */
-import { and, assign, not, or, setup, stateIn, type AnyEventObject } from 'xstate';
+import { and, assertEvent, assign, not, or, setup, stateIn } from 'xstate';
 import type { SourceEvent } from '../../domain/messages.js';
-import type { FailureSummary } from '../../domain/errors.js';
-import type { MachineLoopSpec, MachineSpec } from '../../sources/driver.builder.js';
-import { backoffDelay, jitterFraction, withRetryAfter } from '../../domain/backoff.js';
-import { nextAlignedDue } from '../../domain/schedule.js';
-import type { FrameInFlight, LoopContext, SourceContext, SourceInput } from './source.types.js';
+import type { MachineLoopSpec, MachineSpec } from './source.spec.js';
+import type { DiscardSessionParams, RecordOutcomeParams, RequestFrameParams, SourceContext, SourceInput } from './source.types.js';
+import {
+  MAX_RESENDS,
+  credentialsReset,
+  cycleCompleted,
+  cycleFailed,
+  firstRequest,
+  frameResent,
+  frameStarted,
+  initialContext,
+  isDue,
+  isLive,
+  loopParked,
+  outcomeOf,
+  resendRequest,
+  retryNoted,
+  type FrameSessionMode,
+} from './source.context.js';
 
-/** No outcome by dueAt + this ⇒ the frame is presumed lost and is sent again. Covers HTTP timeouts and a persist. */
-export const ACK_WINDOW_MS = 3 * 60_000;
-export const MAX_RESENDS = 2;
-/** An early re-poll when the expected reading was not yet published, at most once per slot. */
-export const RECHECK_DELAY_MS = 30_000;
-export const MAX_RECHECKS = 1;
-/** A `Retry-After` or lockout never parks a loop longer than this without a fresh look. */
-export const MAX_CYCLE_DELAY_MS = 6 * 60 * 60_000;
-
-type Ev = SourceEvent;
-type FrameEvent = Extract<Ev, { frameId: string }>;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Loose = any;
-
-const SESSION_ACTIVE = '#source.session.active';
-const SESSION_IDLE = '#source.session.idle';
 const RUNNING = '#source.operation.running';
+const SESSION_IDLE = '#source.session.idle';
+const SESSION_ACTIVE = '#source.session.active';
+
+/** Guards and actions of a loop region name their loop. */
+type LoopParams = { loop: string };
 
 export function createSourceMachine(spec: MachineSpec) {
-  const loopSpecs = new Map(spec.loops.map((l) => [l.name, l]));
   const loopOrder = spec.loops.map((l) => l.name);
-
-  const isLive = (ctx: SourceContext, now: number) => ctx.session.expiresAt !== undefined && ctx.session.expiresAt > now;
-  const isDue = (loop: LoopContext, horizon: number) => loop.frame === null && loop.dueAt <= horizon;
-  /** The one loop allowed to carry a login: the first due loop in driver order (one login for all loops). */
-  const loginLoop = (ctx: SourceContext, horizon: number) => loopOrder.find((name) => isDue(ctx.loops[name], horizon));
-  const frameOf = (ctx: SourceContext, e: AnyEventObject) => {
-    const ev = e as FrameEvent;
-    const frame = ctx.loops[ev.loop]?.frame;
-    return frame && frame.id === ev.frameId ? frame : null;
+  const loopSpecs = new Map(spec.loops.map((l) => [l.name, l]));
+  const specOf = (loop: string): MachineLoopSpec => {
+    const found = loopSpecs.get(loop);
+    if (!found) throw new Error(`source machine for ${spec.kind}: no loop named ${loop}`);
+    return found;
   };
+  /** The one loop allowed to carry a login: the first due loop in driver order (one login for all loops). */
+  const loginLoop = (context: SourceContext, horizon: number) => loopOrder.find((name) => isDue(context.loops[name], horizon));
 
-  const machine = setup({
-    types: {} as { context: SourceContext; events: Ev; input: SourceInput },
+  const source = setup({
+    types: {} as { context: SourceContext; events: SourceEvent; input: SourceInput },
+    guards: {
+      isSessionLive: ({ context, event }) => isLive(context, event.now),
+      isSessionExpired: ({ context, event }) => context.session.expiresAt !== undefined && !isLive(context, event.now),
+      isAnyLoopDue: ({ context, event }) => {
+        assertEvent(event, 'clock.ticked');
+        return loginLoop(context, event.horizon) !== undefined;
+      },
+      isLockoutOver: ({ context, event }) => (context.session.lockedUntil ?? 0) <= event.now,
+      isLoginFrameGone: ({ context }) => !Object.values(context.loops).some((l) => l.frame?.login),
+      /** The outcome reports the session fetch-frame used (it logged in or renewed). */
+      hasSessionInfo: ({ event }) => 'session' in event && event.session !== undefined,
+      /** The outcome is for the frame this loop has in flight (stale and duplicate outcomes are ignored). */
+      isCurrentFrame: ({ context, event }, { loop }: LoopParams) =>
+        'frameId' in event && event.loop === loop && context.loops[loop].frame?.id === event.frameId,
+      isPersistStage: ({ event }) => event.type === 'frame.retrying' && event.stage === 'persist',
+      isLoopDue: ({ context, event }, { loop }: LoopParams) => {
+        assertEvent(event, 'clock.ticked');
+        return isDue(context.loops[loop], event.horizon);
+      },
+      isLoginLoop: ({ context, event }, { loop }: LoopParams) => {
+        assertEvent(event, 'clock.ticked');
+        return loginLoop(context, event.horizon) === loop;
+      },
+      /** No word about the frame by its resend deadline. */
+      isFrameOverdue: ({ context, event }, { loop }: LoopParams) => {
+        const frame = context.loops[loop].frame;
+        return frame !== null && frame.resendAt <= event.now;
+      },
+      canResendFrame: ({ context }, { loop }: LoopParams) => (context.loops[loop].frame?.resends ?? MAX_RESENDS) < MAX_RESENDS,
+    },
     actions: {
-      requestFrame: (_, _params: { loop: string; frameId: string; dueAt: number; sessionMode: 'login' | 'reuse'; cursor: unknown; resend: boolean }) => {},
-      discardSession: (_, _params: { reason: string }) => {},
-      recordOutcome: (_, _params: { loop?: string; outcome: string; code?: string; written?: number }) => {},
-      storeSession: assign(({ context, event }) => {
-        const session = (event as { session?: { establishedAt: number; expiresAt: number } }).session;
-        return session ? { session: { establishedAt: session.establishedAt, expiresAt: session.expiresAt } } : {};
+      // Effects: no implementation here; lib/app executes them after the snapshot is saved.
+      requestFrame: (_, _params: RequestFrameParams) => {},
+      discardSession: (_, _params: DiscardSessionParams) => {},
+      recordOutcome: (_, _params: RecordOutcomeParams) => {},
+      // The session region's context.
+      storeSession: assign(({ event }) => {
+        assertEvent(event, ['frame.persisted', 'frame.retrying', 'frame.failed']);
+        return event.session ? { session: { establishedAt: event.session.establishedAt, expiresAt: event.session.expiresAt } } : {};
       }),
-      parkSession: assign(({ event }) => ({ session: { code: (event as Extract<Ev, { type: 'auth.rejected' }>).code } })),
+      parkSession: assign(({ event }) => {
+        assertEvent(event, 'auth.rejected');
+        return { session: { code: event.code } };
+      }),
       lockSession: assign(({ event }) => {
-        const ev = event as Extract<Ev, { type: 'auth.lockedOut' }>;
-        return { session: { lockedUntil: ev.until, code: ev.code } };
+        assertEvent(event, 'auth.lockedOut');
+        return { session: { lockedUntil: event.until, code: event.code } };
       }),
+      clearSession: assign({ session: {} }),
+      resetForNewCredentials: assign(({ context, event }) => credentialsReset(context, event.now)),
+      // A loop region's context.
+      startFrame: assign(({ context, event }, { loop, sessionMode }: LoopParams & { sessionMode: FrameSessionMode }) =>
+        frameStarted(context, loop, sessionMode, event.now)),
+      markFrameResent: assign(({ context, event }, { loop }: LoopParams) => frameResent(context, loop, event.now)),
+      loseFrame: assign(({ context, event }, { loop }: LoopParams) =>
+        cycleFailed(context, loop, specOf(loop), event.now, { kind: 'retryable', code: 'FRAME.LOST' }, undefined)),
       noteRetry: assign(({ context, event }) => {
-        const ev = event as Extract<Ev, { type: 'frame.retrying' }>;
-        const loop = context.loops[ev.loop];
-        const frame = loop.frame as FrameInFlight;
-        return {
-          loops: { ...context.loops, [ev.loop]: { ...loop, frame: { ...frame, attempt: ev.attempt, stage: ev.stage, resendAt: Math.max(ev.retryAt, ev.now) + ACK_WINDOW_MS } } },
-          lastError: { ...ev.error, at: ev.now, loop: ev.loop },
-        };
+        assertEvent(event, 'frame.retrying');
+        return retryNoted(context, event);
       }),
       failCycle: assign(({ context, event }) => {
-        const ev = event as Extract<Ev, { type: 'frame.failed' }>;
-        return failLoop(context, ev.loop, loopSpecs.get(ev.loop) as MachineLoopSpec, ev.now, ev.error, ev.retryAfterMs);
+        assertEvent(event, 'frame.failed');
+        return cycleFailed(context, event.loop, specOf(event.loop), event.now, event.error, event.retryAfterMs);
       }),
       completeCycle: assign(({ context, event }) => {
-        const ev = event as Extract<Ev, { type: 'frame.persisted' }>;
-        const loop = context.loops[ev.loop];
-        const spec = loopSpecs.get(ev.loop) as MachineLoopSpec;
-        const newest = maxDefined(ev.newestReadingAt, ev.cursor.entries, context.newestReadingAt);
-        const gotNew = ev.newestReadingAt !== undefined && (context.newestReadingAt === undefined || ev.newestReadingAt > context.newestReadingAt);
-        const rechecks = gotNew ? 0 : loop.rechecks;
-        const { dueAt, recheck } = scheduleAfterSuccess(context.sourceId, ev.frameId, spec, ev.now, newest, rechecks);
-        return {
-          newestReadingAt: newest,
-          loops: {
-            ...context.loops,
-            [ev.loop]: { ...loop, frame: null, failures: 0, cursor: ev.cursor, dueAt, rechecks: recheck ? rechecks + 1 : rechecks, lastSuccessAt: ev.now },
-          },
-        };
+        assertEvent(event, 'frame.persisted');
+        return cycleCompleted(context, event, specOf(event.loop));
       }),
       parkLoop: assign(({ context, event }) => {
-        const ev = event as Extract<Ev, { type: 'auth.rejected' | 'auth.lockedOut' }>;
-        const loop = context.loops[ev.loop];
-        const spec = loopSpecs.get(ev.loop) as MachineLoopSpec;
-        // Rejected: the loop waits for credentials.changed (the session region gates it). Locked: not before `until`.
-        const dueAt = ev.type === 'auth.lockedOut' ? Math.max(ev.until, ev.now) : ev.now + spec.intervalMs;
-        return {
-          loops: { ...context.loops, [ev.loop]: { ...loop, frame: null, dueAt } },
-          lastError: { kind: ev.type === 'auth.lockedOut' ? 'lockedOut' : 'authRejected', code: ev.code, at: ev.now, loop: ev.loop },
-        };
+        assertEvent(event, ['auth.rejected', 'auth.lockedOut']);
+        return loopParked(context, event, specOf(event.loop));
       }),
     },
-    guards: {
-      sessionLive: ({ context, event }) => isLive(context, (event as Ev).now),
-      sessionExpired: ({ context, event }) => context.session.expiresAt !== undefined && !isLive(context, (event as Ev).now),
-      anyLoopDue: ({ context, event }) => loginLoop(context, (event as Extract<Ev, { type: 'clock.ticked' }>).horizon) !== undefined,
-      lockoutOver: ({ context, event }) => (context.session.lockedUntil ?? 0) <= (event as Ev).now,
-      loginFrameGone: ({ context }) => !Object.values(context.loops).some((l) => l.frame?.login),
-      carriesSession: ({ event }) => 'session' in event && (event as { session?: unknown }).session !== undefined,
-    },
-  }).createMachine({
+  });
+
+  return source.createMachine({
     id: 'source',
     type: 'parallel',
-    context: ({ input }) => ({
-      sourceId: input.sourceId,
-      session: {},
-      // First poll immediately at start (nightscout-connect parity).
-      loops: Object.fromEntries(loopOrder.map((name) => [name, { dueAt: input.now, cursor: null, frame: null, failures: 0, seq: 0, rechecks: 0 }])),
-    }),
+    context: ({ input }) => initialContext(input, loopOrder),
     states: {
       operation: {
         initial: 'running',
@@ -137,54 +148,39 @@ export function createSourceMachine(spec: MachineSpec) {
       session: {
         initial: 'idle',
         on: {
-          'credentials.changed': {
-            target: '.idle',
-            actions: [
-              // New credentials deserve a prompt try: every idle loop becomes due now.
-              assign(({ context, event }) => ({
-                session: {},
-                loops: Object.fromEntries(Object.entries(context.loops).map(([n, l]) => [n, l.frame ? l : { ...l, dueAt: Math.min(l.dueAt, event.now), failures: 0 }])),
-              })),
-              { type: 'discardSession', params: { reason: 'credentials changed' } },
-            ],
-          },
+          'credentials.changed': { target: '.idle', actions: ['resetForNewCredentials', { type: 'discardSession', params: { reason: 'credentials changed' } }] },
         },
         states: {
           idle: {
-            on: { 'clock.ticked': { guard: and([stateIn(RUNNING), 'anyLoopDue']), target: 'authenticating' } },
+            on: { 'clock.ticked': { guard: and([stateIn(RUNNING), 'isAnyLoopDue']), target: 'authenticating' } },
           },
           authenticating: {
             on: {
-              'frame.persisted': { guard: 'carriesSession', target: 'active', actions: 'storeSession' },
-              'frame.retrying': { guard: 'carriesSession', target: 'active', actions: 'storeSession' },
-              'frame.failed': [
-                { guard: 'carriesSession', target: 'active', actions: 'storeSession' },
-                { target: 'idle' },
-              ],
+              'frame.persisted': { guard: 'hasSessionInfo', target: 'active', actions: 'storeSession' },
+              'frame.retrying': { guard: 'hasSessionInfo', target: 'active', actions: 'storeSession' },
+              'frame.failed': [{ guard: 'hasSessionInfo', target: 'active', actions: 'storeSession' }, { target: 'idle' }],
               'auth.rejected': { target: 'rejected', actions: 'parkSession' },
               'auth.lockedOut': { target: 'lockedOut', actions: 'lockSession' },
               // The login frame vanished without a word (it was counted lost): allow a new login.
-              'clock.ticked': { guard: 'loginFrameGone', target: 'idle' },
+              'clock.ticked': { guard: 'isLoginFrameGone', target: 'idle' },
             },
           },
           active: {
             on: {
-              'frame.persisted': { guard: 'carriesSession', actions: 'storeSession' },
-              'frame.retrying': { guard: 'carriesSession', actions: 'storeSession' },
-              'frame.failed': { guard: 'carriesSession', actions: 'storeSession' },
+              'frame.persisted': { guard: 'hasSessionInfo', actions: 'storeSession' },
+              'frame.retrying': { guard: 'hasSessionInfo', actions: 'storeSession' },
+              'frame.failed': { guard: 'hasSessionInfo', actions: 'storeSession' },
               'auth.rejected': { target: 'rejected', actions: 'parkSession' },
               'auth.lockedOut': { target: 'lockedOut', actions: 'lockSession' },
               'clock.ticked': [
-                { guard: and(['sessionExpired', stateIn(RUNNING), 'anyLoopDue']), target: 'authenticating' },
-                { guard: 'sessionExpired', target: 'idle', actions: { type: 'discardSession', params: { reason: 'session expired' } } },
+                { guard: and(['isSessionExpired', stateIn(RUNNING), 'isAnyLoopDue']), target: 'authenticating' },
+                { guard: 'isSessionExpired', target: 'idle', actions: { type: 'discardSession', params: { reason: 'session expired' } } },
               ],
             },
           },
           rejected: {},
           lockedOut: {
-            on: {
-              'clock.ticked': { guard: 'lockoutOver', target: 'idle', actions: assign({ session: {} }) },
-            },
+            on: { 'clock.ticked': { guard: 'isLockoutOver', target: 'idle', actions: 'clearSession' } },
           },
         },
       },
@@ -195,171 +191,67 @@ export function createSourceMachine(spec: MachineSpec) {
     },
   });
 
-  // xstate cannot infer types for regions generated per driver loop; these configs are typed loosely on purpose
-  // and covered by the machine tests (including model-based path coverage) instead.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  function loopRegion(name: string): any {
-    const loopSpec = loopSpecs.get(name) as MachineLoopSpec;
-    const mine: Loose = ({ event }: { event: AnyEventObject }) => (event as FrameEvent).loop === name;
-    const current: Loose = ({ context, event }: { context: SourceContext; event: AnyEventObject }) =>
-      mine({ event }) && frameOf(context, event) !== null;
-    const due: Loose = ({ context, event }: { context: SourceContext; event: AnyEventObject }) =>
-      isDue(context.loops[name], (event as Extract<Ev, { type: 'clock.ticked' }>).horizon);
-    const mayLogin: Loose = ({ context, event }: { context: SourceContext; event: AnyEventObject }) =>
-      loginLoop(context, (event as Extract<Ev, { type: 'clock.ticked' }>).horizon) === name;
-    const stale: Loose = ({ context, event }: { context: SourceContext; event: AnyEventObject }) => {
-      const frame = context.loops[name].frame;
-      return frame !== null && frame.resendAt <= (event as Ev).now;
-    };
-    const canResend: Loose = ({ context }: { context: SourceContext }) => (context.loops[name].frame?.resends ?? MAX_RESENDS) < MAX_RESENDS;
-
-    const start = (sessionMode: 'login' | 'reuse') => [
-      assign(({ context, event }: { context: SourceContext; event: AnyEventObject }) => {
-        const loop = context.loops[name];
-        const now = (event as Ev).now;
-        const seq = loop.seq + 1;
-        const dueAt = Math.max(loop.dueAt, now);
-        const frame: FrameInFlight = {
-          id: `${name}-${seq}`, attempt: 1, stage: 'fetch', login: sessionMode === 'login',
-          sentAt: now, dueAt, resendAt: dueAt + ACK_WINDOW_MS, resends: 0,
-        };
-        return { loops: { ...context.loops, [name]: { ...loop, seq, frame } } };
-      }),
-      {
-        type: 'requestFrame' as const,
-        params: ({ context }: { context: SourceContext }) => {
-          const loop = context.loops[name];
-          const frame = loop.frame as FrameInFlight;
-          return { loop: name, frameId: frame.id, dueAt: frame.dueAt, sessionMode, cursor: loop.cursor, resend: false };
-        },
+  /** One region per driver loop; the guards and actions take the loop's name as a parameter. */
+  function loopRegion(loop: string) {
+    const mine = { loop };
+    const isCurrent = { type: 'isCurrentFrame', params: mine } as const;
+    const isOverdue = { type: 'isFrameOverdue', params: mine } as const;
+    const isDueNow = { type: 'isLoopDue', params: mine } as const;
+    const start = (sessionMode: FrameSessionMode) => [
+      { type: 'startFrame', params: { loop, sessionMode } },
+      { type: 'requestFrame', params: ({ context }: { context: SourceContext }) => firstRequest(context, loop, sessionMode) },
+    ] as const;
+    const recordOutcome = (outcome: RecordOutcomeParams['outcome']) => ({
+      type: 'recordOutcome',
+      params: ({ event }: { event: SourceEvent }) => {
+        assertEvent(event, ['frame.failed', 'frame.persisted', 'auth.rejected', 'auth.lockedOut']);
+        return outcomeOf(loop, outcome, event);
       },
-    ];
+    }) as const;
 
-    const inFlight = {
-      'frame.retrying': [
-        {
-          guard: and([current, (({ event }: { event: AnyEventObject }) => (event as Extract<Ev, { type: 'frame.retrying' }>).stage === 'persist') as Loose]),
-          target: 'persisting',
-          actions: 'noteRetry',
-        },
-        { guard: current, target: 'fetching', actions: 'noteRetry' },
-      ],
-      'frame.failed': { guard: current, target: 'backingOff', actions: ['failCycle', { type: 'recordOutcome', params: outcomeParams('failed') }] },
-      'frame.persisted': { guard: current, target: 'waiting', actions: ['completeCycle', { type: 'recordOutcome', params: outcomeParams('persisted') }] },
-      'auth.rejected': { guard: current, target: 'waiting', actions: ['parkLoop', { type: 'recordOutcome', params: outcomeParams('authRejected') }] },
-      'auth.lockedOut': { guard: current, target: 'waiting', actions: ['parkLoop', { type: 'recordOutcome', params: outcomeParams('lockedOut') }] },
-      'clock.ticked': [
-        {
-          guard: and([stale, canResend]),
-          actions: [
-            assign(({ context, event }: { context: SourceContext; event: AnyEventObject }) => {
-              const loop = context.loops[name];
-              const frame = loop.frame as FrameInFlight;
-              const now = (event as Ev).now;
-              return { loops: { ...context.loops, [name]: { ...loop, frame: { ...frame, resends: frame.resends + 1, resendAt: now + ACK_WINDOW_MS } } } };
-            }),
-            {
-              type: 'requestFrame' as const,
-              params: ({ context, event }: { context: SourceContext; event: AnyEventObject }) => {
-                const loop = context.loops[name];
-                const frame = loop.frame as FrameInFlight;
-                // A lost login frame may log in again only if no live session exists meanwhile.
-                const sessionMode: 'login' | 'reuse' = isLive(context, (event as Ev).now) ? 'reuse' : frame.login ? 'login' : 'reuse';
-                return { loop: name, frameId: frame.id, dueAt: (event as Ev).now, sessionMode, cursor: loop.cursor, resend: true };
-              },
-            },
-          ],
-        },
-        {
-          guard: stale,
-          target: 'backingOff',
-          actions: [
-            assign(({ context, event }: { context: SourceContext; event: AnyEventObject }) =>
-              failLoop(context, name, loopSpec, (event as Ev).now, { kind: 'retryable', code: 'FRAME.LOST' }, undefined)),
-            { type: 'recordOutcome', params: { loop: name, outcome: 'lost', code: 'FRAME.LOST' } },
-          ],
-        },
-      ],
-    };
-
-    const idleOn = {
-      'clock.ticked': [
-        { guard: and([stateIn(RUNNING), due, stateIn(SESSION_ACTIVE), 'sessionLive']), target: 'fetching', actions: start('reuse') },
-        {
-          guard: and([stateIn(RUNNING), due, mayLogin, or([stateIn(SESSION_IDLE), and([stateIn(SESSION_ACTIVE), not('sessionLive')])])]),
-          target: 'fetching',
-          actions: start('login'),
-        },
-      ],
-    };
-
-    return {
+    // Due: reuse a live session; or, with none (and none being established or parked), carry the login if this is
+    // the first due loop.
+    const hasLiveSession = and([stateIn(SESSION_ACTIVE), 'isSessionLive']);
+    const needsLogin = or([stateIn(SESSION_IDLE), and([stateIn(SESSION_ACTIVE), not('isSessionLive')])]);
+    const idle = source.createStateConfig({
+      on: {
+        'clock.ticked': [
+          { guard: and([stateIn(RUNNING), isDueNow, hasLiveSession]), target: 'fetching', actions: start('reuse') },
+          { guard: and([stateIn(RUNNING), isDueNow, { type: 'isLoginLoop', params: mine }, needsLogin]), target: 'fetching', actions: start('login') },
+        ],
+      },
+    });
+    const inFlight = source.createStateConfig({
+      on: {
+        'frame.retrying': [
+          { guard: and([isCurrent, 'isPersistStage']), target: 'persisting', actions: 'noteRetry' },
+          { guard: isCurrent, target: 'fetching', actions: 'noteRetry' },
+        ],
+        'frame.failed': { guard: isCurrent, target: 'backingOff', actions: ['failCycle', recordOutcome('failed')] },
+        'frame.persisted': { guard: isCurrent, target: 'waiting', actions: ['completeCycle', recordOutcome('persisted')] },
+        'auth.rejected': { guard: isCurrent, target: 'waiting', actions: ['parkLoop', recordOutcome('authRejected')] },
+        'auth.lockedOut': { guard: isCurrent, target: 'waiting', actions: ['parkLoop', recordOutcome('lockedOut')] },
+        'clock.ticked': [
+          {
+            guard: and([isOverdue, { type: 'canResendFrame', params: mine }]),
+            actions: [
+              { type: 'markFrameResent', params: mine },
+              { type: 'requestFrame', params: ({ context, event }: { context: SourceContext; event: SourceEvent }) => resendRequest(context, loop, event.now) },
+            ],
+          },
+          {
+            guard: isOverdue,
+            target: 'backingOff',
+            actions: [{ type: 'loseFrame', params: mine }, { type: 'recordOutcome', params: { loop, outcome: 'lost', code: 'FRAME.LOST' } }],
+          },
+        ],
+      },
+    });
+    return source.createStateConfig({
       initial: 'waiting',
-      states: {
-        waiting: { on: idleOn },
-        backingOff: { on: idleOn },
-        fetching: { on: inFlight },
-        persisting: { on: inFlight },
-      },
-    };
-
-    function outcomeParams(outcome: 'failed' | 'persisted' | 'authRejected' | 'lockedOut') {
-      return ({ event }: { event: AnyEventObject }) => {
-        const ev = event as FrameEvent;
-        const code = 'error' in ev ? ev.error.code : 'code' in ev ? ev.code : undefined;
-        const written = ev.type === 'frame.persisted' ? Object.values(ev.written).reduce((a, b) => a + b, 0) : undefined;
-        return { loop: name, outcome, code, written };
-      };
-    }
+      states: { waiting: idle, backingOff: idle, fetching: inFlight, persisting: inFlight },
+    });
   }
-
-  return machine;
-}
-
-function failLoop(
-  context: SourceContext,
-  name: string,
-  spec: MachineLoopSpec,
-  now: number,
-  error: FailureSummary,
-  retryAfterMs: number | undefined,
-): Partial<SourceContext> {
-  const loop = context.loops[name];
-  const failures = loop.failures + 1;
-  const fraction = jitterFraction(`${context.sourceId}:${loop.frame?.id ?? loop.seq}:cycle`);
-  const delay = withRetryAfter(backoffDelay(spec.backoff, failures, fraction), retryAfterMs, MAX_CYCLE_DELAY_MS);
-  return {
-    loops: { ...context.loops, [name]: { ...loop, frame: null, failures, dueAt: now + delay } },
-    lastError: { ...error, at: now, loop: name },
-  };
-}
-
-/**
- * After a successful cycle: align to the next expected reading slot; if the reading expected for the slot we just
- * polled was not published yet, look again once shortly (a missed slot would otherwise cost 5 minutes of freshness).
- */
-export function scheduleAfterSuccess(
-  sourceId: string,
-  frameId: string,
-  spec: MachineLoopSpec,
-  now: number,
-  newestReadingAt: number | undefined,
-  rechecks: number,
-): { dueAt: number; recheck: boolean } {
-  const fraction = jitterFraction(`${sourceId}:${frameId}:align`);
-  const aligned = nextAlignedDue({ intervalMs: spec.intervalMs, lagMs: spec.align.lagMs, jitterMs: spec.align.jitterMs }, now, newestReadingAt, fraction);
-  if (newestReadingAt === undefined) return { dueAt: aligned, recheck: false };
-  const age = now - newestReadingAt;
-  const expectedMissing = age > spec.intervalMs + spec.align.lagMs && age < 3 * spec.intervalMs;
-  if (expectedMissing && rechecks < MAX_RECHECKS && now + RECHECK_DELAY_MS < aligned) {
-    return { dueAt: now + RECHECK_DELAY_MS, recheck: true };
-  }
-  return { dueAt: aligned, recheck: false };
-}
-
-function maxDefined(...values: Array<number | undefined>): number | undefined {
-  const defined = values.filter((v): v is number => v !== undefined);
-  return defined.length ? Math.max(...defined) : undefined;
 }
 
 export type SourceMachine = ReturnType<typeof createSourceMachine>;

@@ -3,21 +3,36 @@
  * machine version it was written with; an older version is migrated here or rejected with a clear error (never
  * silently reinterpreted, because state ids and context shape are the contract of a stored snapshot).
  */
-import { initialTransition, transition, type AnyMachineSnapshot } from 'xstate';
+import { initialTransition, transition, type SnapshotFrom } from 'xstate';
 import { SnapshotVersionError } from '../../domain/errors.js';
 import type { SourceEvent } from '../../domain/messages.js';
-import type { MachineSpec } from '../../sources/driver.builder.js';
+import type { MachineSpec } from './source.spec.js';
 import { createSourceMachine, type SourceMachine } from './source.machine.js';
-import { flattenState } from './source.view.js';
+import { displayState, type SourceStateValue } from './source.state.js';
 import { EFFECT_TYPES, SOURCE_MACHINE_VERSION, type SourceContext, type SourceEffect } from './source.types.js';
 
 export interface StepResult {
+  /** The stored form of the new snapshot. */
   snapshot: unknown;
   effects: SourceEffect[];
   changed: boolean;
+  /** The state before and after, for code to read. */
+  fromValue: SourceStateValue;
+  toValue: SourceStateValue;
+  /** The same, in the display form people, logs and the trace read (`running/session:active/Loop:waiting`). */
   from: string;
   to: string;
 }
+
+type SourceSnapshot = SnapshotFrom<SourceMachine>;
+
+/**
+ * The chart's state value must be exactly SourceStateValue (the modes listed in source.state.ts): if a mode is added
+ * to the chart or the list without the other, this stops compiling.
+ */
+type SameType<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+export type StateValueMatchesChart = Assert<SameType<SourceSnapshot['value'], SourceStateValue>>;
 
 const machines = new Map<string, SourceMachine>();
 
@@ -70,7 +85,7 @@ export function upgradeSnapshot(stored: unknown, machineVersion: number): unknow
   );
 }
 
-export function restore(spec: MachineSpec, stored: unknown, machineVersion: number): AnyMachineSnapshot {
+export function restore(spec: MachineSpec, stored: unknown, machineVersion: number): SourceSnapshot {
   const machine = machineFor(spec);
   return machine.resolveState(fromStored(upgradeSnapshot(stored, machineVersion)) as Parameters<SourceMachine['resolveState']>[0]);
 }
@@ -79,17 +94,24 @@ export function restore(spec: MachineSpec, stored: unknown, machineVersion: numb
 export function step(spec: MachineSpec, stored: unknown, machineVersion: number, event: SourceEvent): StepResult {
   const machine = machineFor(spec);
   const before = restore(spec, stored, machineVersion);
-  const [after, actions] = transition(machine, before as never, event);
+  const [after, actions] = transition(machine, before, event);
   const persisted = toStored(machine.getPersistedSnapshot(after));
-  const effects = actions
-    .filter((a) => EFFECT_TYPES.has(a.type as SourceEffect['type']))
-    .map((a) => ({ type: a.type, params: a.params }) as SourceEffect);
+  const effects = actions.filter((a) => EFFECT_TYPES.has(a.type)).map((a) => ({ type: a.type, params: a.params }) as SourceEffect);
   const beforeJson = JSON.stringify(toStored(stored));
   const afterJson = JSON.stringify(persisted);
-  return { snapshot: persisted, effects, changed: beforeJson !== afterJson, from: flattenState(before.value), to: flattenState(after.value) };
+  return {
+    snapshot: persisted,
+    effects,
+    changed: beforeJson !== afterJson,
+    fromValue: before.value,
+    toValue: after.value,
+    from: displayState(before.value),
+    to: displayState(after.value),
+  };
 }
 
-export function contextOf(spec: MachineSpec, stored: unknown, machineVersion: number): { context: SourceContext; value: string } {
+/** Context and state of a stored snapshot, restored through the machine (so an unknown machine version throws). */
+export function contextOf(spec: MachineSpec, stored: unknown, machineVersion: number): { context: SourceContext; value: SourceStateValue } {
   const snap = restore(spec, stored, machineVersion);
-  return { context: snap.context as SourceContext, value: flattenState(snap.value) };
+  return { context: snap.context, value: snap.value };
 }

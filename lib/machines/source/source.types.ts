@@ -4,7 +4,7 @@
  */
 import type { Cursor } from '../../domain/records.js';
 import type { FailureSummary } from '../../domain/errors.js';
-import type { FrameStage } from '../../domain/messages.js';
+import type { FrameMessage, FrameStage } from '../../domain/messages.js';
 
 /** Bump when the snapshot shape or state ids change; `source.snapshot.ts` migrates or rejects older ones. */
 export const SOURCE_MACHINE_VERSION = 1;
@@ -61,10 +61,40 @@ export interface SourceInput {
   now: number;
 }
 
-/** Effects: typed actions the app layer executes after the snapshot is saved. */
-export type SourceEffect =
-  | { type: 'requestFrame'; params: { loop: string; frameId: string; dueAt: number; sessionMode: 'login' | 'reuse'; cursor: Cursor | null; resend: boolean } }
-  | { type: 'discardSession'; params: { reason: string } }
-  | { type: 'recordOutcome'; params: { loop?: string; outcome: 'persisted' | 'retrying' | 'failed' | 'lost' | 'authRejected' | 'lockedOut'; code?: string; written?: number } };
+/**
+ * Effects: typed actions the app layer executes after the snapshot is saved. One params type per effect; the machine's
+ * `setup` declares its effect actions with these, and `SourceEffect` is derived from them.
+ */
+export interface RequestFrameParams {
+  loop: string;
+  frameId: string;
+  dueAt: number;
+  /** `login` only on the one frame allowed to carry a login; `reuse` expects a live session in the session store. */
+  sessionMode: FrameMessage['sessionMode'];
+  cursor: Cursor | null;
+  /** A resend of a frame that got no word by its deadline (outbox repair). */
+  resend: boolean;
+}
 
-export const EFFECT_TYPES = new Set<SourceEffect['type']>(['requestFrame', 'discardSession', 'recordOutcome']);
+export interface DiscardSessionParams {
+  reason: 'credentials changed' | 'session expired';
+}
+
+export interface RecordOutcomeParams {
+  loop: string;
+  outcome: 'persisted' | 'failed' | 'lost' | 'authRejected' | 'lockedOut';
+  /** The failure or rejection code. */
+  code?: string;
+  /** Documents written, for `persisted`. */
+  written?: number;
+}
+
+export interface SourceEffectParams {
+  requestFrame: RequestFrameParams;
+  discardSession: DiscardSessionParams;
+  recordOutcome: RecordOutcomeParams;
+}
+
+export type SourceEffect = { [K in keyof SourceEffectParams]: { type: K; params: SourceEffectParams[K] } }[keyof SourceEffectParams];
+
+export const EFFECT_TYPES: ReadonlySet<string> = new Set<keyof SourceEffectParams>(['requestFrame', 'discardSession', 'recordOutcome']);

@@ -59,7 +59,7 @@ async function nextCycleFrame(world: AppWorld): Promise<FrameMessage> {
   return world.nextFrame();
 }
 
-const loopState = async (world: AppWorld) => (await world.record()).status.state.split('/').find((s) => s.startsWith(`${FAKE_LOOP}:`));
+const loopMode = async (world: AppWorld) => (await world.record()).status.loopModes[FAKE_LOOP];
 
 describe('fetch-frame: sessions', () => {
   it('logs in when no session is stored, stores the session, and hands its facts (never the material) to persist', async () => {
@@ -254,7 +254,7 @@ describe('fetch-frame: retryable failures', () => {
       expect(delay).toBeGreaterThanOrEqual(ceiling / 2);
       expect(delay).toBeLessThan(ceiling);
       expect(settlement).toEqual({ settle: 'retry', delaySeconds: Math.ceil(delay / 1000) });
-      expect(await loopState(w)).toBe(`${FAKE_LOOP}:fetching`);
+      expect(await loopMode(w)).toBe('fetching');
       w.clock.advance(delay);
     }
     expect(w.events('frame.retrying')).toHaveLength(5);
@@ -305,7 +305,7 @@ describe('fetch-frame: retryable failures', () => {
       type: 'frame.failed', now: T0, loop: FAKE_LOOP, frameId: frame.frameId, stage: 'fetch', attempt: 2,
       error: { kind: 'retryable', code: 'FAKE.THROTTLED' }, retryAfterMs, session: { establishedAt: T0, expiresAt: T0 + HOUR },
     }]);
-    expect(await loopState(w)).toBe(`${FAKE_LOOP}:backingOff`);
+    expect(await loopMode(w)).toBe('backingOff');
     expect((await w.record()).nextDueAt).toBeGreaterThanOrEqual(T0 + retryAfterMs);
   });
 
@@ -320,7 +320,7 @@ describe('fetch-frame: retryable failures', () => {
 
     expect(w.events().map((e) => e.type)).toEqual(['clock.ticked', 'frame.retrying', 'frame.retrying', 'frame.failed']);
     expect(w.events('frame.failed')[0]).toMatchObject({ attempt: 3, error: { kind: 'retryable', code: 'FAKE.UNAVAILABLE' } });
-    expect(await loopState(w)).toBe(`${FAKE_LOOP}:backingOff`);
+    expect(await loopMode(w)).toBe('backingOff');
   });
 
   it("the queue's maxReceiveCount bounds the attempts too (no message sits silently in the dead-letter queue)", async () => {
@@ -351,7 +351,7 @@ describe('fetch-frame: permanent failures', () => {
     expect(w.events('frame.failed')).toEqual([expect.objectContaining({ stage: 'fetch', attempt: 1, error: { kind: 'permanent', code: 'FAKE.BAD_BODY' } })]);
     expect(w.events('frame.retrying')).toEqual([]);
     expect(w.metrics.counts.FrameFailed_permanent).toBe(1);
-    expect(await loopState(w)).toBe(`${FAKE_LOOP}:backingOff`);
+    expect(await loopMode(w)).toBe('backingOff');
   });
 
   it('a frame for a loop the driver does not have fails permanently without touching the vendor', async () => {
@@ -459,8 +459,8 @@ describe('fetch-frame: nothing new', () => {
       written: { entries: 0, treatments: 0, devicestatus: 0, profiles: 0 }, session: { establishedAt: T0, expiresAt: T0 + HOUR },
     }]);
     const record = await w.record();
-    expect(record.status.state).toMatch(/session:active/);
-    expect(await loopState(w)).toBe(`${FAKE_LOOP}:waiting`);
+    expect(record.status.sessionMode).toBe('active');
+    expect(await loopMode(w)).toBe('waiting');
     expect(record.status.lastSuccessAt).toBe(T0);
   });
 });

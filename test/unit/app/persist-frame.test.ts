@@ -32,7 +32,7 @@ async function fetched(options: AppWorldOptions = {}): Promise<{ w: AppWorld; me
   return { w, message: persists[0] };
 }
 
-const loopState = async (w: AppWorld) => (await w.record()).status.state.split('/').find((s) => s.startsWith(`${FAKE_LOOP}:`));
+const loopMode = async (w: AppWorld) => (await w.record()).status.loopModes[FAKE_LOOP];
 
 describe('persist: success', () => {
   it('writes the batch, reports frame.persisted with the advanced cursor, and records what it wrote', async () => {
@@ -54,7 +54,7 @@ describe('persist: success', () => {
     expect(w.metrics.timings.FreshnessLagMs).toEqual(message.batch.entries.map((e) => now - e.date));
 
     const record = await w.record();
-    expect(await loopState(w)).toBe(`${FAKE_LOOP}:waiting`);
+    expect(await loopMode(w)).toBe('waiting');
     expect(record.status).toMatchObject({ newestReadingAt: T0, lastSuccessAt: now });
     expect(record.nextDueAt).toBeGreaterThan(now);
     // The next frame starts from the advanced cursor.
@@ -112,7 +112,7 @@ describe('persist: retryable failures', () => {
       expect(delay).toBeGreaterThanOrEqual(ceiling / 2);
       expect(delay).toBeLessThan(ceiling);
       expect(settlement).toEqual({ settle: 'retry', delaySeconds: Math.ceil(delay / 1000) });
-      expect(await loopState(w)).toBe(`${FAKE_LOOP}:persisting`);
+      expect(await loopMode(w)).toBe('persisting');
       w.clock.advance(delay);
     }
     expect(w.metrics.counts.PersistFailed).toBe(4);
@@ -154,7 +154,7 @@ describe('persist: retryable failures', () => {
       type: 'frame.failed', now: w.clock.now(), loop: FAKE_LOOP, frameId: message.frameId, stage: 'persist', attempt: 3,
       error: { kind: 'retryable', code: 'NIGHTSCOUT.UNAVAILABLE' }, retryAfterMs: MIN, session: message.session,
     }]);
-    expect(await loopState(w)).toBe(`${FAKE_LOOP}:backingOff`);
+    expect(await loopMode(w)).toBe('backingOff');
   });
 });
 
@@ -167,7 +167,7 @@ describe('persist: permanent failures', () => {
 
     expect(w.events('frame.failed')).toEqual([expect.objectContaining({ stage: 'persist', attempt: 1, error: { kind: 'permanent', code: 'NIGHTSCOUT.BAD_REQUEST' } })]);
     expect(w.events('frame.retrying')).toEqual([]);
-    expect(await loopState(w)).toBe(`${FAKE_LOOP}:backingOff`);
+    expect(await loopMode(w)).toBe('backingOff');
   });
 });
 

@@ -38,8 +38,8 @@ describe('run-tick', () => {
     const ticked = w.events('clock.ticked');
     expect(new Set(ticked.map((e) => JSON.stringify(e)))).toEqual(new Set([JSON.stringify({ type: 'clock.ticked', now: T0, horizon: T0 + TICK_LOOKAHEAD_MS })]));
     expect(ticked).toHaveLength(4);
-    expect((await w.record('later')).status.state).toMatch(new RegExp(`${FAKE_LOOP}:waiting`));
-    expect((await w.record('soon')).status.state).toMatch(new RegExp(`${FAKE_LOOP}:fetching`));
+    expect((await w.record('later')).status.loopModes[FAKE_LOOP]).toBe('waiting');
+    expect((await w.record('soon')).status.loopModes[FAKE_LOOP]).toBe('fetching');
     expect(w.metrics.counts).toMatchObject({ SourcesDue: 4, SourcesAdvanced: 4, FramesDispatched: 4 });
   });
 
@@ -103,7 +103,7 @@ describe('run-tick', () => {
     const report = await w.tick({ concurrency: 1, stopTakingWorkAt: T0 + 25_000 });
 
     expect(report).toEqual({ due: 5, advanced: 3, framesSent: 3, errors: 0, skippedForDeadline: 2 });
-    const skipped = (await w.sources.list()).filter((r) => r.status.state.includes(`${FAKE_LOOP}:waiting`));
+    const skipped = (await w.sources.list()).filter((r) => r.status.loopModes[FAKE_LOOP] === 'waiting');
     expect(skipped.map((r) => r.nextDueAt)).toEqual([T0, T0]);
 
     w.sources.beforeSave = undefined;

@@ -10,7 +10,8 @@ import { MemorySourceStore } from '../../helpers/memory-source.store.js';
 function record(id: string, nextDueAt?: number): Omit<SourceRecord, 'version'> {
   return {
     id, config: { id, kind: 'k', settings: {}, nightscout: { endpoint: 'https://ns.example.invalid', apiVersion: 'v1' } },
-    snapshot: { value: 'x' }, machineVersion: 1, status: { state: 'x' }, ...(nextDueAt === undefined ? {} : { nextDueAt }),
+    snapshot: { value: 'x' }, machineVersion: 1,
+    status: { state: 'running/session:idle/A:waiting', operation: 'running', sessionMode: 'idle', loopModes: { A: 'waiting' } }, ...(nextDueAt === undefined ? {} : { nextDueAt }),
   };
 }
 

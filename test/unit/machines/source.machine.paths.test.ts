@@ -8,9 +8,10 @@ import { getShortestPaths } from 'xstate/graph';
 import type { AnyMachineSnapshot } from 'xstate';
 import { createSourceMachine } from '../../../lib/machines/source/source.machine.js';
 import { startSource, step } from '../../../lib/machines/source/source.snapshot.js';
-import type { MachineSpec } from '../../../lib/sources/driver.builder.js';
+import type { MachineSpec } from '../../../lib/machines/source/source.spec.js';
 import type { SourceEvent } from '../../../lib/domain/messages.js';
 import type { SourceContext } from '../../../lib/machines/source/source.types.js';
+import { isAuthRejected, isLockedOut, isPaused } from '../../../lib/machines/source/source.state.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
@@ -71,9 +72,9 @@ describe('source machine paths (xstate/graph)', () => {
         const result = step(spec, before, 1, event);
         const frames = result.effects.filter((e) => e.type === 'requestFrame');
         // Parked or paused sources never send a frame (no login may follow a rejected password).
-        if (result.from.includes('session:rejected') || result.from.startsWith('paused')) expect(frames).toEqual([]);
+        if (isAuthRejected(result.fromValue) || isPaused(result.fromValue)) expect(frames).toEqual([]);
         // A lockout is honoured until its instant.
-        if (result.from.includes('session:lockedOut')) {
+        if (isLockedOut(result.fromValue)) {
           const until = (before as { context: SourceContext }).context.session.lockedUntil ?? 0;
           if (event.now < until) expect(frames).toEqual([]);
         }

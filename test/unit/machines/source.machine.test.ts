@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { startSource, step, contextOf } from '../../../lib/machines/source/source.snapshot.js';
-import { ACK_WINDOW_MS, MAX_RESENDS, RECHECK_DELAY_MS } from '../../../lib/machines/source/source.machine.js';
+import { ACK_WINDOW_MS, MAX_RESENDS, RECHECK_DELAY_MS } from '../../../lib/machines/source/source.context.js';
 import { nextWakeAt } from '../../../lib/machines/source/source.view.js';
-import type { MachineSpec } from '../../../lib/sources/driver.builder.js';
+import type { MachineSpec } from '../../../lib/machines/source/source.spec.js';
 import type { SourceEvent } from '../../../lib/domain/messages.js';
 import type { SourceEffect } from '../../../lib/machines/source/source.types.js';
 import { backoffCeiling } from '../../../lib/domain/backoff.js';
@@ -40,6 +40,8 @@ describe('source machine', () => {
     const h = harness();
     const r = h.tick(T0);
     expect(r.to).toBe('running/session:authenticating/Main:fetching');
+    expect(r.fromValue).toEqual({ operation: 'running', session: 'idle', loops: { Main: 'waiting' } });
+    expect(r.toValue).toEqual({ operation: 'running', session: 'authenticating', loops: { Main: 'fetching' } });
     expect(frames(r.effects)).toEqual([{ type: 'requestFrame', params: { loop: 'Main', frameId: 'Main-1', dueAt: T0, sessionMode: 'login', cursor: null, resend: false } }]);
   });
 
@@ -122,7 +124,7 @@ describe('source machine', () => {
       expect(due - now).toBeGreaterThanOrEqual(ceiling / 2);
       expect(due - now).toBeLessThan(ceiling);
       expect(due - now).toBeLessThanOrEqual(30 * MIN);
-      expect(h.ctx().value).toContain('Main:backingOff');
+      expect(h.ctx().value.loops.Main).toBe('backingOff');
       now = due;
     }
   });
@@ -154,9 +156,10 @@ describe('source machine', () => {
     }
     const lost = h.tick(now);
     expect(lost.to).toContain('Main:backingOff');
+    expect(lost.toValue.loops.Main).toBe('backingOff');
     expect(lost.effects).toContainEqual({ type: 'recordOutcome', params: { loop: 'Main', outcome: 'lost', code: 'FRAME.LOST' } });
     // the session region notices the login frame is gone and allows a new login later
-    expect(h.tick(now + 1000).to).toContain('session:idle');
+    expect(h.tick(now + 1000).toValue.session).toBe('idle');
   });
 
   it('pause drops the source from the due index; resume brings it back', () => {
@@ -207,7 +210,7 @@ describe('source machine', () => {
     const json = JSON.stringify(h.snapshot);
     expect(json.length).toBeLessThan(2048);
     const copy = JSON.parse(json);
-    expect(h.ctx().value).toBe('running/session:active/Main:waiting/Other:fetching');
+    expect(h.ctx().value).toEqual({ operation: 'running', session: 'active', loops: { Main: 'waiting', Other: 'fetching' } });
     expect(step(twoLoops, copy, 1, { type: 'clock.ticked', now: T0 + 2, horizon: T0 + 2 }).changed).toBe(false);
   });
 
