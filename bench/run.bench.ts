@@ -211,16 +211,7 @@ async function main() {
   });
 
   // 8. Bundles.
-  const { runBundleBench } = await import('./bundle.bench.js');
-  log('[8] bundling functions with esbuild …');
-  const bundles = await runBundleBench();
-  for (const b of bundles) {
-    add({
-      id: `bundle.${b.function}.bytes`, figure: `Minified bundle, ${b.function}`, value: b.bytes, unit: 'bytes', aim: '≤ 409,600 (400 KiB)', met: b.bytes <= 409_600,
-      method: `esbuild.build (bundle, minify, esm, platform node, target node22, mainFields module/main, no externals, createRequire banner, write:false) of ${b.entry}; ` +
-        `gzip ${b.gzipBytes.toLocaleString()} B, source map ${b.sourceMapBytes.toLocaleString()} B; largest inputs: ${b.topPackages.map((p) => `${p.name} ${Math.round(p.bytes / 1024)} KiB`).join(', ')}`,
-    });
-  }
+  const bundles = await bundlesSection();
 
   // 9. Freshness and request economy per source kind.
   const sources = await sourcesSection();
@@ -249,6 +240,33 @@ async function main() {
     },
   };
   writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
+}
+
+/** Figure 8: size and module load of each function's bundle, built with the options the construct deploys with. */
+async function bundlesSection() {
+  const { runBundleBench, INIT_RUNS } = await import('./bundle.bench.js');
+  const { FUNCTION_BUNDLING, LAMBDA_NODE_OPTIONS } = await import('../lib/config/bundling.config.js');
+  log(`[8] bundling functions with esbuild, ${INIT_RUNS} cold imports each …`);
+  const bundles = await runBundleBench();
+  for (const b of bundles) {
+    const maxBytes = b.function === 'tick' ? 256_000 : 409_600;
+    const options = FUNCTION_BUNDLING[b.function];
+    add({
+      id: `bundle.${b.function}.bytes`, figure: `Minified bundle, ${b.function}`, value: b.bytes, unit: 'bytes',
+      aim: `≤ ${maxBytes.toLocaleString('en-US')} (${maxBytes / 1024} KiB)`, met: b.bytes <= maxBytes,
+      method: `esbuild.build with lib/config/bundling.config.ts (the construct's options: bundle, minify, ${options.format}, platform ${options.platform}, ` +
+        `target ${options.target}, mainFields ${options.mainFields.join('/')}, externals [${options.external.join(', ')}], aliases ${b.aliases.join(', ')}, ` +
+        `createRequire banner, linked source map) of ${b.entry}, written to a temp dir; gzip ${b.gzipBytes.toLocaleString('en-US')} B, ` +
+        `source map ${b.sourceMapBytes.toLocaleString('en-US')} B; largest inputs: ${b.topPackages.map((p) => `${p.name} ${(p.bytes / 1024).toFixed(1)} KiB`).join(', ')}`,
+    });
+    add({
+      id: `bundle.${b.function}.initMs`, figure: `Module load, ${b.function}`, value: b.initMs, unit: 'ms (median)', aim: '≤ 150 ms', met: b.initMs <= 150,
+      method: `cold import() of that bundle in a fresh node ${process.version} process (NODE_OPTIONS=${LAMBDA_NODE_OPTIONS}, dummy Lambda environment), ` +
+        `timed inside the process from before the import until it resolved; median of ${b.initSamplesMs.length} processes run one after another ` +
+        `(samples ${b.initSamplesMs.join(', ')} ms)`,
+    });
+  }
+  return bundles;
 }
 
 async function sourcesSection() {
