@@ -62,6 +62,9 @@ export interface BundleResult extends Omit<BuiltBundle, 'file' | 'inputs'> {
   /** Median of `initSamplesMs`. */
   initMs: number;
   initSamplesMs: number[];
+  /** Median CPU time (user + system) the import took in those processes: less sensitive to a busy machine. */
+  initCpuMs: number;
+  initCpuSamplesMs: number[];
 }
 
 /** `node_modules/@aws-sdk/client-sqs/dist-es/…` → `@aws-sdk/client-sqs`; own code → `(project)`. */
@@ -112,15 +115,16 @@ export async function buildBundle(fn: LambdaFunctionName, outDir: string, bundli
  * Imports `file` in a fresh `node` process with the functions' NODE_OPTIONS and `env`; resolves with the time the
  * import took and the type of the `handler` export. Rejects with the child's stderr if loading throws.
  */
-export async function coldImport(file: string, env: Record<string, string> = { ...DUMMY_LAMBDA_ENV }): Promise<{ ms: number; handlerType: string }> {
+export async function coldImport(file: string, env: Record<string, string> = { ...DUMMY_LAMBDA_ENV }): Promise<{ ms: number; cpuMs: number; handlerType: string }> {
   const script =
-    `const t0 = performance.now(); const m = await import(${JSON.stringify(pathToFileURL(file).href)}); ` +
-    'const ms = performance.now() - t0; process.stdout.write(JSON.stringify({ ms, handlerType: typeof m.handler }));';
+    `const c0 = process.cpuUsage(); const t0 = performance.now(); const m = await import(${JSON.stringify(pathToFileURL(file).href)}); ` +
+    'const ms = performance.now() - t0; const c = process.cpuUsage(c0); ' +
+    'process.stdout.write(JSON.stringify({ ms, cpuMs: (c.user + c.system) / 1000, handlerType: typeof m.handler }));';
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
     env: { PATH: process.env.PATH ?? '', ...env, NODE_OPTIONS: LAMBDA_NODE_OPTIONS },
     cwd: path.dirname(file),
   });
-  return JSON.parse(stdout) as { ms: number; handlerType: string };
+  return JSON.parse(stdout) as { ms: number; cpuMs: number; handlerType: string };
 }
 
 const median = (xs: number[]) => {
@@ -137,10 +141,12 @@ export async function runBundleBench(options: { initRuns?: number; functions?: r
     try {
       const built = await buildBundle(fn, dir);
       const initSamplesMs: number[] = [];
+      const initCpuSamplesMs: number[] = [];
       for (let i = 0; i < initRuns; i++) {
-        const { ms, handlerType } = await coldImport(built.file);
+        const { ms, cpuMs, handlerType } = await coldImport(built.file);
         if (handlerType !== 'function') throw new Error(`${built.entry}: the bundle exports no handler function (got ${handlerType})`);
         initSamplesMs.push(+ms.toFixed(1));
+        initCpuSamplesMs.push(+cpuMs.toFixed(1));
       }
       const byPackage = new Map<string, number>();
       for (const [input, bytes] of Object.entries(built.inputs)) byPackage.set(packageOf(input), (byPackage.get(packageOf(input)) ?? 0) + bytes);
@@ -154,6 +160,8 @@ export async function runBundleBench(options: { initRuns?: number; functions?: r
         aliases: Object.keys(FUNCTION_BUNDLING[fn].alias),
         initMs: +median(initSamplesMs).toFixed(1),
         initSamplesMs,
+        initCpuMs: +median(initCpuSamplesMs).toFixed(1),
+        initCpuSamplesMs,
       });
     } finally {
       rmSync(dir, { recursive: true, force: true });
