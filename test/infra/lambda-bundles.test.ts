@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,7 +11,7 @@ import { NightscoutConnectStack } from '../../infra/stacks/nightscout-connect.st
 import { LAMBDA_FUNCTIONS, LAMBDA_NODE_OPTIONS, type LambdaFunctionName } from '../../lib/config/bundling.config.js';
 import { createDynamoDbClient } from '../../lib/adapters/aws/aws-clients.js';
 import { createSourceTable } from '../../lib/adapters/aws/dynamodb-source.store.js';
-import { DUMMY_LAMBDA_ENV } from '../../bench/bundle.bench.js';
+import { DUMMY_LAMBDA_ENV, buildBundle } from '../../bench/bundle.bench.js';
 import { startDynalite, type RunningEmulator } from '../../local/emulators.js';
 
 const run = promisify(execFile);
@@ -66,6 +66,18 @@ describe('the deployed Lambda bundles (cdk synth with real esbuild bundling of f
 
     expect(loaded.handlerType).toBe('function');
     expect(statSync(`${bundles[fn]}.map`).size).toBeGreaterThan(0);
+  });
+
+  it.each(LAMBDA_FUNCTIONS)('the bench builds %s byte for byte as deployed (both read lib/config/bundling.config.ts)', async (fn) => {
+    const dir = mkdtempSync(path.join(outdir, `bench-${fn}-`));
+
+    const benched = await buildBundle(fn, dir);
+
+    expect(readFileSync(benched.file).equals(readFileSync(bundles[fn]))).toBe(true);
+    // What the stand-ins and our own logger cut stays cut (esbuild's metafile lists every input that made it in).
+    const cut = [/node_modules\/(mime-db|form-data|follow-redirects|debug|mnemonist)\//, /@aws-sdk\/(credential-provider-node|nested-clients)\//,
+      /@smithy\/core\/dist-es\/submodules\/event-streams\//, /@aws-lambda-powertools\//];
+    expect(Object.keys(benched.inputs).filter((input) => cut.some((re) => re.test(input)))).toEqual([]);
   });
 
   it('fails at load, naming the variable, when the Lambda environment lacks its configuration', async () => {
