@@ -59,9 +59,12 @@ async function main() {
   const machine = {
     node: process.version, platform: `${process.platform} ${os.release()}`, arch: process.arch,
     cpuModel: cpus[0]?.model ?? 'unknown', cores: cpus.length, totalMemoryGb: +(os.totalmem() / 1024 ** 3).toFixed(1),
+    // Wall-clock figures (load times above all) depend on what else the machine runs.
+    loadAverageAtStart: os.loadavg().map((l) => +l.toFixed(2)),
   };
   log(`Nightscout Connect benchmark — ${plan.mode} mode, ${new Date().toISOString()}`);
-  log(`machine: node ${machine.node}, ${machine.cpuModel}, ${machine.cores} cores, ${machine.platform} ${machine.arch}`);
+  log(`machine: node ${machine.node}, ${machine.cpuModel}, ${machine.cores} cores, ${machine.platform} ${machine.arch}, ` +
+    `load average ${machine.loadAverageAtStart.join(' / ')} (1 / 5 / 15 min)`);
   if (only) return runSectionOnly(only, t0, machine);
   log(`plan: step ${plan.stepIterations} iterations × 36 events; tick over ${plan.tickSources.toLocaleString()} due sources` +
     `${quick ? ' (quick: 1,000, not 10,000)' : ''}; simulated run ${plan.simSources} Dexcom sources × ${plan.simHours} h` +
