@@ -563,7 +563,7 @@ const LOCK_FILES = ['package-lock.json', 'yarn.lock', 'pnpm-lock.yaml', 'bun.loc
 function nodejsBundling(b: FunctionBundling, projectRoot: string): nodejs.BundlingOptions {
   const aliasTarget = (target: string) => `./${path.relative(projectRoot, path.join(REPOSITORY_ROOT, target)).split(path.sep).join('/')}`;
   return {
-    format: b.format === 'esm' ? nodejs.OutputFormat.ESM : nodejs.OutputFormat.CJS,
+    format: nodejs.OutputFormat.ESM,
     target: b.target,
     minify: b.minify,
     sourceMap: b.sourceMap,
