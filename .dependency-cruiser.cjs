@@ -19,10 +19,18 @@ module.exports = {
     },
     {
       name: 'infra-imports-only-config',
-      comment: 'infra/ builds the stack from lib/config defaults; it bundles functions/ by path, never by import.',
+      comment:
+        'infra/ builds the stack from lib/config defaults and bundling options; it bundles functions/ by path, never by import.',
       severity: 'error',
       from: { path: '^infra/' },
-      to: { path: '^(lib|functions|local|bench|test)/', pathNot: '^lib/config/deployment\\.config\\.ts$' },
+      to: { path: '^(lib|functions|local|bench|test)/', pathNot: '^lib/config/(deployment|bundling)\\.config\\.ts$' },
+    },
+    {
+      name: 'bench-does-not-import-infra',
+      comment: 'The bench measures what deploys through lib/config (bundling options, deployment defaults), not the CDK app.',
+      severity: 'error',
+      from: { path: '^bench/' },
+      to: { path: '^infra/' },
     },
     {
       name: 'domain-is-pure',

@@ -1,74 +1,171 @@
 /**
- * Figure 8: minified bundle size per Lambda function, built with esbuild's JS API using the options the CDK
- * NodejsFunction construct passes (infra/constructs/nightscout-connect.construct.ts: ESM, minify, target node22,
- * platform node, mainFields module/main, nothing external — the AWS SDK is bundled —, the createRequire banner,
- * external source map without sources content). Nothing is written to disk.
+ * Figure 8: each Lambda function's minified bundle and its module load time. The bundle is built with esbuild's JS
+ * API from lib/config/bundling.config.ts, the options the CDK construct deploys with (entry, ESM, minify, target,
+ * main fields, externals, aliases, banner, linked source map without sources content), and written to a temp dir.
+ * Load time is a cold `import()` of that file in a fresh `node` process started with the functions' NODE_OPTIONS and
+ * dummy Lambda environment variables, timed inside the process from just before the import until it resolves
+ * (parse, link and evaluate the module scope: clients built, configuration read), the median of N such processes.
  */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { FUNCTION_BUNDLING, LAMBDA_FUNCTIONS, LAMBDA_NODE_OPTIONS, type FunctionBundling, type LambdaFunctionName } from '../lib/config/bundling.config.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const FUNCTIONS = ['tick', 'fetch-frame', 'persist'] as const;
-const ESM_REQUIRE_BANNER =
-  "import { createRequire as __nscCreateRequire } from 'node:module'; const require = __nscCreateRequire(import.meta.url);";
+const run = promisify(execFile);
+export const FUNCTIONS = LAMBDA_FUNCTIONS;
+export const INIT_RUNS = 10;
 
-export interface BundleResult {
-  function: string;
+/**
+ * What Lambda puts in a function's environment and the construct adds, with dummy values: enough for every handler's
+ * module scope (configuration is validated at load) and nothing reachable. No request is made at load.
+ */
+export const DUMMY_LAMBDA_ENV: Readonly<Record<string, string>> = {
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'AKIDBUNDLEBENCH',
+  AWS_SECRET_ACCESS_KEY: 'bundle-bench-not-a-secret',
+  AWS_SESSION_TOKEN: 'bundle-bench-not-a-token',
+  AWS_LAMBDA_FUNCTION_NAME: 'bundle-bench',
+  TABLE_NAME: 'bundle-bench-table',
+  FETCH_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/bundle-bench-fetch',
+  PERSIST_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/bundle-bench-persist',
+  CREDENTIALS_SECRET_PREFIX: 'bundle-bench/',
+  CREDENTIAL_SHARDS: '1',
+  MAX_RECEIVE_COUNT: '5',
+  POWERTOOLS_SERVICE_NAME: 'bundle-bench',
+  POWERTOOLS_METRICS_NAMESPACE: 'NightscoutConnectBench',
+  POWERTOOLS_LOG_LEVEL: 'INFO',
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+};
+
+export interface BuiltBundle {
+  function: LambdaFunctionName;
   entry: string;
+  /** The written bundle (`<dir>/index.mjs`, with `index.mjs.map` beside it). */
+  file: string;
   bytes: number;
-  gzipBytes: number;
   sourceMapBytes: number;
   buildMs: number;
+  /** esbuild's metafile inputs: bytes each input contributes to the minified output. */
+  inputs: Record<string, number>;
+}
+
+export interface BundleResult extends Omit<BuiltBundle, 'file' | 'inputs'> {
+  gzipBytes: number;
   /** Largest contributors to the minified output, by package (from esbuild's metafile). */
   topPackages: Array<{ name: string; bytes: number }>;
+  external: readonly string[];
+  aliases: string[];
+  /** Median of `initSamplesMs`. */
+  initMs: number;
+  initSamplesMs: number[];
+  /** Median CPU time (user + system) the import took in those processes: less sensitive to a busy machine. */
+  initCpuMs: number;
+  initCpuSamplesMs: number[];
 }
 
 /** `node_modules/@aws-sdk/client-sqs/dist-es/…` → `@aws-sdk/client-sqs`; own code → `(project)`. */
-function packageOf(input: string): string {
+export function packageOf(input: string): string {
   const i = input.lastIndexOf('node_modules/');
   if (i < 0) return '(project)';
   const parts = input.slice(i + 'node_modules/'.length).split('/');
   return parts[0].startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0];
 }
 
-export async function runBundleBench(): Promise<BundleResult[]> {
+/** Builds one function exactly as deployed (bundling.config.ts) into `outDir`. */
+export async function buildBundle(fn: LambdaFunctionName, outDir: string, bundling: FunctionBundling = FUNCTION_BUNDLING[fn]): Promise<BuiltBundle> {
   const esbuild = await import('esbuild');
+  const file = path.join(outDir, 'index.mjs');
+  const t0 = performance.now();
+  const out = await esbuild.build({
+    entryPoints: [path.join(ROOT, bundling.entry)],
+    absWorkingDir: ROOT,
+    bundle: true,
+    minify: bundling.minify,
+    format: bundling.format,
+    platform: bundling.platform,
+    target: bundling.target,
+    mainFields: [...bundling.mainFields],
+    external: [...bundling.external],
+    alias: { ...bundling.alias },
+    banner: { js: bundling.banner },
+    sourcemap: bundling.sourceMap,
+    sourcesContent: bundling.sourcesContent,
+    outfile: file,
+    write: true,
+    logLevel: 'silent',
+    metafile: true,
+  });
+  const buildMs = performance.now() - t0;
+  const inputs: Record<string, number> = {};
+  for (const output of Object.values(out.metafile.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) inputs[input] = (inputs[input] ?? 0) + bytesInOutput;
+  }
+  return {
+    function: fn, entry: bundling.entry, file, buildMs, inputs,
+    bytes: readFileSync(file).byteLength,
+    sourceMapBytes: existsSync(`${file}.map`) ? readFileSync(`${file}.map`).byteLength : 0,
+  };
+}
+
+/**
+ * Imports `file` in a fresh `node` process with the functions' NODE_OPTIONS and `env`; resolves with the time the
+ * import took and the type of the `handler` export. Rejects with the child's stderr if loading throws.
+ */
+export async function coldImport(file: string, env: Record<string, string> = { ...DUMMY_LAMBDA_ENV }): Promise<{ ms: number; cpuMs: number; handlerType: string }> {
+  const script =
+    `const c0 = process.cpuUsage(); const t0 = performance.now(); const m = await import(${JSON.stringify(pathToFileURL(file).href)}); ` +
+    'const ms = performance.now() - t0; const c = process.cpuUsage(c0); ' +
+    'process.stdout.write(JSON.stringify({ ms, cpuMs: (c.user + c.system) / 1000, handlerType: typeof m.handler }));';
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+    env: { PATH: process.env.PATH ?? '', ...env, NODE_OPTIONS: LAMBDA_NODE_OPTIONS },
+    cwd: path.dirname(file),
+  });
+  return JSON.parse(stdout) as { ms: number; cpuMs: number; handlerType: string };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+export async function runBundleBench(options: { initRuns?: number; functions?: readonly LambdaFunctionName[] } = {}): Promise<BundleResult[]> {
   const { gzipSync } = await import('node:zlib');
+  const initRuns = options.initRuns ?? INIT_RUNS;
   const results: BundleResult[] = [];
-  for (const fn of FUNCTIONS) {
-    const entry = path.join('functions', fn, 'handler.ts');
-    const t0 = performance.now();
-    const out = await esbuild.build({
-      entryPoints: [path.join(ROOT, entry)],
-      absWorkingDir: ROOT,
-      bundle: true,
-      minify: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node22',
-      mainFields: ['module', 'main'],
-      external: [],
-      banner: { js: ESM_REQUIRE_BANNER },
-      sourcemap: 'external',
-      sourcesContent: false,
-      outfile: path.join(ROOT, 'cdk.out.bench', fn, 'index.mjs'),
-      write: false,
-      logLevel: 'silent',
-      metafile: true,
-    });
-    const buildMs = performance.now() - t0;
-    const js = out.outputFiles.find((f) => f.path.endsWith('.mjs'));
-    const map = out.outputFiles.find((f) => f.path.endsWith('.map'));
-    if (!js) throw new Error(`esbuild produced no JavaScript for ${entry}`);
-    const byPackage = new Map<string, number>();
-    for (const output of Object.values(out.metafile.outputs)) {
-      for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) byPackage.set(packageOf(input), (byPackage.get(packageOf(input)) ?? 0) + bytesInOutput);
+  for (const fn of options.functions ?? FUNCTIONS) {
+    const dir = mkdtempSync(path.join(tmpdir(), `nsc-bundle-${fn}-`));
+    try {
+      const built = await buildBundle(fn, dir);
+      const initSamplesMs: number[] = [];
+      const initCpuSamplesMs: number[] = [];
+      for (let i = 0; i < initRuns; i++) {
+        const { ms, cpuMs, handlerType } = await coldImport(built.file);
+        if (handlerType !== 'function') throw new Error(`${built.entry}: the bundle exports no handler function (got ${handlerType})`);
+        initSamplesMs.push(+ms.toFixed(1));
+        initCpuSamplesMs.push(+cpuMs.toFixed(1));
+      }
+      const byPackage = new Map<string, number>();
+      for (const [input, bytes] of Object.entries(built.inputs)) byPackage.set(packageOf(input), (byPackage.get(packageOf(input)) ?? 0) + bytes);
+      const topPackages = [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([name, bytes]) => ({ name, bytes }));
+      const { file: _file, inputs: _inputs, ...rest } = built;
+      results.push({
+        ...rest,
+        gzipBytes: gzipSync(readFileSync(built.file)).byteLength,
+        topPackages,
+        external: FUNCTION_BUNDLING[fn].external,
+        aliases: Object.keys(FUNCTION_BUNDLING[fn].alias),
+        initMs: +median(initSamplesMs).toFixed(1),
+        initSamplesMs,
+        initCpuMs: +median(initCpuSamplesMs).toFixed(1),
+        initCpuSamplesMs,
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-    const topPackages = [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([name, bytes]) => ({ name, bytes }));
-    results.push({
-      function: fn, entry, bytes: js.contents.byteLength, gzipBytes: gzipSync(js.contents).byteLength,
-      sourceMapBytes: map?.contents.byteLength ?? 0, buildMs, topPackages,
-    });
   }
   return results;
 }

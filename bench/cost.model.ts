@@ -39,9 +39,9 @@ export const POLLED_QUEUES = 2;
 export const SOURCES_PER_SECRET = 100;
 const GB = 1024 ** 3;
 /**
- * Assumption (not measured): bytes Powertools Logger adds to each structured line in Lambda (timestamp, service,
- * function name/ARN/memory/request id, cold_start, sampling_rate, xray_trace_id). The sim's RecordingLog writes only
- * level, message and fields.
+ * Assumption (not measured): bytes the Lambda JSON logger (lib/runtime/observability.ts, Powertools' envelope) adds to
+ * each structured line (timestamp, service, sampling_rate, xray_trace_id), rounded up generously. The sim's
+ * RecordingLog writes only level, message and fields. (The name keeps the results file's key.)
  */
 export const POWERTOOLS_ENVELOPE_BYTES_PER_LINE = 300;
 /** Assumption (not measured): Lambda platform records per invocation in JSON log format (platform.start + platform.report). */

@@ -17,8 +17,9 @@ export interface ResultsFile {
 }
 
 export interface SectionRun {
-  /** Section name: the key under `details` and `sections`, and the figure id prefix (`<name>.`). */
+  /** Section name: the figure id prefix (`<name>.`), and the key under `details` and `sections` unless `key` is given. */
   name: string;
+  key?: string;
   figures: ResultsFigure[];
   details: unknown;
   /** When and how this section was measured (date, mode, plan, machine, seconds). */
@@ -32,12 +33,13 @@ export interface SectionRun {
  */
 export function mergeSection(existing: ResultsFile | undefined, section: SectionRun): ResultsFile {
   const prefix = `${section.name}.`;
+  const key = section.key ?? section.name;
   const ours = (f: ResultsFigure) => f.id.startsWith(prefix);
   for (const f of section.figures) {
     if (!ours(f)) throw new Error(`figure ${f.id} does not belong to section ${section.name} (ids start with "${prefix}")`);
   }
   if (!existing) {
-    return { ...section.run, figures: section.figures, details: { [section.name]: section.details }, sections: { [section.name]: section.run } };
+    return { ...section.run, figures: section.figures, details: { [key]: section.details }, sections: { [key]: section.run } };
   }
   const at = existing.figures.findIndex(ours);
   const others = existing.figures.filter((f) => !ours(f));
@@ -45,7 +47,7 @@ export function mergeSection(existing: ResultsFile | undefined, section: Section
   return {
     ...existing,
     figures: [...others.slice(0, insertAt), ...section.figures, ...others.slice(insertAt)],
-    details: { ...existing.details, [section.name]: section.details },
-    sections: { ...existing.sections, [section.name]: section.run },
+    details: { ...existing.details, [key]: section.details },
+    sections: { ...existing.sections, [key]: section.run },
   };
 }

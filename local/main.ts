@@ -15,12 +15,15 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../lib/domain/errors.js';
+import { UsageError, bool, optionsText, parseArgs as parseFlags, str, type FlagSpecs } from '../lib/cli/argv.js';
 import { hasConfiguredSource, parseConnectSource, type ParsedSource } from '../lib/config/connect-env.config.js';
 import { createSimWorld } from './sim-runner.js';
 import { countReadings, startScenario, type Scenario } from './demo.scenarios.js';
 import { localPortsFrom, runRealtime } from './realtime-runner.js';
 
 interface Args {
+  /** `--help` / `-h`: print the usage and do nothing else. */
+  help: boolean;
   demo: boolean;
   noDemo: boolean;
   simulateMs?: number;
@@ -37,27 +40,31 @@ export function parseDuration(text: string): number {
   return Number(match[1]) * unit;
 }
 
+export const START_FLAGS: FlagSpecs = {
+  demo: { help: 'run the demo (simulated vendor → simulated Nightscout) even when a source is configured' },
+  'no-demo': { help: 'never the demo: only the configured source and the sources stored in --data' },
+  simulate: { value: true, arg: '<duration>', help: 'with the demo: run it on a simulated clock for 30m, 2h, 1d…, print a summary and exit' },
+  source: { value: true, arg: '<kind>', help: 'the demo\'s source kind (default dexcomshare)' },
+  config: { value: true, arg: '<file.json>', help: 'read CONNECT_* keys from a JSON file instead of the environment' },
+  data: { value: true, arg: '<dir>', help: 'where the embedded DynamoDB, the credentials and local-endpoints.json live (default .data)' },
+  verbose: { help: 'print every machine step as a JSON line' },
+  help: { help: 'show this help' },
+};
+
+/** `npm start` options (node:util parseArgs through lib/cli/argv.ts). Throws UsageError or ConfigError naming the flag. */
 export function parseArgs(argv: string[]): Args {
-  const args: Args = { demo: false, noDemo: false, source: 'dexcomshare', data: '.data', verbose: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new ConfigError([`${arg} needs a value`]);
-      return v;
-    };
-    if (arg === '--demo') args.demo = true;
-    else if (arg === '--no-demo') args.noDemo = true;
-    else if (arg === '--simulate') args.simulateMs = parseDuration(value());
-    else if (arg === '--source') args.source = value().toLowerCase();
-    else if (arg === '--config') args.config = value();
-    else if (arg === '--data') args.data = value();
-    else if (arg === '--verbose') args.verbose = true;
-    else if (arg === '--help' || arg === '-h') {
-      process.stdout.write(HELP);
-      process.exit(0);
-    } else throw new ConfigError([`unknown option ${arg}; see npm start -- --help`]);
-  }
+  const flags = parseFlags(argv, START_FLAGS);
+  const args: Args = { help: bool(flags, 'help'), demo: false, noDemo: false, source: 'dexcomshare', data: '.data', verbose: false };
+  if (args.help) return args;
+  if (flags.positionals.length > 0) throw new UsageError('npm start takes no positional arguments; see npm start -- --help');
+  args.demo = bool(flags, 'demo');
+  args.noDemo = bool(flags, 'no-demo');
+  args.verbose = bool(flags, 'verbose');
+  const simulate = str(flags, 'simulate');
+  if (simulate !== undefined) args.simulateMs = parseDuration(simulate);
+  args.source = str(flags, 'source')?.toLowerCase() ?? args.source;
+  args.config = str(flags, 'config');
+  args.data = str(flags, 'data') ?? args.data;
   if (args.demo && args.noDemo) throw new ConfigError(['--demo and --no-demo contradict each other; give one']);
   return args;
 }
@@ -120,8 +127,12 @@ function formatDuration(ms: number): string {
   return ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${Math.round(ms / 60_000)}m`;
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], write: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
   const args = parseArgs(argv);
+  if (args.help) {
+    write(`${HELP}\nOptions:\n${optionsText(START_FLAGS)}`);
+    return 0;
+  }
   const configured = args.demo ? undefined : configuredSource(args);
   if (args.simulateMs !== undefined) {
     if (configured) throw new ConfigError(['--simulate runs the demo only; drop CONNECT_SOURCE/--config or add --demo']);
@@ -140,6 +151,10 @@ if (invokedDirectly) {
   main(process.argv.slice(2)).then(
     (code) => { if (code !== -1) process.exit(code); },
     (err) => {
+      if (err instanceof UsageError) {
+        process.stderr.write(`error: ${err.message}\n(run npm start -- --help for usage)\n`);
+        process.exit(2);
+      }
       if (err instanceof ConfigError) {
         process.stderr.write(`Configuration problem, nothing was started or written:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
         process.exit(2);

@@ -15,6 +15,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, NightscoutConnectMonitoring } from './nightscout-connect-monitoring.construct.js';
 import { COMMUNITY_BATCHING_WINDOW_SECONDS } from '../../lib/config/deployment.config.js';
+import { FUNCTION_BUNDLING, LAMBDA_NODE_OPTIONS, type FunctionBundling, type LambdaFunctionName } from '../../lib/config/bundling.config.js';
 
 /** `single`: one person, one credential secret. `community`: many sources spread over `credentialShards` secrets. */
 export type NightscoutConnectMode = 'single' | 'community';
@@ -133,15 +134,10 @@ export interface NightscoutConnectProps {
 /** The shape lib/adapters/aws/secrets-manager-credential.store.ts reads, with no sources yet. */
 const EMPTY_CREDENTIAL_SHARD = JSON.stringify({ sources: {} });
 
-/** Default repository root: this file lives in <root>/infra/constructs/. */
-const DEFAULT_ENTRY_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-/**
- * ESM bundles have no `require`; some bundled CommonJS dependencies call it for Node built-ins, so define it
- * from `import.meta.url`. The alias avoids clashing with a bundled `createRequire` import.
- */
-const ESM_REQUIRE_BANNER =
-  "import { createRequire as __nscCreateRequire } from 'node:module'; const require = __nscCreateRequire(import.meta.url);";
+/** The repository root: this file lives in <root>/infra/constructs/. Bundling alias targets live under it. */
+const REPOSITORY_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** Default directory holding `functions/<name>/handler.ts`: the repository root. */
+const DEFAULT_ENTRY_DIR = REPOSITORY_ROOT;
 
 interface ResolvedProps {
   mode: NightscoutConnectMode;
@@ -261,7 +257,7 @@ export class NightscoutConnect extends Construct {
       POWERTOOLS_LOG_LEVEL: p.logLevel,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       // Bundles ship source maps; without this flag stack traces point into minified code.
-      NODE_OPTIONS: '--enable-source-maps',
+      NODE_OPTIONS: LAMBDA_NODE_OPTIONS,
     };
     const services = {
       tick: `${stack.stackName}-tick`,
@@ -269,9 +265,10 @@ export class NightscoutConnect extends Construct {
       persist: `${stack.stackName}-persist`,
     };
     const project = findProject(p.entryDir);
-    const makeFunction = (logicalName: string, dir: string, service: string, timeout: Duration) =>
+    const makeFunction = (logicalName: string, fn: LambdaFunctionName, service: string, timeout: Duration) =>
       this.makeFunction(logicalName, {
-        entry: path.join(p.entryDir, 'functions', dir, 'handler.ts'),
+        entry: path.join(p.entryDir, FUNCTION_BUNDLING[fn].entry),
+        bundling: FUNCTION_BUNDLING[fn],
         projectRoot: project?.root,
         depsLockFilePath: project?.lockFile,
         timeout,
@@ -386,6 +383,7 @@ export class NightscoutConnect extends Construct {
     id: string,
     options: {
       entry: string;
+      bundling: FunctionBundling;
       projectRoot?: string;
       depsLockFilePath?: string;
       timeout: Duration;
@@ -427,17 +425,7 @@ export class NightscoutConnect extends Construct {
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       environment: options.environment,
-      bundling: {
-        format: nodejs.OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        mainFields: ['module', 'main'],
-        // Bundle everything, the AWS SDK included, so the deployed SDK is the lock file's, not the runtime's.
-        externalModules: [],
-        banner: ESM_REQUIRE_BANNER,
-      },
+      bundling: nodejsBundling(options.bundling, options.projectRoot ?? REPOSITORY_ROOT),
     });
     Validations.of(fn).acknowledge({
       id: 'AwsSolutions-L1',
@@ -567,6 +555,26 @@ export class NightscoutConnect extends Construct {
 }
 
 const LOCK_FILES = ['package-lock.json', 'yarn.lock', 'pnpm-lock.yaml', 'bun.lockb'];
+
+/**
+ * lib/config/bundling.config.ts in NodejsFunction's terms. esbuild runs in the project root and resolves alias
+ * targets there, so targets (relative to this repository) are made relative to the project root.
+ */
+function nodejsBundling(b: FunctionBundling, projectRoot: string): nodejs.BundlingOptions {
+  const aliasTarget = (target: string) => `./${path.relative(projectRoot, path.join(REPOSITORY_ROOT, target)).split(path.sep).join('/')}`;
+  return {
+    format: nodejs.OutputFormat.ESM,
+    target: b.target,
+    minify: b.minify,
+    sourceMap: b.sourceMap,
+    sourcesContent: b.sourcesContent,
+    mainFields: [...b.mainFields],
+    // An explicit list (empty by default) bundles the AWS SDK, so the deployed SDK is the lock file's, not the runtime's.
+    externalModules: [...b.external],
+    banner: b.banner,
+    esbuildArgs: { '--alias': Object.entries(b.alias).map(([from, to]) => `${from}=${aliasTarget(to)}`) },
+  };
+}
 
 /** The nearest directory at or above `dir` with a lock file: the project whose node_modules the bundles use. */
 function findProject(dir: string): { root: string; lockFile: string } | undefined {

@@ -1,8 +1,10 @@
 /**
- * A small argv parser (no CLI framework is installed): `--flag value`, `--flag=value`, boolean `--flag`, repeatable
- * flags, positionals, and `--` to end options. Each command declares its flags, so an unknown or misspelt flag is a
- * clear error instead of being silently ignored.
+ * Command lines are parsed by `node:util` `parseArgs` in strict mode: `--flag value`, `--flag=value`, boolean
+ * `--flag`, repeatable flags, positionals, `--` to end options, and `-h` for `--help`. Each command declares its flags
+ * as FlagSpecs (which also give its `--help`), so an unknown or misspelt flag is a clear error naming the flag instead
+ * of being silently ignored. The CLI, `npm start` and `npm run bench` all parse through here.
  */
+import { parseArgs as parseNodeArgs, type ParseArgsConfig } from 'node:util';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -26,48 +28,55 @@ export interface ParsedArgs {
   positionals: string[];
 }
 
+/** `help` answers to `-h` as well; no other flag has a short form. */
+function nodeOptions(specs: FlagSpecs): NonNullable<ParseArgsConfig['options']> {
+  return Object.fromEntries(Object.entries(specs).map(([name, spec]) => [
+    name,
+    { type: spec.value ? ('string' as const) : ('boolean' as const), multiple: Boolean(spec.repeat), ...(name === 'help' ? { short: 'h' } : {}) },
+  ]));
+}
+
+/**
+ * Parses `argv` against `specs`. With a `help` flag declared, `--help` or `-h` anywhere before `--` wins: the result
+ * is only `{ help: true }`, whatever else the line holds, so asking for help never fails and never does anything
+ * else. Throws UsageError naming the flag (never echoing a value: someone may have typed `--password=…`).
+ */
 export function parseArgs(argv: string[], specs: FlagSpecs): ParsedArgs {
-  const flags: ParsedArgs['flags'] = {};
-  const positionals: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith('--') || arg === '--') {
-      if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option ${arg} (options are spelled --name)`);
-      positionals.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
-    const spec = specs[name];
-    // Never echo an unknown option's value: someone may have tried `--password=…`.
-    if (!spec) throw new UsageError(`unknown option --${name}; see --help`);
-    let value: string | boolean;
-    if (spec.value) {
-      if (eq !== -1) value = arg.slice(eq + 1);
-      else {
-        const next = argv[i + 1];
-        if (next === undefined || (next.startsWith('--') && next.length > 2)) throw new UsageError(`--${name} needs a value${spec.arg ? ` ${spec.arg}` : ''}`);
-        value = next;
-        i++;
-      }
-    } else {
-      if (eq !== -1) throw new UsageError(`--${name} takes no value`);
-      value = true;
-    }
-    if (spec.repeat) {
-      const list = (flags[name] as string[] | undefined) ?? [];
-      list.push(String(value));
-      flags[name] = list;
-    } else {
-      if (flags[name] !== undefined) throw new UsageError(`--${name} given twice`);
-      flags[name] = value;
-    }
+  const options = nodeOptions(specs);
+  if (specs.help) {
+    const end = argv.indexOf('--');
+    if ((end === -1 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h')) return { flags: { help: true }, positionals: [] };
   }
-  return { flags, positionals };
+  let parsed: ReturnType<typeof parseNodeArgs>;
+  try {
+    parsed = parseNodeArgs({ args: argv, options, strict: true, allowPositionals: true, tokens: true });
+  } catch (err) {
+    throw new UsageError(explain(argv, specs, err));
+  }
+  const seen = new Set<string>();
+  for (const token of parsed.tokens ?? []) {
+    if (token.kind !== 'option' || specs[token.name]?.repeat) continue;
+    // parseArgs keeps the last of a repeated single-value flag; here a second one is a mistake.
+    if (seen.has(token.name)) throw new UsageError(`--${token.name} given twice`);
+    seen.add(token.name);
+  }
+  return { flags: parsed.values as ParsedArgs['flags'], positionals: parsed.positionals };
+}
+
+/** Our message for what strict parsing rejected, found from the tokens of a lenient pass over the same line. */
+function explain(argv: string[], specs: FlagSpecs, err: unknown): string {
+  const { tokens } = parseNodeArgs({ args: argv, options: nodeOptions(specs), strict: false, allowPositionals: true, tokens: true });
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    const spec = specs[token.name];
+    const flag = token.rawName.startsWith('--') ? `--${token.name}` : token.rawName;
+    if (!spec) return token.rawName.startsWith('--') ? `unknown option ${flag}; see --help` : `unknown option ${flag} (options are spelled --name); see --help`;
+    if (spec.value && (token.value === undefined || (!token.inlineValue && token.value.startsWith('-') && token.value !== '-'))) {
+      return `${flag} needs a value${spec.arg ? ` ${spec.arg}` : ''}`;
+    }
+    if (!spec.value && token.inlineValue) return `${flag} takes no value`;
+  }
+  return (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 'unknown option; see --help' : 'invalid command line; see --help';
 }
 
 export function str(args: ParsedArgs, name: string): string | undefined {
@@ -84,9 +93,17 @@ export function list(args: ParsedArgs, name: string): string[] {
   return Array.isArray(v) ? v : [];
 }
 
+/** One indented line per flag: `--name <arg>` and its help, aligned. */
+export function optionsText(specs: FlagSpecs): string {
+  const rows = Object.entries(specs).map(([name, spec]) => [
+    `${name === 'help' ? '-h, ' : ''}--${name}${spec.value ? ` ${spec.arg ?? '<value>'}` : ''}`,
+    spec.help + (spec.repeat ? ' (repeatable)' : ''),
+  ]);
+  const width = Math.max(0, ...rows.map(([left]) => left.length));
+  return rows.map(([left, right]) => `  ${left.padEnd(width)}  ${right}\n`).join('');
+}
+
 /** Help text: usage line, description, then one line per flag. */
 export function helpText(usage: string, description: string, specs: FlagSpecs): string {
-  const rows = Object.entries(specs).map(([name, spec]) => [`--${name}${spec.value ? ` ${spec.arg ?? '<value>'}` : ''}`, spec.help + (spec.repeat ? ' (repeatable)' : '')]);
-  const width = Math.max(0, ...rows.map(([left]) => left.length));
-  return [`Usage: ${usage}`, '', description, '', 'Options:', ...rows.map(([left, right]) => `  ${left.padEnd(width)}  ${right}`), ''].join('\n');
+  return [`Usage: ${usage}`, '', description, '', 'Options:', optionsText(specs)].join('\n');
 }

@@ -16,12 +16,24 @@ import type { FrameMessage, PersistMessage } from '../domain/messages.js';
 import { logPort, metricsPort } from './observability.js';
 import type { LambdaEnv } from './lambda.env.js';
 
+/**
+ * One client per service per process, shared by the adapters that use it: each client holds a connection pool and
+ * cached credentials, and building a second costs load time for nothing.
+ */
+const clients = {
+  dynamo: undefined as ReturnType<typeof createDynamoDbClient> | undefined,
+  sqs: undefined as ReturnType<typeof createSqsClient> | undefined,
+  secrets: undefined as ReturnType<typeof createSecretsManagerClient> | undefined,
+};
+const dynamoClient = () => (clients.dynamo ??= createDynamoDbClient());
+const sqsClient = () => (clients.sqs ??= createSqsClient());
+const secretsClient = () => (clients.secrets ??= createSecretsManagerClient());
+
 export function awsCoreDeps(env: LambdaEnv): CoreDeps {
-  const dynamo = createDynamoDbClient();
   return {
-    sources: new DynamoDbSourceStore({ client: dynamo, tableName: env.tableName, statusOf: statusOfStored }),
+    sources: new DynamoDbSourceStore({ client: dynamoClient(), tableName: env.tableName, statusOf: statusOfStored }),
     drivers: driverFor,
-    frameQueue: new SqsMessageQueue<FrameMessage>({ client: createSqsClient(), queueUrl: env.fetchQueueUrl }),
+    frameQueue: new SqsMessageQueue<FrameMessage>({ client: sqsClient(), queueUrl: env.fetchQueueUrl }),
     clock: systemClock,
     log: logPort,
     metrics: metricsPort,
@@ -30,14 +42,13 @@ export function awsCoreDeps(env: LambdaEnv): CoreDeps {
 
 export function awsFetchDeps(env: LambdaEnv): FetchDeps & { redelivery: SqsRedeliveryControl } {
   const core = awsCoreDeps(env);
-  const sqs = createSqsClient();
   return {
     ...core,
-    sessions: new DynamoDbSessionStore({ client: createDynamoDbClient(), tableName: env.tableName }),
-    credentials: new SecretsManagerCredentialStore({ client: createSecretsManagerClient(), prefix: env.credentialsSecretPrefix, shards: env.credentialShards }),
-    persistQueue: new SqsMessageQueue<PersistMessage>({ client: sqs, queueUrl: env.persistQueueUrl }),
+    sessions: new DynamoDbSessionStore({ client: dynamoClient(), tableName: env.tableName }),
+    credentials: new SecretsManagerCredentialStore({ client: secretsClient(), prefix: env.credentialsSecretPrefix, shards: env.credentialShards }),
+    persistQueue: new SqsMessageQueue<PersistMessage>({ client: sqsClient(), queueUrl: env.persistQueueUrl }),
     maxReceiveCount: env.maxReceiveCount,
-    redelivery: new SqsRedeliveryControl({ client: sqs, queueUrl: env.fetchQueueUrl }),
+    redelivery: new SqsRedeliveryControl({ client: sqsClient(), queueUrl: env.fetchQueueUrl }),
   };
 }
 
@@ -45,10 +56,10 @@ export function awsPersistDeps(env: LambdaEnv): PersistDeps & { redelivery: SqsR
   const core = awsCoreDeps(env);
   return {
     ...core,
-    sessions: new DynamoDbSessionStore({ client: createDynamoDbClient(), tableName: env.tableName }),
-    credentials: new SecretsManagerCredentialStore({ client: createSecretsManagerClient(), prefix: env.credentialsSecretPrefix, shards: env.credentialShards }),
+    sessions: new DynamoDbSessionStore({ client: dynamoClient(), tableName: env.tableName }),
+    credentials: new SecretsManagerCredentialStore({ client: secretsClient(), prefix: env.credentialsSecretPrefix, shards: env.credentialShards }),
     writerFor: nightscoutWriterFor,
     maxReceiveCount: env.maxReceiveCount,
-    redelivery: new SqsRedeliveryControl({ client: createSqsClient(), queueUrl: env.persistQueueUrl }),
+    redelivery: new SqsRedeliveryControl({ client: sqsClient(), queueUrl: env.persistQueueUrl }),
   };
 }

@@ -1,0 +1,80 @@
+/**
+ * How each Lambda function is bundled: the one set of esbuild options that the CDK construct deploys with
+ * (infra/constructs/nightscout-connect.construct.ts) and the bundle bench measures (bench/bundle.bench.ts). Plain data,
+ * no imports, so both can read it without pulling in each other.
+ *
+ * Paths (entries, alias targets) are relative to the repository root. esbuild resolves an alias target in its working
+ * directory, not beside the importing file, so whoever calls esbuild anchors them there.
+ */
+
+export const LAMBDA_FUNCTIONS = ['tick', 'fetch-frame', 'persist'] as const;
+export type LambdaFunctionName = (typeof LAMBDA_FUNCTIONS)[number];
+
+/**
+ * ESM bundles have no `require`; some bundled CommonJS dependencies call it for Node built-ins, so define it from
+ * `import.meta.url`. The alias avoids clashing with a bundled `createRequire` import.
+ */
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire as __nscCreateRequire } from 'node:module'; const require = __nscCreateRequire(import.meta.url);";
+
+/**
+ * Packages replaced in the Lambda bundles only; tests, the CLI and local runs load the real ones. Each stand-in
+ * replaces code on a path the functions never take, and fails loudly if one ever does.
+ * - `form-data`: axios imports it for multipart bodies, which nothing sends; it brings mime-db (~135 KB).
+ * - `@aws-sdk/credential-provider-node`: the default credential chain (SSO, INI, process, web identity, IMDS, with
+ *   the STS and SSO clients). In Lambda the role's credentials are always in the environment.
+ * - `@smithy/core/event-streams`: loaded by the SDK for event-stream operations; our three services have none.
+ * - `mnemonist/lru-cache`: DynamoDB's endpoint-discovery cache; replaced by a small working LRU cache.
+ * - `follow-redirects`: axios's transport when redirects are followed; our HTTP client never follows them.
+ * - `debug`: the logger of axios's proxy agent, silent unless DEBUG names it.
+ */
+export const LAMBDA_ALIASES: Readonly<Record<string, string>> = {
+  'form-data': './lib/adapters/http/form-data.stub.ts',
+  'follow-redirects': './lib/adapters/http/follow-redirects.stub.ts',
+  debug: './lib/adapters/http/debug.stub.ts',
+  '@aws-sdk/credential-provider-node': './lib/adapters/aws/lambda-credentials.provider.ts',
+  '@smithy/core/event-streams': './lib/adapters/aws/event-streams.stub.ts',
+  'mnemonist/lru-cache': './lib/adapters/aws/lru-cache.stand-in.ts',
+};
+
+/** Node options the functions run with (the construct sets NODE_OPTIONS; the bench loads bundles with them). */
+export const LAMBDA_NODE_OPTIONS = '--enable-source-maps';
+
+export interface FunctionBundling {
+  /** The handler module, relative to the repository root; it exports `handler`. */
+  readonly entry: string;
+  readonly format: 'esm';
+  readonly platform: 'node';
+  readonly target: 'node22';
+  readonly minify: boolean;
+  /** A linked source map (`index.mjs.map` next to the bundle), without the sources' text. */
+  readonly sourceMap: boolean;
+  readonly sourcesContent: boolean;
+  /** ESM first: the `module` builds of the SDK and axios tree-shake; `main` is the CommonJS fallback. */
+  readonly mainFields: readonly string[];
+  /** Import paths left out of the bundle (esbuild `external`, wildcards allowed). Empty: the AWS SDK is bundled. */
+  readonly external: readonly string[];
+  readonly alias: Readonly<Record<string, string>>;
+  readonly banner: string;
+}
+
+const COMMON = {
+  format: 'esm',
+  platform: 'node',
+  target: 'node22',
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  mainFields: ['module', 'main'],
+  alias: LAMBDA_ALIASES,
+  banner: ESM_REQUIRE_BANNER,
+} as const;
+
+const entryOf = (fn: LambdaFunctionName) => `functions/${fn}/handler.ts`;
+
+/** Per-function options. A function that leaves something out adds it to its own `external` list. */
+export const FUNCTION_BUNDLING: Readonly<Record<LambdaFunctionName, FunctionBundling>> = {
+  tick: { ...COMMON, entry: entryOf('tick'), external: [] },
+  'fetch-frame': { ...COMMON, entry: entryOf('fetch-frame'), external: [] },
+  persist: { ...COMMON, entry: entryOf('persist'), external: [] },
+};

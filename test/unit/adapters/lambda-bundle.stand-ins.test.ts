@@ -1,0 +1,126 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { LAMBDA_ALIASES } from '../../../lib/config/bundling.config.js';
+import { defaultProvider, LambdaCredentialsMissingError } from '../../../lib/adapters/aws/lambda-credentials.provider.js';
+import LruCache from '../../../lib/adapters/aws/lru-cache.stand-in.js';
+import { EventStreamSerde, eventStreamSerdeProvider } from '../../../lib/adapters/aws/event-streams.stub.js';
+import FormDataNotBundled from '../../../lib/adapters/http/form-data.stub.js';
+import followRedirects from '../../../lib/adapters/http/follow-redirects.stub.js';
+import createDebug from '../../../lib/adapters/http/debug.stub.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+describe('LAMBDA_ALIASES', () => {
+  it.each(Object.entries(LAMBDA_ALIASES))('%s: the package is installed (the alias replaces something real) and its stand-in exists', (pkg, target) => {
+    const require = createRequire(path.join(ROOT, 'package.json'));
+    const resolvable = (() => {
+      try {
+        require.resolve(pkg);
+        return true;
+      } catch {
+        // ESM-only subpaths (`@smithy/core/event-streams`) are not require-able; their package folder still exists.
+        return existsSync(path.join(ROOT, 'node_modules', pkg.split('/').slice(0, pkg.startsWith('@') ? 2 : 1).join('/')));
+      }
+    })();
+    expect(resolvable).toBe(true);
+    expect(existsSync(path.join(ROOT, target))).toBe(true);
+  });
+});
+
+describe('Lambda credential provider (stands in for the default chain)', () => {
+  afterEach(() => vi.unstubAllEnvs());
+
+  it('returns the role credentials Lambda puts in the environment, read on each call', async () => {
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDEXAMPLE');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'example-secret');
+    vi.stubEnv('AWS_SESSION_TOKEN', 'example-token');
+    vi.stubEnv('AWS_CREDENTIAL_EXPIRATION', '2026-11-23T18:00:00Z');
+    const provider = defaultProvider({ profile: 'ignored' });
+
+    expect(await provider()).toEqual({
+      accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'example-secret', sessionToken: 'example-token', expiration: new Date('2026-11-23T18:00:00Z'),
+    });
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDROTATED');
+    expect((await provider()).accessKeyId).toBe('AKIDROTATED');
+  });
+
+  it('leaves out what the environment does not hold', async () => {
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDEXAMPLE');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'example-secret');
+    vi.stubEnv('AWS_SESSION_TOKEN', '');
+    vi.stubEnv('AWS_CREDENTIAL_EXPIRATION', '');
+
+    expect(await defaultProvider()()).toEqual({ accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'example-secret' });
+  });
+
+  it('fails with a named error, and no value in its message, when the keys are missing', async () => {
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDEXAMPLE');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', '');
+
+    const failure = defaultProvider()();
+
+    await expect(failure).rejects.toBeInstanceOf(LambdaCredentialsMissingError);
+    await expect(failure).rejects.toThrow(/AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set/);
+    await expect(failure).rejects.not.toThrow(/AKIDEXAMPLE/);
+  });
+});
+
+describe('LruCache (stands in for mnemonist/lru-cache)', () => {
+  it('evicts the least recently used beyond capacity; get refreshes recency, peek does not', () => {
+    const cache = new LruCache<string, number>(2);
+    cache.set('a', 1).set('b', 2);
+
+    expect(cache.get('a')).toBe(1); // a is now the most recent
+    cache.set('c', 3); // evicts b
+    expect([cache.has('a'), cache.has('b'), cache.has('c')]).toEqual([true, false, true]);
+
+    expect(cache.peek('a')).toBe(1); // a stays the least recent
+    cache.set('d', 4); // evicts a
+    expect([cache.has('a'), cache.has('c'), cache.has('d')]).toEqual([false, true, true]);
+    expect(cache.size).toBe(2);
+  });
+
+  it('overwrites in place, returns undefined for absent keys and clears', () => {
+    const cache = new LruCache<string, number[]>(5);
+    cache.set('k', [1]);
+    cache.set('k', []);
+
+    expect(cache.get('k')).toEqual([]);
+    expect(cache.get('missing')).toBeUndefined();
+    expect(cache.peek('missing')).toBeUndefined();
+    cache.clear();
+    expect(cache.size).toBe(0);
+  });
+});
+
+describe('stubs for paths the functions never take', () => {
+  it('form-data refuses to build a multipart body', () => {
+    expect(() => new FormDataNotBundled()).toThrow(/multipart\/form-data bodies are not supported in the Lambda bundles/);
+  });
+
+  it('follow-redirects refuses to follow', () => {
+    expect(() => followRedirects.https.request()).toThrow(/following redirects is not supported/);
+    expect(() => followRedirects.http.get()).toThrow(/use maxRedirects: 0/);
+  });
+
+  it('event streams refuse to serialise', () => {
+    expect(() => new EventStreamSerde()).toThrow(/event streams are not supported/);
+    expect(() => eventStreamSerdeProvider()).toThrow(/event streams are not supported/);
+  });
+
+  it('debug hands out silent, disabled loggers', () => {
+    const write = vi.spyOn(process.stderr, 'write');
+    const debug = createDebug('agent-base');
+
+    debug('connecting %s', 'proxy');
+    debug.extend('tunnel')('more');
+
+    expect(debug.enabled).toBe(false);
+    expect(debug.extend('tunnel').namespace).toBe('agent-base:tunnel');
+    expect(write).not.toHaveBeenCalled();
+    write.mockRestore();
+  });
+});
