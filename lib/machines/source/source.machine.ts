@@ -16,7 +16,7 @@
 import { and, assign, not, or, setup, stateIn, type AnyEventObject } from 'xstate';
 import type { SourceEvent } from '../../domain/messages.js';
 import type { FailureSummary } from '../../domain/errors.js';
-import type { MachineLoopSpec, MachineSpec } from '../../sources/driver.builder.js';
+import type { MachineLoopSpec, MachineSpec } from './source.spec.js';
 import { backoffDelay, jitterFraction, withRetryAfter } from '../../domain/backoff.js';
 import { nextAlignedDue } from '../../domain/schedule.js';
 import type { FrameInFlight, LoopContext, SourceContext, SourceInput } from './source.types.js';

@@ -6,7 +6,7 @@
 import { initialTransition, transition, type AnyMachineSnapshot } from 'xstate';
 import { SnapshotVersionError } from '../../domain/errors.js';
 import type { SourceEvent } from '../../domain/messages.js';
-import type { MachineSpec } from '../../sources/driver.builder.js';
+import type { MachineSpec } from './source.spec.js';
 import { createSourceMachine, type SourceMachine } from './source.machine.js';
 import { flattenState } from './source.view.js';
 import { EFFECT_TYPES, SOURCE_MACHINE_VERSION, type SourceContext, type SourceEffect } from './source.types.js';

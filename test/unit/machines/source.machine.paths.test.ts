@@ -8,7 +8,7 @@ import { getShortestPaths } from 'xstate/graph';
 import type { AnyMachineSnapshot } from 'xstate';
 import { createSourceMachine } from '../../../lib/machines/source/source.machine.js';
 import { startSource, step } from '../../../lib/machines/source/source.snapshot.js';
-import type { MachineSpec } from '../../../lib/sources/driver.builder.js';
+import type { MachineSpec } from '../../../lib/machines/source/source.spec.js';
 import type { SourceEvent } from '../../../lib/domain/messages.js';
 import type { SourceContext } from '../../../lib/machines/source/source.types.js';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { startSource, step, contextOf } from '../../../lib/machines/source/source.snapshot.js';
 import { ACK_WINDOW_MS, MAX_RESENDS, RECHECK_DELAY_MS } from '../../../lib/machines/source/source.machine.js';
 import { nextWakeAt } from '../../../lib/machines/source/source.view.js';
-import type { MachineSpec } from '../../../lib/sources/driver.builder.js';
+import type { MachineSpec } from '../../../lib/machines/source/source.spec.js';
 import type { SourceEvent } from '../../../lib/domain/messages.js';
 import type { SourceEffect } from '../../../lib/machines/source/source.types.js';
 import { backoffCeiling } from '../../../lib/domain/backoff.js';
