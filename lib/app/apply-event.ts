@@ -12,8 +12,7 @@ import { VersionConflictError } from '../domain/errors.js';
 import type { SourceEvent } from '../domain/messages.js';
 import type { SourceRecord, TransitionRecord } from '../ports/source.store.port.js';
 import { step } from '../machines/source/source.snapshot.js';
-import { describeStatus, nextWakeAt } from '../machines/source/source.view.js';
-import { toMachineSpec } from '../sources/driver.builder.js';
+import { describeStatus, nextWakeAt, type ParkedHints } from '../machines/source/source.view.js';
 import type { SourceContext, SourceEffect } from '../machines/source/source.types.js';
 import type { CoreDeps } from './app.deps.js';
 import { runSideEffects } from './dispatch-effects.js';
@@ -33,7 +32,7 @@ export interface Applied {
  * @returns undefined when the source does not exist (removed): the event is dropped.
  */
 export async function applySourceEvent(
-  deps: Pick<CoreDeps, 'sources' | 'drivers' | 'log'>,
+  deps: Pick<CoreDeps, 'sources' | 'specFor' | 'parkedHints' | 'log'>,
   sourceId: string,
   event: SourceEvent,
   preloaded?: SourceRecord,
@@ -44,10 +43,10 @@ export async function applySourceEvent(
       deps.log.warn('event for an unknown source dropped', { sourceId, event: event.type });
       return undefined;
     }
-    const spec = toMachineSpec(deps.drivers(record.config));
+    const spec = deps.specFor(record.config);
     const result = step(spec, record.snapshot, record.machineVersion, event);
     if (!result.changed) return { record, effects: result.effects, changed: false };
-    const next = withDerived(record, result.snapshot, result.to);
+    const next = withDerived(record, result.snapshot, result.to, deps.parkedHints);
     const trace: TransitionRecord | undefined = isRoutine(event, result.from, result.to)
       ? undefined
       : { at: event.now, event: event.type, from: result.from, to: result.to, effects: result.effects.map((e) => e.type) };
@@ -65,13 +64,13 @@ export async function applySourceEvent(
   }
 }
 
-function withDerived(record: SourceRecord, snapshot: unknown, to: string): SourceRecord {
+function withDerived(record: SourceRecord, snapshot: unknown, to: string, hints?: ParkedHints): SourceRecord {
   // The persisted snapshot holds the context verbatim; reading it needs no machine.
   const context = (snapshot as { context: SourceContext }).context;
   return {
     ...record,
     snapshot,
-    status: describeStatus(context, to),
+    status: describeStatus(context, to, hints),
     nextDueAt: dueIndexInstant(record.nextDueAt, nextWakeAt(context, to), context),
   };
 }
@@ -116,7 +115,7 @@ export function isRoutine(event: SourceEvent, from: string, to: string): boolean
 
 /** Report a frame outcome to its source and run the resulting side effects (what fetch-frame and persist share). */
 export async function reportOutcome(
-  deps: Pick<CoreDeps, 'sources' | 'drivers' | 'log' | 'metrics'> & { sessions?: SessionStore },
+  deps: Pick<CoreDeps, 'sources' | 'specFor' | 'parkedHints' | 'log' | 'metrics'> & { sessions?: SessionStore },
   sourceId: string,
   event: SourceEvent,
 ): Promise<void> {

@@ -17,7 +17,7 @@ import { SecretsManagerCredentialStore } from '../adapters/aws/secrets-manager-c
 import { SqsDlqRedrive, type DlqRedrive } from '../adapters/aws/sqs-dlq.redrive.js';
 import { DEFAULT_DATA_DIR, localEndpointsPath, readLocalEndpoints, type LocalEndpoints } from '../config/local-endpoints.js';
 import type { ManageDeps } from '../app/manage-sources.js';
-import { driverFor } from '../sources/source.registry.js';
+import { PARKED_HINTS, specFor } from '../sources/vendor.catalog.js';
 
 // Client types through the factories, so the SDK stays behind lib/adapters/aws even for types.
 type DynamoDBClient = ReturnType<typeof createDynamoDbClient>;
@@ -158,7 +158,7 @@ export class CliContext {
   }
 
   sources(): DynamoDbSourceStore {
-    return new DynamoDbSourceStore({ client: this.dynamoDb(), tableName: this.tableName() });
+    return new DynamoDbSourceStore({ client: this.dynamoDb(), tableName: this.tableName(), parkedHints: PARKED_HINTS });
   }
 
   sessions(): DynamoDbSessionStore {
@@ -189,7 +189,7 @@ export class CliContext {
   manage(): ManageDeps {
     const self = this;
     return {
-      sources: this.sources(), drivers: driverFor, clock: this.clock, log: this.log, sessions: this.sessions(),
+      sources: this.sources(), specFor, parkedHints: PARKED_HINTS, clock: this.clock, log: this.log, sessions: this.sessions(),
       get credentials() {
         return self.credentials();
       },

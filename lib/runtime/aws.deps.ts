@@ -8,7 +8,7 @@ import { DynamoDbSessionStore } from '../adapters/aws/dynamodb-session.store.js'
 import { SqsMessageQueue, SqsRedeliveryControl } from '../adapters/aws/sqs-message.queue.js';
 import { SecretsManagerCredentialStore } from '../adapters/aws/secrets-manager-credential.store.js';
 import { nightscoutWriterFor } from '../adapters/nightscout/nightscout-writer.factory.js';
-import { driverFor } from '../sources/source.registry.js';
+import { PARKED_HINTS, driverFor, specFor } from '../sources/vendor.catalog.js';
 import { systemClock } from '../adapters/system/system.observability.js';
 import type { CoreDeps, FetchDeps, PersistDeps } from '../app/app.deps.js';
 import type { FrameMessage, PersistMessage } from '../domain/messages.js';
@@ -18,8 +18,9 @@ import type { LambdaEnv } from './lambda.env.js';
 export function awsCoreDeps(env: LambdaEnv): CoreDeps {
   const dynamo = createDynamoDbClient();
   return {
-    sources: new DynamoDbSourceStore({ client: dynamo, tableName: env.tableName }),
-    drivers: driverFor,
+    sources: new DynamoDbSourceStore({ client: dynamo, tableName: env.tableName, parkedHints: PARKED_HINTS }),
+    specFor,
+    parkedHints: PARKED_HINTS,
     frameQueue: new SqsMessageQueue<FrameMessage>({ client: createSqsClient(), queueUrl: env.fetchQueueUrl }),
     clock: systemClock,
     log: logPort,
@@ -32,6 +33,7 @@ export function awsFetchDeps(env: LambdaEnv): FetchDeps & { redelivery: SqsRedel
   const sqs = createSqsClient();
   return {
     ...core,
+    driverFor,
     sessions: new DynamoDbSessionStore({ client: createDynamoDbClient(), tableName: env.tableName }),
     credentials: new SecretsManagerCredentialStore({ client: createSecretsManagerClient(), prefix: env.credentialsSecretPrefix, shards: env.credentialShards }),
     persistQueue: new SqsMessageQueue<PersistMessage>({ client: sqs, queueUrl: env.persistQueueUrl }),
@@ -44,6 +46,7 @@ export function awsPersistDeps(env: LambdaEnv): PersistDeps & { redelivery: SqsR
   const core = awsCoreDeps(env);
   return {
     ...core,
+    driverFor,
     sessions: new DynamoDbSessionStore({ client: createDynamoDbClient(), tableName: env.tableName }),
     credentials: new SecretsManagerCredentialStore({ client: createSecretsManagerClient(), prefix: env.credentialsSecretPrefix, shards: env.credentialShards }),
     writerFor: nightscoutWriterFor,

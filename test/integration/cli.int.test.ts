@@ -10,7 +10,7 @@ import { DynamoDbSourceStore, createSourceTable } from '../../lib/adapters/aws/d
 import type { QueuePair } from '../../lib/adapters/aws/sqs-message.queue.js';
 import { createQueuePair, startDynalite, startFauxqs, startSecretsManagerStandIn, type RunningEmulator } from '../../local/emulators.js';
 import { applySourceEvent } from '../../lib/app/apply-event.js';
-import { driverFor } from '../../lib/sources/source.registry.js';
+import { PARKED_HINTS, specFor } from '../../lib/sources/vendor.catalog.js';
 import { silentLog } from '../../lib/adapters/system/system.observability.js';
 import { startDexcomShareSimulator, type DexcomShareSimulator } from '../../local/vendors/dexcom-share/dexcom-share.simulator.js';
 import { startCareLinkSimulator, type CareLinkSimulator } from '../../local/vendors/carelink/carelink.simulator.js';
@@ -202,7 +202,7 @@ describe('nightscout-connect CLI', () => {
   });
 
   it('update-credentials un-parks an auth-rejected source and keeps the secrets not given', async () => {
-    const deps = { sources: store, drivers: driverFor, log: silentLog };
+    const deps = { sources: store, specFor, parkedHints: PARKED_HINTS, log: silentLog };
     const now = Date.now();
     const ticked = await applySourceEvent(deps, DEX_ID, { type: 'clock.ticked', now, horizon: now + 60_000 });
     const frame = (ticked!.record.snapshot as { context: SourceContext }).context.loops.DexcomShare.frame;
@@ -408,7 +408,7 @@ describe('CareLink login through the CLI', () => {
     expect(await storedCredentials('cli-carelink')).toEqual({ vendor: stored.vendor, nightscout: { apiSecret: NS_CANARY } });
 
     // CareLink rejected the old tokens: the source is parked until a new login.
-    const deps = { sources: store, drivers: driverFor, log: silentLog };
+    const deps = { sources: store, specFor, parkedHints: PARKED_HINTS, log: silentLog };
     const now = Date.now();
     const ticked = await applySourceEvent(deps, 'cli-carelink', { type: 'clock.ticked', now, horizon: now + 120_000 });
     const frame = (ticked!.record.snapshot as { context: SourceContext }).context.loops.MinimedCarelink.frame;

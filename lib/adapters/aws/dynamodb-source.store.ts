@@ -25,7 +25,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { VersionConflictError } from '../../domain/errors.js';
 import type { SourceRecord, SourceStore, TransitionRecord } from '../../ports/source.store.port.js';
-import { statusOfStored } from '../../machines/source/source.view.js';
+import { statusOfStored, type ParkedHints } from '../../machines/source/source.view.js';
 import { shardOf } from './shard.key.js';
 
 /** Key and index names, for the CDK table definition to mirror exactly. */
@@ -54,6 +54,8 @@ export interface DynamoDbSourceStoreOptions {
   tableName: string;
   /** Due-index partitions; every tick queries all of them. Changing it re-homes items only on their next save. */
   shards?: number;
+  /** Vendor advice per parked code, for the status derived on read (default: the generic advice). */
+  parkedHints?: ParkedHints;
 }
 
 type Item = Record<string, AttributeValue>;
@@ -62,9 +64,11 @@ export class DynamoDbSourceStore implements SourceStore {
   private readonly client: DynamoDBClient;
   private readonly tableName: string;
   private readonly shards: number;
+  private readonly parkedHints: ParkedHints;
 
   constructor(opts: DynamoDbSourceStoreOptions) {
     this.client = opts.client;
+    this.parkedHints = opts.parkedHints ?? {};
     this.tableName = opts.tableName;
     this.shards = opts.shards ?? S.defaultDueShards;
     if (!Number.isInteger(this.shards) || this.shards < 1) throw new RangeError('shards must be a positive integer');
@@ -73,7 +77,7 @@ export class DynamoDbSourceStore implements SourceStore {
   async get(id: string): Promise<SourceRecord | undefined> {
     // Strongly consistent: the caller is about to save conditionally on this version.
     const out = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: sourceKey(id), ConsistentRead: true }));
-    return out.Item ? fromItem(out.Item) : undefined;
+    return out.Item ? fromItem(out.Item, this.parkedHints) : undefined;
   }
 
   async create(record: Omit<SourceRecord, 'version'>): Promise<SourceRecord> {
@@ -147,7 +151,7 @@ export class DynamoDbSourceStore implements SourceStore {
     const items = await this.batchGet(keys.map((k) => k.pk));
     return keys.flatMap((k) => {
       const item = items.get(k.pk);
-      return item ? [fromItem(item)] : [];
+      return item ? [fromItem(item, this.parkedHints)] : [];
     });
   }
 
@@ -163,7 +167,7 @@ export class DynamoDbSourceStore implements SourceStore {
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of out.Items ?? []) records.push(fromItem(item));
+      for (const item of out.Items ?? []) records.push(fromItem(item, this.parkedHints));
       startKey = out.LastEvaluatedKey;
     } while (startKey);
     return records.sort((a, b) => a.id.localeCompare(b.id));
@@ -321,7 +325,7 @@ function backoff(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
 }
 
-function fromItem(item: Item): SourceRecord {
+function fromItem(item: Item, parkedHints: ParkedHints): SourceRecord {
   const snapshot = JSON.parse(str(item, 'snapshot')) as unknown;
   const record: SourceRecord = {
     id: str(item, 'pk').slice(S.sourcePrefix.length),
@@ -329,7 +333,7 @@ function fromItem(item: Item): SourceRecord {
     snapshot,
     machineVersion: num(item, 'machineVersion'),
     version: num(item, 'version'),
-    status: statusOfStored(snapshot),
+    status: statusOfStored(snapshot, parkedHints),
   };
   if (item.nextDueAt?.N !== undefined) record.nextDueAt = Number(item.nextDueAt.N);
   return record;

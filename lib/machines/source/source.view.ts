@@ -22,17 +22,12 @@ export function nextWakeAt(context: SourceContext, value: string): number | unde
 }
 
 /**
- * What a person must do for rejection codes where "update the credentials" would be the wrong advice. Every way out
- * ends in a credentials.changed event (update-credentials, or the login command, which stores new tokens).
+ * What a person must do, per rejection code where "update the credentials" would be the wrong advice. Vendors declare
+ * them; every way out ends in a credentials.changed event (update-credentials, or a login command storing new tokens).
  */
-const PARKED_HINTS: Record<string, string> = {
-  'LIBRELINKUP.TERMS_REQUIRED':
-    'accept the new terms in the LibreLinkUp app, then save the credentials again (`nightscout-connect sources update-credentials <id>`) to resume',
-  'CARELINK.LOGIN_REQUIRED':
-    'CareLink needs a new browser login: run `nightscout-connect login --source minimedcarelink` (locally `npm run login -- --source minimedcarelink`), which resumes the source',
-};
+export type ParkedHints = Readonly<Record<string, string>>;
 
-export function describeStatus(context: SourceContext, value: string): SourceStatus {
+export function describeStatus(context: SourceContext, value: string, hints: ParkedHints = {}): SourceStatus {
   const lastSuccessAt = Math.max(0, ...Object.values(context.loops).map((l) => l.lastSuccessAt ?? 0)) || undefined;
   const status: SourceStatus = {
     state: value,
@@ -45,7 +40,7 @@ export function describeStatus(context: SourceContext, value: string): SourceSta
   };
   if (value.includes('session:rejected')) {
     const code = context.session.code ?? 'unknown';
-    const hint = PARKED_HINTS[code];
+    const hint = Object.hasOwn(hints, code) ? hints[code] : undefined;
     status.parkedReason = hint ? `${hint} (${code})` : `credentials rejected (${code}): update the credentials to resume`;
   } else if (value.startsWith('paused')) {
     status.parkedReason = 'paused by an operator';
@@ -57,9 +52,9 @@ export function describeStatus(context: SourceContext, value: string): SourceSta
  * Status of a stored snapshot, read without a machine (the stored form holds `value` and the context verbatim).
  * Stores derive the status on read with this instead of storing it, which keeps the source item small.
  */
-export function statusOfStored(stored: unknown): SourceStatus {
+export function statusOfStored(stored: unknown, hints: ParkedHints = {}): SourceStatus {
   const { value, context } = stored as { value: unknown; context: SourceContext };
-  return describeStatus(context, flattenState(value));
+  return describeStatus(context, flattenState(value), hints);
 }
 
 /** When a stored snapshot next needs the tick (see nextWakeAt), read without a machine. */

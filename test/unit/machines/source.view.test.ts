@@ -1,6 +1,7 @@
 /** Status facts derived from a stored snapshot without a machine. */
 import { describe, expect, it } from 'vitest';
 import { statusOfStored, wakeOfStored } from '../../../lib/machines/source/source.view.js';
+import { PARKED_HINTS } from '../../../lib/sources/vendor.catalog.js';
 
 function stored(session: string, code?: string, frame: unknown = null) {
   return {
@@ -10,12 +11,17 @@ function stored(session: string, code?: string, frame: unknown = null) {
 }
 
 describe('statusOfStored', () => {
-  it('tells a parked person what to do for codes where new credentials are the wrong advice', () => {
-    expect(statusOfStored(stored('rejected', 'LIBRELINKUP.TERMS_REQUIRED')).parkedReason).toBe(
+  it('tells a parked person what to do for codes where new credentials are the wrong advice (hints the vendors declare)', () => {
+    expect(statusOfStored(stored('rejected', 'LIBRELINKUP.TERMS_REQUIRED'), PARKED_HINTS).parkedReason).toBe(
       'accept the new terms in the LibreLinkUp app, then save the credentials again (`nightscout-connect sources update-credentials <id>`) to resume (LIBRELINKUP.TERMS_REQUIRED)',
     );
-    expect(statusOfStored(stored('rejected', 'CARELINK.LOGIN_REQUIRED')).parkedReason).toMatch(/^CareLink needs a new browser login: run `nightscout-connect login --source minimedcarelink`/);
-    expect(statusOfStored(stored('rejected', 'SHARE.AUTH_REJECTED')).parkedReason).toBe('credentials rejected (SHARE.AUTH_REJECTED): update the credentials to resume');
+    expect(statusOfStored(stored('rejected', 'CARELINK.LOGIN_REQUIRED'), PARKED_HINTS).parkedReason).toMatch(/^CareLink needs a new browser login: run `nightscout-connect login --source minimedcarelink`/);
+    expect(statusOfStored(stored('rejected', 'SHARE.AUTH_REJECTED'), PARKED_HINTS).parkedReason).toBe('credentials rejected (SHARE.AUTH_REJECTED): update the credentials to resume');
+  });
+
+  it('gives the generic advice when no hints are passed, and never reads a hint off the object prototype', () => {
+    expect(statusOfStored(stored('rejected', 'LIBRELINKUP.TERMS_REQUIRED')).parkedReason).toBe('credentials rejected (LIBRELINKUP.TERMS_REQUIRED): update the credentials to resume');
+    expect(statusOfStored(stored('rejected', 'toString'), PARKED_HINTS).parkedReason).toBe('credentials rejected (toString): update the credentials to resume');
   });
 
   it('derives state and next wake, and has no wake while parked', () => {
