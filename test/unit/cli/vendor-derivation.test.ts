@@ -45,7 +45,8 @@ describe('login and check-login follow the declarations', () => {
   it('refuses an interactive login for a vendor that logs in with its stored password', async () => {
     const { code, stderr } = await cli(['login', '--source', 'dexcomshare'], {});
     expect(code).toBe(2);
-    expect(stderr).toContain('login is only needed for minimedcarelink; dexcomshare logs in with the stored password');
+    expect(stderr).toContain(`login is only needed for ${VENDORS.filter((v) => v.login).map((v) => v.kind).join(', ')}; dexcomshare logs in with the stored password`);
+    expect(stderr).toContain('minimedcarelink');
   });
 });
 

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../lib/domain/errors.js';
 import { parseConnectSource } from '../../../lib/config/connect-env.config.js';
+import { KIND_LIST } from '../../../lib/sources/vendor.catalog.js';
 
 const NS = { CONNECT_NIGHTSCOUT_ENDPOINT: 'https://ns.example.org/', CONNECT_API_SECRET: 'api-secret-0123456' };
 
@@ -54,7 +55,8 @@ describe('parseConnectSource', () => {
   });
 
   it('names every problem at once: the kind list, settings and secrets', () => {
-    expect(problems({ ...NS })).toEqual(['CONNECT_SOURCE is required (dexcomshare, glooko, librelinkup, minimedcarelink, nightscout)']);
+    expect(problems({ ...NS })).toEqual([`CONNECT_SOURCE is required (${KIND_LIST})`]);
+    expect(KIND_LIST.split(', ')).toEqual(expect.arrayContaining(['dexcomshare', 'glooko', 'librelinkup', 'minimedcarelink', 'nightscout']));
     expect(problems({ CONNECT_SOURCE: 'dexcomshare', CONNECT_SHARE_REGION: 'eu', CONNECT_SHARE_SERVER: 'http://share.example', ...NS })).toEqual([
       'CONNECT_SHARE_REGION must be one of: us, ous, jp',
       'CONNECT_SHARE_SERVER must use https:// (plain http:// is allowed only for 127.0.0.1, localhost or [::1])',
