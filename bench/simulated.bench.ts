@@ -11,9 +11,9 @@ import { createHash } from 'node:crypto';
  * entries. One Nightscout per source is also what a real deployment looks like (one site per person).
  */
 import { createSimWorld, type SimWorld } from '../local/sim-runner.js';
-import { countReadings, startScenario, type Scenario } from '../local/demo.scenarios.js';
+import { countReadings, startScenario, type Scenario } from '../local/scenarios.js';
 import { percentile } from '../local/recording.observability.js';
-import { DEXCOM_DEVICE } from '../lib/sources/dexcom-share/dexcom-share.source.js';
+import { DEXCOM_DEVICE } from '../lib/sources/dexcom-share/dexcom-share.vendor.js';
 import type { SourceRecord } from '../lib/ports/source.store.port.js';
 import { dynamoItemBytes, indexWriteUnits, type IndexKey } from './cost.model.js';
 import { meterCapacity, type MeteredCommand } from '../local/aws-instrumentation.js';

@@ -2,16 +2,18 @@
  * Freshness and request economy per source kind (issue #3): for each kind, N sources × H simulated hours through the
  * real tick, fetch-frame and persist handlers (createSimWorld: DynamoDB adapter on dynalite, memory SQS on the
  * simulated clock), each source with its own vendor simulator and its own Nightscout simulator (the demo scenarios
- * of local/demo.scenarios.ts). One world per kind, so every counter belongs to one kind.
+ * in local/vendors/<vendor>/<vendor>.scenario.ts, found by convention). One world per kind, so every counter belongs to
+ * one kind.
  *
- * Every figure is read from the run's counters. The aims are stated per kind beside the figures (`AIMS`): the
+ * Every figure is read from the run's counters. The aims are stated per kind beside the figures (`AIMS`, each
+ * scenario's declared `economy`): the
  * issue's freshness aim was written for Dexcom Share, and a kind whose driver deliberately waits longer after each
  * reading slot has it shifted by that extra wait, read from the driver's declared schedule rather than typed in.
  */
 import { createSimWorld, type SimWorld } from '../local/sim-runner.js';
 import { observeRun } from './simulated.bench.js';
-import { countReadings, startScenario, type Scenario } from '../local/demo.scenarios.js';
-import { driverFor } from '../lib/sources/source.registry.js';
+import { countReadings, loadScenarios, startScenario, type Scenario, type VendorEconomy } from '../local/scenarios.js';
+import { scheduleFor, vendorFor } from '../lib/sources/vendor.catalog.js';
 import type { SourceConfig } from '../lib/domain/source.js';
 
 const MIN = 60_000;
@@ -22,7 +24,8 @@ const FIVE_MIN = 5 * MIN;
 /** The first frame starts a little after the run does, so the oldest edge of the look-back window is left out. */
 const EDGE_MS = 10 * MIN;
 
-export const SOURCE_KINDS = ['dexcomshare', 'librelinkup', 'glooko', 'nightscout', 'minimedcarelink'] as const;
+/** Every kind with a demo scenario (local/vendors/<vendor>/<vendor>.scenario.ts). */
+export const SOURCE_KINDS: readonly string[] = (await loadScenarios()).map((s) => s.kind);
 
 /** One benchmark figure as results.json holds it (run.bench.ts uses the same type for every section). */
 export interface BenchFigure {
@@ -100,38 +103,9 @@ export function freshnessAim(kind: string, schedule: Schedule, reference: Schedu
   };
 }
 
-/** Vendor data requests one poll makes by design, and logins a source-day may take, per kind, with the reason. */
-export const AIMS: Record<string, {
-  requestsPerPoll?: number;
-  requestsWhy: string;
-  loginsPerDay: number;
-  loginsWhy: string;
-  /** Nightscout also holds readings the vendor's history does not list (LibreLinkUp's 1-minute current reading). */
-  writesBeyondHistory?: string;
-}> = {
-  dexcomshare: {
-    requestsPerPoll: 1, requestsWhy: 'one ReadPublisherLatestGlucoseValues per poll, one reading per 5 min',
-    loginsPerDay: 1, loginsWhy: 'the Share session lasts 24 h',
-  },
-  librelinkup: {
-    requestsPerPoll: 1, requestsWhy: 'one graph request per poll (connections only after a login)',
-    loginsPerDay: 1, loginsWhy: 'the auth ticket lasts far longer than a day',
-    writesBeyondHistory: 'each poll also writes the 1-minute current reading, which the 5-minute graph history (the vendor count) does not list',
-  },
-  glooko: {
-    requestsPerPoll: 3, requestsWhy: 'each poll reads three endpoints (CGM readings, normal boluses, scheduled basals); the treatments are part of the yield',
-    loginsPerDay: 1, loginsWhy: 'the session cookie lasts 24 h',
-  },
-  nightscout: {
-    requestsWhy: 'a Nightscout source copies four collections per poll (entries, treatments, devicestatus, profile; v3 searches the last three on ' +
-      'both `date` and `created_at`), so requests per sgv reading measure the breadth of the copy, not waste',
-    loginsPerDay: 3, loginsWhy: 'a token is exchanged for a JWT that lasts 8 h (no password involved)',
-  },
-  minimedcarelink: {
-    requestsPerPoll: 1, requestsWhy: 'one data request per poll; token refreshes are counted apart (tokenGrants)',
-    loginsPerDay: 1, loginsWhy: 'the browser login is the person, once; the 15-min access tokens are refreshed without them (tokenGrants)',
-  },
-};
+/** Vendor data requests one poll makes by design, and logins a source-day may take, per kind, with the reason (each
+ * scenario's `economy`). */
+export const AIMS: Record<string, VendorEconomy | undefined> = Object.fromEntries((await loadScenarios()).map((s) => [s.kind, s.economy]));
 
 /** Polls of 1.05 per new reading leave room for a retry or a late reading now and then (the issue's Dexcom aim). */
 export const POLLS_PER_READING = 1.05;
@@ -231,9 +205,8 @@ export function settledBound(until: number): number {
 }
 
 export function scheduleOf(kind: string, settings: SourceConfig['settings'] = {}): Schedule {
-  const driver = driverFor({ kind, settings });
-  const loop = driver.loops[0];
-  return { intervalMs: loop.intervalMs, align: loop.align, maxLookbackMs: loop.maxLookbackMs, sessionLifetimeMs: driver.session.lifetimeMs };
+  const loop = scheduleFor({ kind, settings })[0];
+  return { intervalMs: loop.intervalMs, align: loop.align, maxLookbackMs: loop.maxLookbackMs, sessionLifetimeMs: vendorFor(kind).sessionLifetimeMs };
 }
 
 export interface SourcesBenchResult {

@@ -7,8 +7,7 @@
  * `clock.ticked` while the frame is in flight (a no-op: nothing changes, nothing is saved) and one `frame.persisted`.
  */
 import { startSource, step } from '../lib/machines/source/source.snapshot.js';
-import { toMachineSpec } from '../lib/sources/driver.builder.js';
-import { driverFor } from '../lib/sources/source.registry.js';
+import { specFor } from '../lib/sources/vendor.catalog.js';
 import type { SourceEvent } from '../lib/domain/messages.js';
 
 export interface StepBenchResult {
@@ -23,7 +22,7 @@ export interface StepBenchResult {
 const MIN = 60_000;
 
 function buildTrace(cycles: number) {
-  const spec = toMachineSpec(driverFor({ kind: 'dexcomshare', settings: {} }));
+  const spec = specFor({ kind: 'dexcomshare', settings: {} });
   let now = Date.UTC(2026, 10, 23, 6, 0, 7);
   let { snapshot } = startSource(spec, 'bench-source', now);
   const machineVersion = 1;

@@ -14,8 +14,7 @@ import { ManualClock } from '../local/sim-runner.js';
 import { contextOf, startSource } from '../lib/machines/source/source.snapshot.js';
 import { nextWakeAt } from '../lib/machines/source/source.view.js';
 import { describeStatus, statusOfStored } from '../lib/app/source-status.js';
-import { toMachineSpec } from '../lib/sources/driver.builder.js';
-import { driverFor } from '../lib/sources/source.registry.js';
+import { specFor } from '../lib/sources/vendor.catalog.js';
 import { runTick, type TickReport } from '../lib/app/run-tick.js';
 import type { FrameMessage } from '../lib/domain/messages.js';
 import type { SourceConfig } from '../lib/domain/source.js';
@@ -57,7 +56,7 @@ export async function runTickBench(opts: { sources: number; concurrency: number 
           settings: { shareRegion: 'us', shareServer: 'http://127.0.0.1:9/' },
           nightscout: { endpoint: 'http://127.0.0.1:9/', apiVersion: 'v1' },
         };
-        const spec = toMachineSpec(driverFor(config));
+        const spec = specFor(config);
         const { snapshot, machineVersion } = startSource(spec, config.id, start);
         const { context, value } = contextOf(spec, snapshot, machineVersion);
         await sources.create({ id: config.id, config, snapshot, machineVersion, status: describeStatus(context, value), nextDueAt: nextWakeAt(context, value) });
@@ -71,7 +70,7 @@ export async function runTickBench(opts: { sources: number; concurrency: number 
     let framesQueued = 0;
     const queue = new MemoryQueue<FrameMessage>({ name: 'bench-fetch', clock, visibilityTimeoutSeconds: 360, maxReceiveCount: 5 });
     const deps: CoreDeps = {
-      sources, drivers: driverFor, clock, log: new RecordingLog(), metrics: new RecordingMetrics(),
+      sources, specFor, clock, log: new RecordingLog(), metrics: new RecordingMetrics(),
       frameQueue: {
         async send(messages) {
           sendBatches += Math.ceil(messages.length / 10);

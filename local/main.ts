@@ -18,7 +18,8 @@ import { ConfigError } from '../lib/domain/errors.js';
 import { UsageError, bool, optionsText, parseArgs as parseFlags, str, type FlagSpecs } from '../lib/cli/argv.js';
 import { hasConfiguredSource, parseConnectSource, type ParsedSource } from '../lib/config/connect-env.config.js';
 import { createSimWorld } from './sim-runner.js';
-import { countReadings, startScenario, type Scenario } from './demo.scenarios.js';
+import { countReadings, startScenario, type Scenario } from './scenarios.js';
+import { KIND_LIST, scheduleFor } from '../lib/sources/vendor.catalog.js';
 import { localPortsFrom, runRealtime } from './realtime-runner.js';
 
 interface Args {
@@ -77,7 +78,7 @@ const HELP = `Nightscout Connect, serverless: local runner
   npm start -- --demo --simulate 2h          the demo on a simulated clock; prints a summary and exits
   npm start -- --no-demo                     only the sources stored in --data (add them with the CLI)
   options: --data <dir> (default .data), --verbose (every machine step as a JSON line)
-  kinds: dexcomshare, librelinkup, glooko, nightscout, minimedcarelink
+  kinds: ${KIND_LIST} (the demo: those with a scenario in local/vendors/<vendor>/)
 
 While it runs, manage sources from another terminal (it finds the services through <data>/local-endpoints.json):
   npx nightscout-connect sources add --target local --source dexcomshare --nightscout-endpoint <url> --secrets-stdin
@@ -108,7 +109,7 @@ async function runSimulatedDemo(args: Args, durationMs: number): Promise<number>
     // The source backfills up to its look-back; count what the vendor published in that span, settled 10 min before the
     // end. The look-back's oldest 10 minutes are left out: the first fetch runs at the first tick, up to a minute after
     // the start, and its look-back starts from then, so a reading in that first minute is out of reach by design.
-    const lookback = world.manage.drivers(scenario.config).loops[0].maxLookbackMs;
+    const lookback = scheduleFor(scenario.config)[0].maxLookbackMs;
     const counts = countReadings(scenario, start - lookback + 10 * 60_000, until - 10 * 60_000);
     const stats = scenario.vendorStats();
     process.stdout.write(

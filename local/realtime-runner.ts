@@ -16,7 +16,7 @@ import { SecretsManagerCredentialStore } from '../lib/adapters/aws/secrets-manag
 import { SqsMessageQueue, SqsRedeliveryControl } from '../lib/adapters/aws/sqs-message.queue.js';
 import { pollQueueOnce } from '../lib/adapters/aws/sqs-queue.poller.js';
 import { nightscoutWriterFor } from '../lib/adapters/nightscout/nightscout-writer.factory.js';
-import { driverFor } from '../lib/sources/source.registry.js';
+import { PARKED_HINTS, driverFor, specFor } from '../lib/sources/vendor.catalog.js';
 import { systemClock } from '../lib/adapters/system/system.observability.js';
 import { addOrUpdateSource, removeSource, type ManageDeps } from '../lib/app/manage-sources.js';
 import type { CoreDeps } from '../lib/app/app.deps.js';
@@ -27,10 +27,10 @@ import type { ParsedSource } from '../lib/config/connect-env.config.js';
 import { makeTickHandler } from '../lib/app/handlers/tick.handler.js';
 import { makeFetchFrameHandler } from '../lib/app/handlers/fetch-frame.handler.js';
 import { makePersistHandler } from '../lib/app/handlers/persist.handler.js';
-import { statusOfStored } from '../lib/app/source-status.js';
+import { statusReader } from '../lib/app/source-status.js';
 import { startDynalite, startFauxqs, startSecretsManagerStandIn, createQueuePair, type RunningEmulator } from './emulators.js';
 import { RecordingLog, RecordingMetrics } from './recording.observability.js';
-import { SCENARIOS, startScenario, type Scenario } from './demo.scenarios.js';
+import { scenarioKinds, startScenario, type Scenario } from './scenarios.js';
 import { TABLE } from './sim-runner.js';
 import { removeLocalEndpoints, writeLocalEndpoints, type LocalEndpoints } from '../lib/config/local-endpoints.js';
 
@@ -166,7 +166,7 @@ export async function startRealtime(options: RealtimeOptions): Promise<LocalRunn
 
     const log = new RecordingLog(options.verbose ? out : undefined, 'info');
     const metrics = new RecordingMetrics();
-    const sources = new DynamoDbSourceStore({ client: dynamo, tableName: TABLE, statusOf: statusOfStored });
+    const sources = new DynamoDbSourceStore({ client: dynamo, tableName: TABLE, statusOf: statusReader(PARKED_HINTS) });
     const sessions = new DynamoDbSessionStore({ client: dynamo, tableName: TABLE });
     // No cache: a loopback read costs nothing, and the CLI changes credentials while we run; a cached copy would keep
     // using a password the person has just replaced (in AWS the 1 h cache saves money, and an auth rejection re-reads).
@@ -190,18 +190,18 @@ export async function startRealtime(options: RealtimeOptions): Promise<LocalRunn
       return response;
     };
     const core: CoreDeps = {
-      sources, drivers: driverFor, clock: systemClock, log, metrics,
+      sources, specFor, parkedHints: PARKED_HINTS, clock: systemClock, log, metrics,
       frameQueue: counting(new SqsMessageQueue<FrameMessage>({ client: sqs, queueUrl: fetchPair.queueUrl })),
     };
-    const manage: ManageDeps = { sources, drivers: driverFor, clock: systemClock, log, credentials, sessions };
+    const manage: ManageDeps = { sources, specFor, parkedHints: PARKED_HINTS, clock: systemClock, log, credentials, sessions };
     const tick = makeTickHandler(core);
     const fetchFrame = makeFetchFrameHandler({
-      ...core, sessions, credentials, maxReceiveCount: MAX_RECEIVE_COUNT,
+      ...core, driverFor, sessions, credentials, maxReceiveCount: MAX_RECEIVE_COUNT,
       persistQueue: counting(new SqsMessageQueue<PersistMessage>({ client: sqs, queueUrl: persistPair.queueUrl })),
       redelivery: new SqsRedeliveryControl({ client: sqs, queueUrl: fetchPair.queueUrl }),
     });
     const persist = makePersistHandler({
-      ...core, sessions, credentials, writerFor: nightscoutWriterFor, maxReceiveCount: MAX_RECEIVE_COUNT,
+      ...core, driverFor, sessions, credentials, writerFor: nightscoutWriterFor, maxReceiveCount: MAX_RECEIVE_COUNT,
       redelivery: new SqsRedeliveryControl({ client: sqs, queueUrl: persistPair.queueUrl }),
     });
 
@@ -214,7 +214,7 @@ export async function startRealtime(options: RealtimeOptions): Promise<LocalRunn
     const endpointsFile = writeLocalEndpoints(options.dataDir, endpoints);
 
     const stored = await sources.list();
-    const demoIds = new Set(Object.keys(SCENARIOS).map((kind) => `demo-${kind}`));
+    const demoIds = new Set((await scenarioKinds()).map((kind) => `demo-${kind}`));
     const ownStored = stored.filter((r) => !demoIds.has(r.id));
     const demo = options.demo ?? 'auto';
     const runDemo = !options.configured && (demo === 'on' || (demo === 'auto' && ownStored.length === 0));

@@ -12,7 +12,7 @@ import { DynamoDbSessionStore } from '../lib/adapters/aws/dynamodb-session.store
 import { MemoryQueue, MemoryRedeliveryControl } from '../lib/adapters/memory/memory-message.queue.js';
 import { MemoryCredentialStore } from '../lib/adapters/memory/memory-credential.store.js';
 import { nightscoutWriterFor } from '../lib/adapters/nightscout/nightscout-writer.factory.js';
-import { driverFor } from '../lib/sources/source.registry.js';
+import { PARKED_HINTS, driverFor, specFor } from '../lib/sources/vendor.catalog.js';
 import type { FrameMessage, PersistMessage } from '../lib/domain/messages.js';
 import type { CoreDeps, FetchDeps, PersistDeps } from '../lib/app/app.deps.js';
 import type { QueueRecord } from '../lib/ports/queue.port.js';
@@ -21,7 +21,7 @@ import type { SourceConfig, SourceCredentials } from '../lib/domain/source.js';
 import { makeTickHandler } from '../lib/app/handlers/tick.handler.js';
 import { makeFetchFrameHandler } from '../lib/app/handlers/fetch-frame.handler.js';
 import { makePersistHandler } from '../lib/app/handlers/persist.handler.js';
-import { statusOfStored } from '../lib/app/source-status.js';
+import { statusReader } from '../lib/app/source-status.js';
 import { startDynalite, type RunningEmulator } from './emulators.js';
 import { RecordingLog, RecordingMetrics } from './recording.observability.js';
 
@@ -85,7 +85,7 @@ export async function createSimWorld(options: SimOptions): Promise<SimWorld> {
   const dynamo = createDynamoDbClient({ endpoint: dynalite.endpoint });
   await createSourceTable(dynamo, TABLE);
   countRequests(dynamo, awsRequests);
-  const sources = new DynamoDbSourceStore({ client: dynamo, tableName: TABLE, statusOf: statusOfStored });
+  const sources = new DynamoDbSourceStore({ client: dynamo, tableName: TABLE, statusOf: statusReader(PARKED_HINTS) });
   const sessions = new DynamoDbSessionStore({ client: dynamo, tableName: TABLE, clock });
   const credentials = new MemoryCredentialStore();
   const maxReceiveCount = options.maxReceiveCount ?? 5;
@@ -106,19 +106,19 @@ export async function createSimWorld(options: SimOptions): Promise<SimWorld> {
     },
   });
 
-  const core: CoreDeps = { sources, drivers: driverFor, frameQueue: counted(fetchQueue), clock, log, metrics };
+  const core: CoreDeps = { sources, specFor, parkedHints: PARKED_HINTS, frameQueue: counted(fetchQueue), clock, log, metrics };
   const fetchDeps: FetchDeps & { redelivery: MemoryRedeliveryControl } = {
-    ...core, sessions, credentials, persistQueue: counted(persistQueue), maxReceiveCount,
+    ...core, driverFor, sessions, credentials, persistQueue: counted(persistQueue), maxReceiveCount,
     redelivery: new MemoryRedeliveryControl(fetchQueue as MemoryQueue<unknown>),
   };
   const persistDeps: PersistDeps & { redelivery: MemoryRedeliveryControl } = {
-    ...core, sessions, credentials, writerFor: nightscoutWriterFor, maxReceiveCount,
+    ...core, driverFor, sessions, credentials, writerFor: nightscoutWriterFor, maxReceiveCount,
     redelivery: new MemoryRedeliveryControl(persistQueue as MemoryQueue<unknown>),
   };
   const tickHandler = makeTickHandler(core);
   const fetchHandler = makeFetchFrameHandler(fetchDeps);
   const persistHandler = makePersistHandler(persistDeps);
-  const manage: ManageDeps = { sources, drivers: driverFor, clock, log, credentials, sessions };
+  const manage: ManageDeps = { sources, specFor, parkedHints: PARKED_HINTS, clock, log, credentials, sessions };
 
   const batchingWindowMs = options.batchingWindowMs ?? 0;
   /** Whether the ESM would hand a batch over now: 10 messages visible, or the oldest visible one waited the window. */

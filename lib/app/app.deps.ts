@@ -8,13 +8,19 @@ import type { MessageQueue } from '../ports/queue.port.js';
 import type { Clock, LogPort, MetricsPort } from '../ports/observability.port.js';
 import type { NightscoutWriter } from '../ports/nightscout.writer.port.js';
 import type { FrameMessage, PersistMessage } from '../domain/messages.js';
-import type { Driver } from '../sources/driver.builder.js';
-import type { NightscoutTarget, SourceConfig, SourceCredentials } from '../domain/source.js';
+import type { DriverFor, SpecFor } from '../ports/driver.port.js';
+import type { ParkedHints } from '../ports/source.store.port.js';
+import type { NightscoutTarget, SourceCredentials } from '../domain/source.js';
 
 export interface CoreDeps {
   sources: SourceStore;
-  /** The driver for a source; per-source settings may shape its loops (e.g. the LibreLinkUp interval). */
-  drivers: (config: SourceConfig) => Driver;
+  /**
+   * A source's machine spec, from its vendor's declaration; per-source settings may shape its loops (the LibreLinkUp
+   * interval). Never loads driver code: the tick needs nothing else about vendors.
+   */
+  specFor: SpecFor;
+  /** Vendor advice per parked code, for the status people read (without it: "update the credentials"). */
+  parkedHints?: ParkedHints;
   frameQueue: MessageQueue<FrameMessage>;
   clock: Clock;
   log: LogPort;
@@ -22,6 +28,8 @@ export interface CoreDeps {
 }
 
 export interface FetchDeps extends CoreDeps {
+  /** A source's driver (declaration and implementation), loaded on first use. */
+  driverFor: DriverFor;
   sessions: SessionStore;
   credentials: CredentialStore;
   persistQueue: MessageQueue<PersistMessage>;
@@ -30,6 +38,8 @@ export interface FetchDeps extends CoreDeps {
 }
 
 export interface PersistDeps extends CoreDeps {
+  /** A source's driver: its device string and its loops' look-back and re-read window. */
+  driverFor: DriverFor;
   credentials: CredentialStore;
   writerFor: (target: NightscoutTarget, credentials: SourceCredentials['nightscout']) => NightscoutWriter;
   sessions: SessionStore;

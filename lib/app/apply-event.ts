@@ -14,9 +14,9 @@ import type { SourceRecord, TransitionRecord } from '../ports/source.store.port.
 import { step } from '../machines/source/source.snapshot.js';
 import { nextWakeAt, readStored } from '../machines/source/source.view.js';
 import { loopModesOf, sameState, type LoopMode, type SessionMode, type SourceStateValue } from '../machines/source/source.state.js';
-import { toMachineSpec } from '../sources/driver.builder.js';
 import type { SourceContext, SourceEffect } from '../machines/source/source.types.js';
 import { describeStatus } from './source-status.js';
+import type { ParkedHints } from '../ports/source.store.port.js';
 import type { CoreDeps } from './app.deps.js';
 import { runSideEffects } from './dispatch-effects.js';
 import type { SessionStore } from '../ports/session.store.port.js';
@@ -35,7 +35,7 @@ export interface Applied {
  * @returns undefined when the source does not exist (removed): the event is dropped.
  */
 export async function applySourceEvent(
-  deps: Pick<CoreDeps, 'sources' | 'drivers' | 'log'>,
+  deps: Pick<CoreDeps, 'sources' | 'specFor' | 'parkedHints' | 'log'>,
   sourceId: string,
   event: SourceEvent,
   preloaded?: SourceRecord,
@@ -46,10 +46,10 @@ export async function applySourceEvent(
       deps.log.warn('event for an unknown source dropped', { sourceId, event: event.type });
       return undefined;
     }
-    const spec = toMachineSpec(deps.drivers(record.config));
+    const spec = deps.specFor(record.config);
     const result = step(spec, record.snapshot, record.machineVersion, event);
     if (!result.changed) return { record, effects: result.effects, changed: false };
-    const next = withDerived(record, result.snapshot);
+    const next = withDerived(record, result.snapshot, deps.parkedHints);
     const trace: TransitionRecord | undefined = isRoutine(event, result.fromValue, result.toValue)
       ? undefined
       : { at: event.now, event: event.type, from: result.from, to: result.to, effects: result.effects.map((e) => e.type) };
@@ -67,13 +67,13 @@ export async function applySourceEvent(
   }
 }
 
-function withDerived(record: SourceRecord, snapshot: unknown): SourceRecord {
+function withDerived(record: SourceRecord, snapshot: unknown, hints?: ParkedHints): SourceRecord {
   // The persisted snapshot holds the context and state value verbatim; reading them needs no machine.
   const { context, value } = readStored(snapshot);
   return {
     ...record,
     snapshot,
-    status: describeStatus(context, value),
+    status: describeStatus(context, value, hints),
     nextDueAt: dueIndexInstant(record.nextDueAt, nextWakeAt(context, value), context),
   };
 }
@@ -114,7 +114,7 @@ export function isRoutine(event: SourceEvent, from: SourceStateValue, to: Source
 
 /** Report a frame outcome to its source and run the resulting side effects (what fetch-frame and persist share). */
 export async function reportOutcome(
-  deps: Pick<CoreDeps, 'sources' | 'drivers' | 'log' | 'metrics'> & { sessions?: SessionStore },
+  deps: Pick<CoreDeps, 'sources' | 'specFor' | 'parkedHints' | 'log' | 'metrics'> & { sessions?: SessionStore },
   sourceId: string,
   event: SourceEvent,
 ): Promise<void> {

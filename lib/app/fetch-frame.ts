@@ -18,7 +18,7 @@ import { batchSize } from '../domain/records.js';
 import { MESSAGE_VERSION, type FrameMessage, type SessionInfo } from '../domain/messages.js';
 import type { SourceCredentials } from '../domain/source.js';
 import type { StoredSession } from '../ports/session.store.port.js';
-import type { Driver, DriverContext, LoopSpec } from '../sources/driver.builder.js';
+import type { Driver, DriverContext, LoopSpec } from '../ports/driver.port.js';
 import { reportOutcome } from './apply-event.js';
 import type { FetchDeps, Settlement } from './app.deps.js';
 
@@ -27,7 +27,7 @@ export const MAX_RETRY_DELAY_MS = 15 * 60_000;
 
 export async function fetchFrame(deps: FetchDeps, message: FrameMessage, receiveCount: number): Promise<Settlement> {
   const now = deps.clock.now();
-  const driver = deps.drivers(message.config);
+  const driver = await deps.driverFor(message.config);
   const loop = driver.loops.find((l) => l.name === message.loop);
   const base = { now, loop: message.loop, frameId: message.frameId };
   if (!loop) {

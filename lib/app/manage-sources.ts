@@ -10,12 +10,11 @@ import type { SessionStore } from '../ports/session.store.port.js';
 import type { SourceRecord } from '../ports/source.store.port.js';
 import { startSource, contextOf } from '../machines/source/source.snapshot.js';
 import { nextWakeAt } from '../machines/source/source.view.js';
-import { toMachineSpec } from '../sources/driver.builder.js';
 import { applySourceEvent } from './apply-event.js';
 import { describeStatus } from './source-status.js';
 import type { CoreDeps } from './app.deps.js';
 
-export interface ManageDeps extends Pick<CoreDeps, 'sources' | 'drivers' | 'clock' | 'log'> {
+export interface ManageDeps extends Pick<CoreDeps, 'sources' | 'specFor' | 'parkedHints' | 'clock' | 'log'> {
   credentials: CredentialAdmin;
   sessions?: SessionStore;
 }
@@ -30,12 +29,12 @@ export async function addOrUpdateSource(deps: ManageDeps, config: SourceConfig, 
     return { created: false, record: applied ?? existing };
   }
   const now = deps.clock.now();
-  const spec = toMachineSpec(deps.drivers(config));
+  const spec = deps.specFor(config);
   const { snapshot, machineVersion } = startSource(spec, config.id, now);
   const { context, value } = contextOf(spec, snapshot, machineVersion);
   try {
     const record = await deps.sources.create({
-      id: config.id, config, snapshot, machineVersion, status: describeStatus(context, value), nextDueAt: nextWakeAt(context, value),
+      id: config.id, config, snapshot, machineVersion, status: describeStatus(context, value, deps.parkedHints), nextDueAt: nextWakeAt(context, value),
     });
     return { created: true, record };
   } catch (err) {

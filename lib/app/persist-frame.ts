@@ -16,7 +16,7 @@ import type { PersistDeps, Settlement } from './app.deps.js';
 export const PERSIST_RETRY = { retry: { baseMs: 30_000, capMs: 5 * 60_000 } };
 
 export async function persistFrame(deps: PersistDeps, message: PersistMessage, receiveCount: number): Promise<Settlement> {
-  const driver = deps.drivers(message.config);
+  const driver = await deps.driverFor(message.config);
   const loop = driver.loops.find((l) => l.name === message.loop);
   const base = () => ({ now: deps.clock.now(), loop: message.loop, frameId: message.frameId });
   try {

@@ -3,13 +3,13 @@
  * given credentials, to tell a person whether their password works. It stores nothing (no session, no data, no state
  * change) and never retries: a second try with a bad password is how accounts get locked.
  *
- * Not offered for minimedcarelink: its refresh tokens rotate, so a test login would consume the stored token and
- * break the running source (the token the check received would not be kept).
+ * Not offered for a vendor that declares it unavailable (`checkLogin` in its declaration): CareLink's refresh tokens
+ * rotate, so a test login would consume the stored token and break the running source.
  */
 import { isSourceError } from '../domain/errors.js';
 import type { SourceConfig, SourceCredentials } from '../domain/source.js';
 import { parseConnectSource } from '../config/connect-env.config.js';
-import { driverFor } from '../sources/source.registry.js';
+import { driverFor, vendorFor } from '../sources/vendor.catalog.js';
 import { type Clock } from '../ports/observability.port.js';
 import { silentLog } from '../adapters/system/system.observability.js';
 import { UsageError, bool, helpText, parseArgs, type FlagSpecs } from './argv.js';
@@ -32,10 +32,9 @@ export type LoginCheck =
 
 /** One authenticate + authorize through the driver. Errors that are not SourceErrors propagate. */
 export async function checkLogin(config: SourceConfig, credentials: SourceCredentials, clock: Clock): Promise<LoginCheck> {
-  if (config.kind === 'minimedcarelink') {
-    throw new UsageError('check-login is not available for minimedcarelink: its refresh tokens rotate, so a test login would invalidate the stored one. Use `sources show` instead, or run `login` again.');
-  }
-  const driver = driverFor(config);
+  const unavailable = vendorFor(config.kind).checkLogin?.unavailable;
+  if (unavailable) throw new UsageError(`check-login is not available for ${config.kind}: ${unavailable}`);
+  const driver = await driverFor(config);
   const settings = driver.parseSettings(config.settings);
   driver.checkCredentials(credentials);
   const ctx = { sourceId: config.id, settings, credentials, now: clock.now(), log: silentLog };

@@ -14,7 +14,7 @@ import { Output, type CliIo } from './cli.io.js';
 import { runSources, NotFoundError } from './sources.command.js';
 import { runCheckLogin } from './check-login.command.js';
 import { runDlq } from './dlq.command.js';
-import { runLogin } from './login.command.js';
+import { LOGIN_VENDORS, runLogin } from './login.command.js';
 
 export type { CliIo } from './cli.io.js';
 
@@ -26,8 +26,7 @@ Commands:
   sources add|list|show|pause|resume|update-credentials|remove   manage sources
   check-login <id> | --from-env                                  try one vendor login, store nothing
   dlq redrive --queue fetch|persist                              move dead-lettered messages back
-  login --source minimedcarelink                                 browser login for CareLink, stores the tokens
-
+${LOGIN_VENDORS.map((v) => `  ${`login --source ${v.kind}`.padEnd(63)}${v.login?.summary}\n`).join('')}
 Where: --target aws|local, --table, --fetch-queue-url, --persist-queue-url, --secret-prefix, --credential-shards,
 --region (or TABLE_NAME, FETCH_QUEUE_URL, PERSIST_QUEUE_URL, CREDENTIALS_SECRET_PREFIX, CREDENTIAL_SHARDS, AWS_REGION);
 local: --target local finds a running \`npm start\` through .data/local-endpoints.json (--data <dir> for another

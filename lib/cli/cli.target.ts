@@ -17,8 +17,8 @@ import { SecretsManagerCredentialStore } from '../adapters/aws/secrets-manager-c
 import { SqsDlqRedrive, type DlqRedrive } from '../adapters/aws/sqs-dlq.redrive.js';
 import { DEFAULT_DATA_DIR, localEndpointsPath, readLocalEndpoints, type LocalEndpoints } from '../config/local-endpoints.js';
 import type { ManageDeps } from '../app/manage-sources.js';
-import { statusOfStored } from '../app/source-status.js';
-import { driverFor } from '../sources/source.registry.js';
+import { statusReader } from '../app/source-status.js';
+import { PARKED_HINTS, specFor } from '../sources/vendor.catalog.js';
 
 // Client types through the factories, so the SDK stays behind lib/adapters/aws even for types.
 type DynamoDBClient = ReturnType<typeof createDynamoDbClient>;
@@ -159,7 +159,7 @@ export class CliContext {
   }
 
   sources(): DynamoDbSourceStore {
-    return new DynamoDbSourceStore({ client: this.dynamoDb(), tableName: this.tableName(), statusOf: statusOfStored });
+    return new DynamoDbSourceStore({ client: this.dynamoDb(), tableName: this.tableName(), statusOf: statusReader(PARKED_HINTS) });
   }
 
   sessions(): DynamoDbSessionStore {
@@ -190,7 +190,7 @@ export class CliContext {
   manage(): ManageDeps {
     const self = this;
     return {
-      sources: this.sources(), drivers: driverFor, clock: this.clock, log: this.log, sessions: this.sessions(),
+      sources: this.sources(), specFor, parkedHints: PARKED_HINTS, clock: this.clock, log: this.log, sessions: this.sessions(),
       get credentials() {
         return self.credentials();
       },

@@ -1,28 +1,33 @@
 /**
- * `login --source minimedcarelink`: the browser-assisted CareLink login (carelink-login.flow.ts). Settings come
- * from CONNECT_* (environment, `--file`, `--set`), the tokens go into the credential store as the source's vendor
- * credentials, merged into what is stored, and an existing source gets `credentials.changed` (which also un-parks it
- * after an auth rejection). Tokens are never printed.
+ * `login --source <kind>`: the interactive first login of a vendor that needs a person at a browser (CareLink: CAPTCHA
+ * and MFA), for vendors whose declaration has `login`. Settings come from CONNECT_* (environment, `--file`, `--set`);
+ * what the login yields goes into the credential store as the source's vendor credentials, merged into what is stored,
+ * and an existing source gets `credentials.changed` (which also un-parks it after an auth rejection). Tokens are never
+ * printed.
  */
 import { ConfigError } from '../domain/errors.js';
 import type { SourceCredentials } from '../domain/source.js';
 import { updateCredentials } from '../app/manage-sources.js';
 import { parseConnectSource } from '../config/connect-env.config.js';
-import { runCareLinkLoginCommand, type CareLinkVendorCredentials } from '../sources/carelink/carelink-login.flow.js';
-import type { CareLinkSettings } from '../sources/carelink/carelink.settings.js';
-import { canonicalKind, driverFor } from '../sources/source.registry.js';
+import { VENDORS, driverFor, vendorFor } from '../sources/vendor.catalog.js';
 import { UsageError, bool, helpText, parseArgs, type FlagSpecs } from './argv.js';
 import { TARGET_FLAGS, contextFor } from './cli.target.js';
 import type { CliIo, Output } from './cli.io.js';
 import { placeholderSecrets, secretStrings } from './read-secret.js';
 import { SOURCE_INPUT_FLAGS, gatherSourceValues } from './source-input.js';
 
-const USAGE = 'nightscout-connect login --source minimedcarelink [--from-env | --file <path>] [--set KEY=VALUE…]';
+/** The vendors that declare an interactive login. */
+export const LOGIN_VENDORS = VENDORS.filter((v) => v.login);
+const LOGIN_KINDS = LOGIN_VENDORS.map((v) => v.kind);
+
+const USAGE = `nightscout-connect login --source ${LOGIN_KINDS.join('|') || '<kind>'} [--from-env | --file <path>] [--set KEY=VALUE…]`;
 const DESCRIPTION = [
-  'Logs in to Medtronic CareLink in a browser (CAPTCHA and MFA need a person) and stores the resulting refresh token',
-  'as the source\'s credentials. Settings (CONNECT_COUNTRY_CODE, CONNECT_CARELINK_REGION, CONNECT_NIGHTSCOUT_ENDPOINT,',
-  'CONNECT_SOURCE_ID…) are read from the environment unless --file is given. If the source exists it resumes with the',
-  'new tokens; otherwise add it afterwards with `sources add` and the same settings (the tokens are kept).',
+  'Logs in to a vendor that needs a person in a browser and stores what the login yields (a refresh token) as the',
+  'source\'s credentials:',
+  ...LOGIN_VENDORS.map((v) => `  ${v.kind} (${v.displayName}): ${v.login?.summary}`),
+  'Settings (the vendor\'s CONNECT_* settings, CONNECT_NIGHTSCOUT_ENDPOINT, CONNECT_SOURCE_ID…) are read from the',
+  'environment unless --file is given. If the source exists it resumes with the new credentials; otherwise add it',
+  'afterwards with `sources add` and the same settings (the stored credentials are kept).',
 ].join('\n');
 
 export async function runLogin(argv: string[], io: CliIo, out: Output): Promise<number> {
@@ -36,13 +41,17 @@ export async function runLogin(argv: string[], io: CliIo, out: Output): Promise<
   // Settings come from the environment by default (the same CONNECT_* the source runs with).
   if (args.flags.file === undefined && args.flags['from-env'] === undefined) args.flags['from-env'] = true;
   const values = await gatherSourceValues(args, io.env, out);
-  if (!values.CONNECT_SOURCE) throw new UsageError('say which source: --source minimedcarelink');
-  const kind = canonicalKind(values.CONNECT_SOURCE);
-  if (kind !== 'minimedcarelink') throw new UsageError(`login is only needed for minimedcarelink; ${kind} logs in with the stored password (check it with check-login)`);
-  // The tokens are what this command obtains: validate everything else with placeholders standing in for them.
+  if (!values.CONNECT_SOURCE) throw new UsageError(`say which source: --source ${LOGIN_KINDS.join(' or ')}`);
+  const vendor = vendorFor(values.CONNECT_SOURCE);
+  const kind = vendor.kind;
+  if (!vendor.login) throw new UsageError(`login is only needed for ${LOGIN_KINDS.join(', ')}; ${kind} logs in with the stored password (check it with check-login)`);
+  // What the login obtains are secrets: validate everything else with placeholders standing in for them.
   const probe = parseConnectSource({ ...values, ...placeholderSecrets(kind, values) });
   const id = probe.config.id;
-  const settings = driverFor(probe.config).parseSettings(probe.config.settings) as CareLinkSettings;
+  const driver = await driverFor(probe.config);
+  const settings = driver.parseSettings(probe.config.settings);
+  const interactiveLogin = driver.login;
+  if (!interactiveLogin) throw new Error(`vendor ${kind} declares a login but its driver has none`);
   const givenNightscout = Object.fromEntries(
     Object.entries({ apiSecret: values.CONNECT_API_SECRET, token: values.CONNECT_NIGHTSCOUT_TOKEN }).filter((e): e is [string, string] => Boolean(e[1])),
   );
@@ -60,14 +69,14 @@ export async function runLogin(argv: string[], io: CliIo, out: Output): Promise<
       if (!(err instanceof ConfigError)) throw err;
     }
     out.addSecrets(secretStrings(existing));
-    await runCareLinkLoginCommand({
+    await interactiveLogin({
       settings,
       prompt,
       print: (line) => out.line(line),
-      store: async (vendor: CareLinkVendorCredentials) => {
-        out.addSecrets(secretStrings(vendor));
+      store: async (vendorCredentials) => {
+        out.addSecrets(secretStrings(vendorCredentials));
         const merged: SourceCredentials = {
-          vendor: { ...(existing?.vendor ?? {}), ...vendor },
+          vendor: { ...(existing?.vendor ?? {}), ...vendorCredentials },
           nightscout: { ...(existing?.nightscout ?? {}), ...givenNightscout },
         };
         if (record) await updateCredentials(deps, id, merged);

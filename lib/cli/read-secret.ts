@@ -9,16 +9,18 @@
 import { readFile } from 'node:fs/promises';
 import { UsageError } from './argv.js';
 import type { SourceCredentials } from '../domain/source.js';
+import { VENDORS } from '../sources/vendor.catalog.js';
+import type { SecretSpec } from '../sources/vendor.declaration.js';
 
 /**
- * Where each secret `CONNECT_*` variable lands in `SourceCredentials`, per kind (mirrors parseConnectSource's split;
- * the CLI test checks the round trip). `required` marks the keys a source cannot work without.
+ * Where each secret `CONNECT_*` variable lands in `SourceCredentials`, per kind: the Nightscout secrets, then what the
+ * vendor declares (its `secrets`). `required` marks the keys a source cannot work without.
  */
 interface SecretField {
   key: string;
   part: 'vendor' | 'nightscout';
   field: string;
-  required?: boolean;
+  required?: SecretSpec['required'];
 }
 
 const NIGHTSCOUT_FIELDS: SecretField[] = [
@@ -26,35 +28,14 @@ const NIGHTSCOUT_FIELDS: SecretField[] = [
   { key: 'CONNECT_NIGHTSCOUT_TOKEN', part: 'nightscout', field: 'token' },
 ];
 
-const VENDOR_FIELDS: Record<string, SecretField[]> = {
-  dexcomshare: [
-    { key: 'CONNECT_SHARE_ACCOUNT_NAME', part: 'vendor', field: 'accountName', required: true },
-    { key: 'CONNECT_SHARE_PASSWORD', part: 'vendor', field: 'password', required: true },
-  ],
-  librelinkup: [
-    { key: 'CONNECT_LINK_UP_USERNAME', part: 'vendor', field: 'username', required: true },
-    { key: 'CONNECT_LINK_UP_PASSWORD', part: 'vendor', field: 'password', required: true },
-  ],
-  glooko: [
-    { key: 'CONNECT_GLOOKO_EMAIL', part: 'vendor', field: 'email', required: true },
-    { key: 'CONNECT_GLOOKO_PASSWORD', part: 'vendor', field: 'password', required: true },
-  ],
-  minimedcarelink: [
-    { key: 'CONNECT_CARELINK_REFRESH_TOKEN', part: 'vendor', field: 'refreshToken', required: true },
-    { key: 'CONNECT_CARELINK_CLIENT_ID', part: 'vendor', field: 'clientId' },
-    { key: 'CONNECT_CARELINK_TOKEN_URL', part: 'vendor', field: 'tokenUrl' },
-  ],
-  nightscout: [
-    { key: 'CONNECT_SOURCE_API_SECRET', part: 'vendor', field: 'apiSecret', required: true },
-    { key: 'CONNECT_SOURCE_TOKEN', part: 'vendor', field: 'token' },
-  ],
-};
+function vendorFields(kind: string): SecretField[] {
+  const vendor = VENDORS.find((v) => v.kind === kind);
+  return Object.entries(vendor?.secrets ?? {}).map(([field, spec]) => ({ key: spec.variable, part: 'vendor' as const, field, required: spec.required }));
+}
 
 const KNOWN_SECRET_KEYS = new Set([
   ...NIGHTSCOUT_FIELDS.map((f) => f.key),
-  ...Object.values(VENDOR_FIELDS).flat().map((f) => f.key),
-  'CONNECT_CARELINK_USERNAME',
-  'CONNECT_CARELINK_PASSWORD',
+  ...VENDORS.flatMap((v) => [...Object.values(v.secrets).map((spec) => spec.variable), ...v.ignoredSecrets]),
 ]);
 
 /** Anything that looks like a credential or a personal identifier is treated as secret, known or not. */
@@ -135,7 +116,7 @@ export function splitSecrets(values: Record<string, string>): { settings: Record
 }
 
 function fieldsFor(kind: string): SecretField[] {
-  return [...(VENDOR_FIELDS[kind] ?? []), ...NIGHTSCOUT_FIELDS];
+  return [...vendorFields(kind), ...NIGHTSCOUT_FIELDS];
 }
 
 /** Stored credentials expressed as the `CONNECT_*` variables they came from (to merge with newly given ones). */
@@ -155,8 +136,14 @@ export function credentialsAsEnv(kind: string, credentials: SourceCredentials): 
 export function placeholderSecrets(kind: string, values: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   const placeholder = 'placeholder-not-a-secret';
-  for (const f of VENDOR_FIELDS[kind] ?? []) if (f.required && !values[f.key]) out[f.key] = placeholder;
-  if (kind === 'nightscout' && values.CONNECT_SOURCE_TOKEN) delete out.CONNECT_SOURCE_API_SECRET;
+  const fields = vendorFields(kind);
+  const given = (field: string) => Boolean(values[fields.find((f) => f.field === field)?.key ?? '']);
+  for (const f of fields) {
+    if (!f.required || values[f.key]) continue;
+    // A secret that another stands in for (`required: { unless }`) needs no placeholder when that one is given.
+    if (typeof f.required === 'object' && given(f.required.unless)) continue;
+    out[f.key] = placeholder;
+  }
   if (!values.CONNECT_API_SECRET && !values.CONNECT_NIGHTSCOUT_TOKEN) out.CONNECT_API_SECRET = placeholder;
   return out;
 }
@@ -165,7 +152,7 @@ export function placeholderSecrets(kind: string, values: Record<string, string>)
  * Values treated as secret on input but public by nature (an OAuth client id and token URL are printed in the login
  * URL itself), so masking them in output would only garble what a person must see.
  */
-const NOT_MASKED = new Set(['clientId', 'tokenUrl', 'CONNECT_CARELINK_CLIENT_ID', 'CONNECT_CARELINK_TOKEN_URL']);
+const NOT_MASKED = new Set(VENDORS.flatMap((v) => Object.entries(v.secrets).filter(([, spec]) => spec.masked === false).flatMap(([field, spec]) => [field, spec.variable])));
 
 /** Every secret string in a set of values or credentials, for output redaction. */
 export function secretStrings(...sources: unknown[]): string[] {

@@ -7,7 +7,7 @@ import { ConfigError } from '../domain/errors.js';
 import type { SourceConfig, SourceCredentials } from '../domain/source.js';
 import type { CredentialStore } from '../ports/credential.store.port.js';
 import { parseConnectSource, type ParsedSource } from '../config/connect-env.config.js';
-import { canonicalKind } from '../sources/source.registry.js';
+import { KIND_LIST, canonicalKind } from '../sources/vendor.catalog.js';
 import { UsageError, bool, list, str, type FlagSpecs, type ParsedArgs } from './argv.js';
 import type { Output } from './cli.io.js';
 import { connectKey, credentialsAsEnv, isSecretKey, parseConnectInput, placeholderSecrets, readConnectFile, secretStrings } from './read-secret.js';
@@ -18,7 +18,7 @@ export const SECRET_INPUT_FLAGS: FlagSpecs = {
 };
 
 export const SOURCE_INPUT_FLAGS: FlagSpecs = {
-  source: { value: true, arg: '<kind>', help: 'CONNECT_SOURCE: dexcomshare, librelinkup, glooko, nightscout, minimedcarelink' },
+  source: { value: true, arg: '<kind>', help: `CONNECT_SOURCE: ${KIND_LIST}` },
   'source-id': { value: true, arg: '<id>', help: 'CONNECT_SOURCE_ID (default: derived from kind and Nightscout URL)' },
   'nightscout-endpoint': { value: true, arg: '<url>', help: 'CONNECT_NIGHTSCOUT_ENDPOINT (no credentials in the URL)' },
   'nightscout-api-version': { value: true, arg: 'v1|v3', help: 'CONNECT_NIGHTSCOUT_API_VERSION' },

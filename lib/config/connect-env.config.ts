@@ -9,14 +9,17 @@
 import { createHash } from 'node:crypto';
 import { ConfigError } from '../domain/errors.js';
 import type { SourceConfig, SourceCredentials } from '../domain/source.js';
-import { canonicalKind, driverFor } from '../sources/source.registry.js';
-import { isLoopbackHost } from '../adapters/http/http.client.js';
+import { KIND_LIST, VENDORS, vendorFor } from '../sources/vendor.catalog.js';
+import { settingKey } from '../sources/settings.fields.js';
+import { isAllowedUrl } from '../adapters/http/http.policy.js';
 
-/** Keys (camelCased) whose values are secrets or personal identifiers: never settings. */
+/**
+ * Keys (camelCased) whose values are secrets or personal identifiers: never settings. Every registered vendor's secret
+ * variables count whatever the configured kind, so a stray password of another vendor is not stored as a setting.
+ */
 const SECRET_KEYS = new Set([
-  'shareAccountName', 'sharePassword', 'linkUpUsername', 'linkUpPassword', 'glookoEmail', 'glookoPassword',
-  'sourceApiSecret', 'sourceToken', 'carelinkUsername', 'carelinkPassword', 'carelinkRefreshToken', 'carelinkClientId',
-  'carelinkTokenUrl', 'apiSecret', 'nightscoutToken',
+  'apiSecret', 'nightscoutToken',
+  ...VENDORS.flatMap((v) => [...Object.values(v.secrets).map((spec) => settingKey(spec.variable)), ...v.ignoredSecrets.map(settingKey)]),
 ]);
 /** Keys that configure this product rather than a driver. */
 const CORE_KEYS = new Set(['source', 'sourceId', 'nightscoutEndpoint', 'nightscoutApiVersion', 'output', 'fsPrefix', 'fsLabel', 'dir', 'debug']);
@@ -27,9 +30,7 @@ export interface ParsedSource {
 }
 
 /** `CONNECT_SHARE_ACCOUNT_NAME` → `shareAccountName` (nightscout-connect's camel-casing). */
-export function camelKey(variable: string): string {
-  return variable.replace(/^CONNECT_/, '').toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-}
+export const camelKey = settingKey;
 
 /** Collect `CONNECT_*` variables (or a config file's entries with the same names) as camelCase string values. */
 export function connectValues(env: Record<string, string | number | boolean | undefined>): Record<string, string> {
@@ -48,12 +49,13 @@ export function hasConfiguredSource(env: Record<string, string | undefined>): bo
 export function parseConnectSource(env: Record<string, string | number | boolean | undefined>): ParsedSource {
   const values = connectValues(env);
   const problems: string[] = [];
-  let kind = '';
+  let vendor: ReturnType<typeof vendorFor> | undefined;
   try {
-    kind = canonicalKind(values.source ?? '');
+    vendor = vendorFor(values.source ?? '');
   } catch (err) {
-    problems.push(values.source ? (err as ConfigError).message : 'CONNECT_SOURCE is required (dexcomshare, librelinkup, glooko, nightscout, minimedcarelink)');
+    problems.push(values.source ? (err as ConfigError).message : `CONNECT_SOURCE is required (${KIND_LIST})`);
   }
+  const kind = vendor?.kind ?? '';
 
   const endpoint = values.nightscoutEndpoint;
   if (!endpoint) problems.push('CONNECT_NIGHTSCOUT_ENDPOINT is required: the URL of the Nightscout site to write to');
@@ -62,17 +64,17 @@ export function parseConnectSource(env: Record<string, string | number | boolean
   if (apiVersion !== 'v1' && apiVersion !== 'v3') problems.push('CONNECT_NIGHTSCOUT_API_VERSION must be v1 or v3');
   if (!values.apiSecret && !values.nightscoutToken) problems.push('CONNECT_API_SECRET (or CONNECT_NIGHTSCOUT_TOKEN) is required to write to Nightscout');
 
-  const settings: Record<string, string> = {};
-  for (const [key, value] of Object.entries(values)) if (!SECRET_KEYS.has(key) && !CORE_KEYS.has(key)) settings[key] = value;
-  const vendor = vendorCredentials(kind, values, settings);
+  const given: Record<string, string> = {};
+  for (const [key, value] of Object.entries(values)) if (!SECRET_KEYS.has(key) && !CORE_KEYS.has(key)) given[key] = value;
+  const split = vendor ? vendor.takeSecrets(values, given) : { settings: given, vendor: {} };
+  const settings = split.settings;
   const credentials: SourceCredentials = {
-    vendor,
+    vendor: split.vendor,
     nightscout: compact({ apiSecret: values.apiSecret, token: values.nightscoutToken }),
   };
 
-  if (kind) {
-    const driver = driverFor({ kind, settings });
-    for (const check of [() => driver.parseSettings(settings), () => driver.checkCredentials(credentials)]) {
+  if (vendor) {
+    for (const check of [() => vendor.parseSettings(settings), () => vendor.checkCredentials(credentials)]) {
       try {
         check();
       } catch (err) {
@@ -91,41 +93,6 @@ export function parseConnectSource(env: Record<string, string | number | boolean
   };
 }
 
-function vendorCredentials(kind: string, v: Record<string, string>, settings: Record<string, string>): Record<string, string> {
-  switch (kind) {
-    case 'dexcomshare': return compact({ accountName: v.shareAccountName, password: v.sharePassword });
-    case 'librelinkup': return compact({ username: v.linkUpUsername, password: v.linkUpPassword });
-    case 'glooko': return compact({ email: v.glookoEmail, password: v.glookoPassword });
-    case 'minimedcarelink': return compact({ refreshToken: v.carelinkRefreshToken, clientId: v.carelinkClientId, tokenUrl: v.carelinkTokenUrl });
-    case 'nightscout': {
-      // nightscout-connect accepted `?token=` inside CONNECT_SOURCE_ENDPOINT; the token is a secret, so move it.
-      let token = v.sourceToken;
-      if (settings.sourceEndpoint) {
-        try {
-          const url = new URL(settings.sourceEndpoint);
-          token = url.searchParams.get('token') ?? token;
-          url.searchParams.delete('token');
-          settings.sourceEndpoint = url.toString().replace(/\?$/, '');
-        } catch {
-          // the driver reports the malformed URL
-        }
-      }
-      return compact({ token, apiSecret: v.sourceApiSecret });
-    }
-    default: return {};
-  }
-}
-
 function compact(record: Record<string, string | undefined>): Record<string, string> {
   return Object.fromEntries(Object.entries(record).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''));
-}
-
-export function isAllowedUrl(text: string): boolean {
-  try {
-    const url = new URL(text);
-    if (url.protocol === 'https:') return true;
-    return url.protocol === 'http:' && isLoopbackHost(url.hostname);
-  } catch {
-    return false;
-  }
 }

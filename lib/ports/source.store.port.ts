@@ -67,3 +67,9 @@ export interface SourceStore {
   /** Removes the source and its trace. */
   remove(id: string): Promise<void>;
 }
+
+/**
+ * What a person must do, per rejection code where "update the credentials" would be the wrong advice. Vendors declare
+ * them; the status derived on read shows them; every way out ends in a credentials.changed event.
+ */
+export type ParkedHints = Readonly<Record<string, string>>;

@@ -8,10 +8,10 @@ import { DynamoDbSessionStore } from '../adapters/aws/dynamodb-session.store.js'
 import { SqsMessageQueue, SqsRedeliveryControl } from '../adapters/aws/sqs-message.queue.js';
 import { SecretsManagerCredentialStore } from '../adapters/aws/secrets-manager-credential.store.js';
 import { nightscoutWriterFor } from '../adapters/nightscout/nightscout-writer.factory.js';
-import { driverFor } from '../sources/source.registry.js';
+import { PARKED_HINTS, driverFor, specFor } from '../sources/vendor.catalog.js';
 import { systemClock } from '../adapters/system/system.observability.js';
 import type { CoreDeps, FetchDeps, PersistDeps } from '../app/app.deps.js';
-import { statusOfStored } from '../app/source-status.js';
+import { statusReader } from '../app/source-status.js';
 import type { FrameMessage, PersistMessage } from '../domain/messages.js';
 import { logPort, metricsPort } from './observability.js';
 import type { LambdaEnv } from './lambda.env.js';
@@ -31,8 +31,9 @@ const secretsClient = () => (clients.secrets ??= createSecretsManagerClient());
 
 export function awsCoreDeps(env: LambdaEnv): CoreDeps {
   return {
-    sources: new DynamoDbSourceStore({ client: dynamoClient(), tableName: env.tableName, statusOf: statusOfStored }),
-    drivers: driverFor,
+    sources: new DynamoDbSourceStore({ client: dynamoClient(), tableName: env.tableName, statusOf: statusReader(PARKED_HINTS) }),
+    specFor,
+    parkedHints: PARKED_HINTS,
     frameQueue: new SqsMessageQueue<FrameMessage>({ client: sqsClient(), queueUrl: env.fetchQueueUrl }),
     clock: systemClock,
     log: logPort,
@@ -44,6 +45,7 @@ export function awsFetchDeps(env: LambdaEnv): FetchDeps & { redelivery: SqsRedel
   const core = awsCoreDeps(env);
   return {
     ...core,
+    driverFor,
     sessions: new DynamoDbSessionStore({ client: dynamoClient(), tableName: env.tableName }),
     credentials: new SecretsManagerCredentialStore({ client: secretsClient(), prefix: env.credentialsSecretPrefix, shards: env.credentialShards }),
     persistQueue: new SqsMessageQueue<PersistMessage>({ client: sqsClient(), queueUrl: env.persistQueueUrl }),
@@ -56,6 +58,7 @@ export function awsPersistDeps(env: LambdaEnv): PersistDeps & { redelivery: SqsR
   const core = awsCoreDeps(env);
   return {
     ...core,
+    driverFor,
     sessions: new DynamoDbSessionStore({ client: dynamoClient(), tableName: env.tableName }),
     credentials: new SecretsManagerCredentialStore({ client: secretsClient(), prefix: env.credentialsSecretPrefix, shards: env.credentialShards }),
     writerFor: nightscoutWriterFor,

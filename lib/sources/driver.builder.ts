@@ -1,130 +1,116 @@
 /**
- * The contract vendor drivers implement, and the builder they register with (nightscout-connect's
- * `support_session` / `register_loop`, typed). A driver declares:
- * - how to parse its non-secret settings (validated once, clear messages);
- * - session support: `authenticate` (credentials → auth info) and `authorize` (auth info → session material),
- *   optional `refresh`, and a default lifetime when the vendor does not say;
- * - one or more loops: fetch (vendor HTTP), transform (pure), schedule alignment, expected interval, retry budget and
- *   backoff, and optionally a re-read window for history that fills in behind the newest reading.
- * Everything the persisted machine needs is plain data (`toMachineSpec`); functions stay in the driver.
+ * The builder vendor implementations register with (nightscout-connect's `support_session` / `register_loop`), and the
+ * assembly of a declaration and an implementation into the `Driver` the frame handlers run.
+ *
+ * A vendor's timing (loops, intervals, retry budgets, look-back) is declared in `<vendor>.vendor.ts`, because the tick
+ * needs it and must not load driver code. The implementation in `<vendor>.source.ts` says only what happens: the
+ * session (`authenticate`, `authorize`, optional `refresh`) and each loop's `fetch` (vendor HTTP) and `transform`
+ * (pure), registered under the loop's declared name:
+ *
+ *   driverBuilder<DexcomShareSettings>().supportSession({…}).registerLoop('DexcomShare', { fetch, transform }).build()
  */
-import type { Batch, Cursor, RereadWindow } from '../domain/records.js';
+import type {
+  Driver,
+  InteractiveLoginContext,
+  LoopBehaviour,
+  LoopSchedule,
+  LoopSpec,
+  SessionBehaviour,
+} from '../ports/driver.port.js';
+import type { RereadWindow } from '../domain/records.js';
 import type { SourceCredentials } from '../domain/source.js';
-import type { BackoffPolicy } from '../domain/backoff.js';
-import type { LogPort } from '../ports/observability.port.js';
-import type { MachineSpec } from '../machines/source/source.spec.js';
 
-export interface DriverContext<Settings> {
-  sourceId: string;
-  settings: Settings;
-  credentials: SourceCredentials;
-  now: number;
-  log: LogPort;
-}
-
-/** Session material the driver produced, with its real expiry when the vendor states one. */
-export interface SessionGrant<Session> {
-  session: Session;
-  expiresAt?: number;
-}
-
-export interface SessionSupport<Settings, Auth, Session> {
-  authenticate(ctx: DriverContext<Settings>): Promise<Auth>;
-  authorize(ctx: DriverContext<Settings>, auth: Auth): Promise<SessionGrant<Session>>;
-  refresh?(ctx: DriverContext<Settings>, session: Session): Promise<SessionGrant<Session>>;
-  /**
-   * Whether a refresh the vendor rejected falls back to a full login from the credentials (default true). False for
-   * rotating refresh tokens whose credential copy is stale after the first rotation: presenting a rotated token
-   * again is what an identity provider's reuse detection punishes, so the rejection parks the source instead.
-   */
-  loginWhenRefreshRejected?: boolean;
-  /** Used when the vendor gives no expiry (Dexcom: 24 h, as nightscout-connect). */
-  lifetimeMs: number;
-}
-
-export interface FetchContext<Settings, Session> extends DriverContext<Settings> {
-  session: Session;
-  /** Newest stored instants, or null before the first successful write. */
-  cursor: Cursor | null;
-  /** Lower bound of the window to fetch (cursor or now − maxLookback). */
-  since: number;
-}
-
-export interface LoopSpec<Settings, Session, Raw> {
-  name: string;
-  /** Expected interval between readings / polls. */
-  intervalMs: number;
-  /** Publish lag and spread added after each expected reading slot (nightscout-connect: 18 s + U(0, 18 s)). */
-  align: { lagMs: number; jitterMs: number };
-  /** Attempts per frame (first try included) before the frame is reported exhausted. */
-  attempts: number;
-  /** Per-attempt backoff between tries of one frame (SQS visibility). */
-  retry: BackoffPolicy;
-  /** Backoff between cycles after a frame failed (consecutive failed cycles). */
-  backoff: BackoffPolicy;
-  /** How far back a frame may reach (vendor limit, e.g. Dexcom 24 h). */
-  maxLookbackMs: number;
-  /**
-   * Entries dated after `cursor − reread.windowMs` stay candidates (default none: only entries newer than the cursor).
-   * For vendors whose history appears behind their newest reading (LibreLinkUp: 1 h). Persist hands it to the writer,
-   * which skips what Nightscout already holds in that span; the transform must keep such entries too (`fetch`'s
-   * `since` is still the cursor itself, so a driver that narrows its request by `since` must widen it by the window).
-   */
-  reread?: RereadWindow;
-  fetch(ctx: FetchContext<Settings, Session>): Promise<Raw>;
-  transform(raw: Raw, ctx: { sourceId: string; settings: Settings; cursor: Cursor | null; now: number }): Batch;
-}
-
-export interface Driver<Settings = unknown, Auth = unknown, Session = unknown> {
-  kind: string;
-  /** Device string written on documents (used to seed the cursor from this source's own documents). */
-  device: string;
-  /** Validate raw non-secret settings; throw ConfigError naming the setting and what is accepted. */
-  parseSettings(raw: Record<string, unknown>): Settings;
-  /** Validate credentials; throw ConfigError (without echoing secret values). */
-  checkCredentials(credentials: SourceCredentials): void;
-  session: SessionSupport<Settings, Auth, Session>;
-  loops: LoopSpec<Settings, Session, any>[];
-}
-
-/** The plain data the source machine is built from (see source.spec.ts). */
-export function toMachineSpec(driver: Driver): MachineSpec {
-  return {
-    kind: driver.kind,
-    sessionLifetimeMs: driver.session.lifetimeMs,
-    loops: driver.loops.map(({ name, intervalMs, align, attempts, retry, backoff }) => ({ name, intervalMs, align, attempts, retry, backoff })),
-  };
+/** What `<vendor>.source.ts` exports: session and loop behaviour, no timing. */
+export interface SourceImplementation<Settings, Auth = unknown, Session = unknown> {
+  session: SessionBehaviour<Settings, Auth, Session>;
+  loops: Readonly<Record<string, LoopBehaviour<Settings, Session, any>>>;
+  login?(ctx: InteractiveLoginContext<Settings>): Promise<void>;
 }
 
 /**
- * Fluent builder: `driverBuilder('dexcomshare', …).supportSession({…}).registerLoop({…}).build()`.
- * `build()` refuses a driver without session support or without loops, or with duplicate loop names.
+ * Fluent builder: `driverBuilder<Settings>().supportSession({…}).registerLoop(name, {…}).build()`. `build()` refuses
+ * an implementation without loops; a loop name registered twice is refused at once.
  */
-export function driverBuilder<Settings>(base: {
-  kind: string;
-  device: string;
-  parseSettings: (raw: Record<string, unknown>) => Settings;
-  checkCredentials: (credentials: SourceCredentials) => void;
-}) {
+export function driverBuilder<Settings>() {
   return {
-    supportSession<Auth, Session>(session: SessionSupport<Settings, Auth, Session>) {
-      const loops: LoopSpec<Settings, Session, any>[] = [];
+    supportSession<Auth, Session>(session: SessionBehaviour<Settings, Auth, Session>) {
+      const loops: Record<string, LoopBehaviour<Settings, Session, any>> = {};
+      let login: ((ctx: InteractiveLoginContext<Settings>) => Promise<void>) | undefined;
       const withLoops = {
-        registerLoop<Raw>(loop: LoopSpec<Settings, Session, Raw>) {
-          if (loops.some((l) => l.name === loop.name)) throw new Error(`driver ${base.kind}: loop ${loop.name} registered twice`);
-          if (loop.attempts < 1) throw new Error(`driver ${base.kind}: loop ${loop.name} needs at least one attempt`);
-          if (loop.reread) checkReread(base.kind, loop.name, loop.reread, loop.maxLookbackMs);
-          loops.push(loop);
+        registerLoop<Raw>(name: string, loop: LoopBehaviour<Settings, Session, Raw>) {
+          if (Object.hasOwn(loops, name)) throw new Error(`driver: loop ${name} registered twice`);
+          loops[name] = loop;
           return withLoops;
         },
-        build(): Driver<Settings, Auth, Session> {
-          if (loops.length === 0) throw new Error(`driver ${base.kind}: no loop registered`);
-          return { ...base, session, loops: [...loops] };
+        /** A login that needs a person; the vendor declares it too (`login` in its declaration) for the CLI. */
+        supportInteractiveLogin(run: (ctx: InteractiveLoginContext<Settings>) => Promise<void>) {
+          login = run;
+          return withLoops;
+        },
+        build(): SourceImplementation<Settings, Auth, Session> {
+          if (Object.keys(loops).length === 0) throw new Error('driver: no loop registered');
+          return { session, loops: { ...loops }, ...(login ? { login } : {}) };
         },
       };
       return withLoops;
     },
   };
+}
+
+/** The declared half of a driver, as a vendor declaration provides it (see vendor.declaration.ts). */
+export interface DeclaredDriver<Settings> {
+  kind: string;
+  device: string;
+  sessionLifetimeMs: number;
+  parseSettings(raw: Record<string, unknown>): Settings;
+  checkCredentials(credentials: SourceCredentials): void;
+  schedule(raw: Record<string, unknown>): LoopSchedule[];
+}
+
+/**
+ * One driver from a declaration, an implementation and a source's stored settings (which may shape the schedule, e.g.
+ * the LibreLinkUp interval). Every declared loop needs an implementation and every implemented loop a declaration.
+ */
+export function assembleDriver<Settings, Auth, Session>(
+  declared: DeclaredDriver<Settings>,
+  implementation: SourceImplementation<Settings, Auth, Session>,
+  rawSettings: Record<string, unknown>,
+): Driver<Settings, Auth, Session> {
+  const schedule = declared.schedule(rawSettings);
+  const loops: LoopSpec<Settings, Session, unknown>[] = schedule.map((timing) => {
+    const behaviour = implementation.loops[timing.name];
+    if (!behaviour) throw new Error(`driver ${declared.kind}: loop ${timing.name} is declared but not implemented`);
+    return { ...timing, fetch: behaviour.fetch, transform: behaviour.transform };
+  });
+  for (const name of Object.keys(implementation.loops)) {
+    if (!schedule.some((l) => l.name === name)) throw new Error(`driver ${declared.kind}: loop ${name} is implemented but not declared`);
+  }
+  const driver: Driver<Settings, Auth, Session> = {
+    kind: declared.kind,
+    device: declared.device,
+    parseSettings: (raw) => declared.parseSettings(raw),
+    checkCredentials: (credentials) => declared.checkCredentials(credentials),
+    session: { ...implementation.session, lifetimeMs: declared.sessionLifetimeMs },
+    loops,
+  };
+  if (implementation.login) driver.login = implementation.login;
+  return driver;
+}
+
+/**
+ * Check a declared schedule once: at least one loop, unique names, at least one attempt per frame, positive intervals,
+ * and a re-read window inside the look-back. Throws (a programming error in the declaration).
+ */
+export function checkSchedule(kind: string, schedule: readonly LoopSchedule[]): void {
+  if (schedule.length === 0) throw new Error(`driver ${kind}: no loop declared`);
+  const names = new Set<string>();
+  for (const loop of schedule) {
+    if (names.has(loop.name)) throw new Error(`driver ${kind}: loop ${loop.name} declared twice`);
+    names.add(loop.name);
+    if (!(loop.attempts >= 1)) throw new Error(`driver ${kind}: loop ${loop.name} needs at least one attempt`);
+    if (!(loop.intervalMs > 0) || !(loop.maxLookbackMs > 0)) throw new Error(`driver ${kind}: loop ${loop.name} needs a positive interval and look-back`);
+    if (loop.reread) checkReread(kind, loop.name, loop.reread, loop.maxLookbackMs);
+  }
 }
 
 /** A window reaching past the look-back would ask the writer for readings the vendor can no longer serve. */

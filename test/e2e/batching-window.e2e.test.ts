@@ -5,8 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSimWorld, type SimWorld } from '../../local/sim-runner.js';
-import { countReadings, startScenario, type Scenario } from '../../local/demo.scenarios.js';
-import { DEXCOM_DEVICE } from '../../lib/sources/dexcom-share/dexcom-share.source.js';
+import { countReadings, startScenario, type Scenario } from '../../local/scenarios.js';
+import { DEXCOM_DEVICE } from '../../lib/sources/dexcom-share/dexcom-share.vendor.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

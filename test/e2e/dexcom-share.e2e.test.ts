@@ -5,13 +5,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { createSimWorld, TABLE, type SimWorld } from '../../local/sim-runner.js';
-import { countReadings, type Scenario } from '../../local/demo.scenarios.js';
+import { countReadings, type Scenario } from '../../local/scenarios.js';
 import { startDexcomShareSimulator, type DexcomShareSimulator } from '../../local/vendors/dexcom-share/dexcom-share.simulator.js';
 import { startNightscoutSimulator } from '../../local/nightscout/nightscout.simulator.js';
 import { runTick, TICK_LOOKAHEAD_MS } from '../../lib/app/run-tick.js';
 import type { SourceContext } from '../../lib/machines/source/source.types.js';
-import { driverFor } from '../../lib/sources/source.registry.js';
-import { DEXCOM_DEVICE } from '../../lib/sources/dexcom-share/dexcom-share.source.js';
+import { specFor } from '../../lib/sources/vendor.catalog.js';
+import { DEXCOM_DEVICE } from '../../lib/sources/dexcom-share/dexcom-share.vendor.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -135,7 +135,7 @@ describe('Dexcom Share → Nightscout, a simulated day', () => {
 
   it('two racing ticks lose no update and send each frame once', async () => {
     const { world: w, scenario: s } = await setup();
-    const deps = { sources: w.sources, drivers: driverFor, frameQueue: w.fetchQueue, clock: w.clock, log: w.log, metrics: w.metrics };
+    const deps = { sources: w.sources, specFor, frameQueue: w.fetchQueue, clock: w.clock, log: w.log, metrics: w.metrics };
     const [a, b] = await Promise.all([runTick(deps), runTick(deps)]);
     expect(a.framesSent + b.framesSent).toBe(1);
     const record = await w.sources.get(s.config.id);

@@ -20,14 +20,19 @@ import { createSimWorld, TABLE, type SimWorld } from '../../local/sim-runner.js'
 import { startNightscoutSimulator, type NightscoutSimulator, type StoredDocument } from '../../local/nightscout/nightscout.simulator.js';
 import { careLinkSimDropout, startCareLinkSimulator, type CareLinkSimulator } from '../../local/vendors/carelink/carelink.simulator.js';
 import { completeCareLinkLogin, startCareLinkLogin } from '../../lib/sources/carelink/carelink-login.flow.js';
-import { ACCESS_EXPIRY_MARGIN_MS, careLinkDriver, CARELINK_RELOGIN_HINT } from '../../lib/sources/carelink/carelink.source.js';
-import { CARELINK_DEVICE_PREFIX } from '../../lib/sources/carelink/carelink.parse.js';
-import { nightscoutSourceDriver } from '../../lib/sources/nightscout/nightscout.source.js';
+import { ACCESS_EXPIRY_MARGIN_MS, careLinkSource } from '../../lib/sources/carelink/carelink.source.js';
+import { CARELINK_DEVICE_PREFIX, CARELINK_RELOGIN_HINT, careLinkVendor } from '../../lib/sources/carelink/carelink.vendor.js';
+import { nightscoutSource } from '../../lib/sources/nightscout/nightscout.source.js';
+import { nightscoutVendor } from '../../lib/sources/nightscout/nightscout.vendor.js';
+import { assembleDriver } from '../../lib/sources/driver.builder.js';
 import { pauseSource, resumeSource, updateCredentials } from '../../lib/app/manage-sources.js';
 import { SOURCE_TABLE_SCHEMA } from '../../lib/adapters/aws/dynamodb-source.store.js';
 import type { SourceConfig, SourceCredentials } from '../../lib/domain/source.js';
 import { backoffCeiling } from '../../lib/domain/backoff.js';
-import type { LoopSpec } from '../../lib/sources/driver.builder.js';
+import type { LoopSpec } from '../../lib/ports/driver.port.js';
+
+const nightscoutSourceDriver = assembleDriver(nightscoutVendor, nightscoutSource, {});
+const careLinkDriver = assembleDriver(careLinkVendor, careLinkSource, {});
 
 const SEC = 1_000;
 const MIN = 60 * SEC;

@@ -20,15 +20,19 @@ import { updateCredentials } from '../../lib/app/manage-sources.js';
 import { backoffCeiling, type BackoffPolicy } from '../../lib/domain/backoff.js';
 import type { SourceConfig, SourceCredentials } from '../../lib/domain/source.js';
 import type { SourceContext } from '../../lib/machines/source/source.types.js';
-import { driverFor } from '../../lib/sources/source.registry.js';
+import { scheduleFor } from '../../lib/sources/vendor.catalog.js';
+import { assembleDriver } from '../../lib/sources/driver.builder.js';
+import { libreLinkUpSource } from '../../lib/sources/librelinkup/librelinkup.source.js';
 import {
   DEFAULT_LINK_UP_PRODUCT,
   DEFAULT_LINK_UP_VERSION,
   LIBRELINKUP_DEVICE,
-  libreLinkUpDriver,
-  parseLibreLinkUpSettings,
-} from '../../lib/sources/librelinkup/librelinkup.source.js';
-import { GLOOKO_DEVICE } from '../../lib/sources/glooko/glooko.parse.js';
+  libreLinkUpVendor,
+} from '../../lib/sources/librelinkup/librelinkup.vendor.js';
+import { GLOOKO_DEVICE } from '../../lib/sources/glooko/glooko.vendor.js';
+
+const libreLinkUpDriver = assembleDriver(libreLinkUpVendor, libreLinkUpSource, {});
+const parseLibreLinkUpSettings = libreLinkUpVendor.parseSettings;
 
 const SEC = 1000;
 const MIN = 60 * SEC;
@@ -499,7 +503,7 @@ async function glookoRig(start: number, options: { configPassword?: string; time
   return { world, nightscout, config, credentials, secrets: [CANARY_PASSWORD, CANARY_SECRET, WRONG_PASSWORD], glooko, calls };
 }
 
-const glookoLoop = () => driverFor({ kind: 'glooko', settings: {} }).loops[0];
+const glookoLoop = () => scheduleFor({ kind: 'glooko', settings: {} })[0];
 const signInsOf = (rig: GlookoRig, from = 0, to = Infinity) => rig.calls.filter((c) => c.method === 'POST' && c.path === SIGN_IN && c.at >= from && c.at < to);
 const dataGetsOf = (rig: GlookoRig, from = 0, to = Infinity) => rig.calls.filter((c) => c.method === 'GET' && c.at >= from && c.at < to);
 /** One poll asks the three endpoints (boluses, basals, CGM readings) at once. */

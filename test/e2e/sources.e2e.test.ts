@@ -1,7 +1,8 @@
 /**
  * Every source kind end to end through the same engine: vendor simulator → tick → fetch-frame → persist → Nightscout
  * simulator, real handlers on a simulated clock, real DynamoDB adapter on dynalite (see local/sim-runner.ts and
- * the scenarios in local/demo.scenarios.ts). Per kind, six simulated hours:
+ * the scenarios found in local/vendors/<vendor>/<vendor>.scenario.ts: every vendor with a scenario runs here, each from
+ * the start instant its scenario names for end-to-end runs). Per kind, six simulated hours:
  * - every reading the vendor published inside the source's look-back window, at least 10 min before the end, is in
  *   Nightscout exactly once with `date` equal to the vendor's instant to the millisecond, and nothing is invented;
  * - logins stay at a handful; the configured passwords, API secrets and tokens appear in no log line, no queue body,
@@ -19,12 +20,12 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createSimWorld, type SimWorld } from '../../local/sim-runner.js';
-import { countReadings, startScenario, type Scenario } from '../../local/demo.scenarios.js';
+import { countReadings, loadScenarios, startScenario, type Scenario } from '../../local/scenarios.js';
 import { percentile } from '../../local/recording.observability.js';
-import { driverFor } from '../../lib/sources/source.registry.js';
+import { scheduleFor } from '../../lib/sources/vendor.catalog.js';
 import { startNightscoutSimulator } from '../../local/nightscout/nightscout.simulator.js';
 import { startLibreLinkUpSimulator, type LibreLinkUpSimulator } from '../../local/vendors/librelinkup/librelinkup.simulator.js';
-import { LIBRELINKUP_DEVICE } from '../../lib/sources/librelinkup/librelinkup.source.js';
+import { LIBRELINKUP_DEVICE } from '../../lib/sources/librelinkup/librelinkup.vendor.js';
 import { SOURCE_TABLE_SCHEMA } from '../../lib/adapters/aws/dynamodb-source.store.js';
 
 const MIN = 60_000;
@@ -50,13 +51,15 @@ interface Case {
   note: string;
 }
 
-const CASES: Case[] = [
-  { kind: 'dexcomshare', start: Date.UTC(2026, 10, 23, 6, 0, 7), note: '' },
-  { kind: 'librelinkup', start: Date.UTC(2026, 5, 1, 12, 0, 7), note: '' },
-  { kind: 'glooko', start: Date.UTC(2026, 2, 29, 0, 30, 0), note: 'crosses Europe/Berlin DST start (01:00 UTC)' },
-  { kind: 'nightscout', start: Date.UTC(2026, 9, 25, 0, 10, 0), note: '' },
-  { kind: 'minimedcarelink', start: Date.UTC(2026, 4, 10, 3, 0, 0), note: 'a fixed two-reading dropout at 06:00 UTC' },
-];
+/** A start instant off the reading grid, for a scenario that names none. */
+const DEFAULT_START = Date.UTC(2026, 10, 23, 6, 0, 7);
+
+/** One case per scenario found by convention, so a new vendor's scenario runs here without an edit. */
+const CASES: Case[] = (await loadScenarios()).map((s) => ({ kind: s.kind, start: s.e2e?.start ?? DEFAULT_START, note: s.e2e?.note ?? '' }));
+
+it('finds a scenario for every vendor of the product', () => {
+  expect(CASES.map((c) => c.kind)).toEqual(expect.arrayContaining(['dexcomshare', 'librelinkup', 'glooko', 'nightscout', 'minimedcarelink']));
+});
 
 let world: SimWorld | undefined;
 let scenario: Scenario | undefined;
@@ -178,7 +181,7 @@ describe.each(CASES)('$kind → Nightscout over six simulated hours', ({ kind, s
     await w.runUntil(end);
     const wallMs = performance.now() - wallStart;
 
-    const lookbackMs = driverFor(s.config).loops[0].maxLookbackMs;
+    const lookbackMs = scheduleFor(s.config)[0].maxLookbackMs;
     const from = start - lookbackMs + EDGE_MS;
     const until = end - SETTLE_MS;
     const vendor = s.vendorReadings(from, until);
@@ -283,7 +286,7 @@ describe.each(CASES)('$kind → Nightscout over six simulated hours', ({ kind, s
     expect(ticks).toBe(RUN_MS / MIN);
     expect(w.awsRequests.counts['DynamoDB.Query']).toBe(ticks * SOURCE_TABLE_SCHEMA.defaultDueShards);
     const frames = w.metrics.counts.FramesDispatched ?? 0;
-    const slots = driverFor(s.config).loops.reduce((sum, loop) => sum + Math.floor(RUN_MS / loop.intervalMs) + 1, 0);
+    const slots = scheduleFor(s.config).reduce((sum, loop) => sum + Math.floor(RUN_MS / loop.intervalMs) + 1, 0);
     expect(frames).toBeGreaterThan(0);
     expect(frames).toBeLessThanOrEqual(slots * FRAMES_PER_SLOT);
     const dynamoRequests = ['GetItem', 'PutItem', 'BatchGetItem'].reduce((sum, op) => sum + (w.awsRequests.counts[`DynamoDB.${op}`] ?? 0), 0);
@@ -319,7 +322,7 @@ describe('librelinkup → Nightscout across a 40-minute vendor outage', () => {
     const servedInOutage = s.libre.servedCurrent().filter((d) => d > outageStart + MIN && d < outageEnd);
     expect(servedInOutage).toEqual([]);
 
-    const lookbackMs = driverFor(s.config).loops[0].maxLookbackMs;
+    const lookbackMs = scheduleFor(s.config)[0].maxLookbackMs;
     const from = start - lookbackMs + EDGE_MS;
     const until = end - SETTLE_MS;
     const counts = expectLibreExactlyOnce(s, from, until, end);

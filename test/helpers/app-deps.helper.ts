@@ -132,14 +132,21 @@ export function createAppWorld(options: AppWorldOptions = {}): AppWorld {
     },
   });
 
-  const drivers: CoreDeps['drivers'] = (config) => {
-    if (config.kind !== FAKE_KIND) throw new ConfigError([`CONNECT_SOURCE: unknown source "${config.kind}"`]);
+  const known = (kind: string) => {
+    if (kind !== FAKE_KIND) throw new ConfigError([`CONNECT_SOURCE: unknown source "${kind}"`]);
+  };
+  const specFor: CoreDeps['specFor'] = (config) => {
+    known(config.kind);
+    return vendor.spec;
+  };
+  const driverFor: FetchDeps['driverFor'] = async (config) => {
+    known(config.kind);
     return vendor.driver;
   };
-  const core: CoreDeps = { sources, drivers, frameQueue: recorded(frameQueue), clock, log, metrics };
-  const fetchDeps: FetchDeps = { ...core, sessions, credentials, persistQueue: recorded(persistQueue), maxReceiveCount };
-  const persistDeps: PersistDeps = { ...core, sessions, credentials, writerFor: nightscout.writerFor, maxReceiveCount };
-  const manage: ManageDeps = { sources, drivers, clock, log, credentials: secret, sessions };
+  const core: CoreDeps = { sources, specFor, frameQueue: recorded(frameQueue), clock, log, metrics };
+  const fetchDeps: FetchDeps = { ...core, driverFor, sessions, credentials, persistQueue: recorded(persistQueue), maxReceiveCount };
+  const persistDeps: PersistDeps = { ...core, driverFor, sessions, credentials, writerFor: nightscout.writerFor, maxReceiveCount };
+  const manage: ManageDeps = { sources, specFor, clock, log, credentials: secret, sessions };
 
   const take = <T>(queue: MemoryQueue<T>): T[] =>
     queue.receive(10).map((m) => {

@@ -15,7 +15,9 @@ import {
 } from '../../lib/domain/errors.js';
 import type { BackoffPolicy } from '../../lib/domain/backoff.js';
 import { emptyBatch, type Batch, type SgvEntry } from '../../lib/domain/records.js';
-import { driverBuilder, type Driver } from '../../lib/sources/driver.builder.js';
+import { assembleDriver, driverBuilder } from '../../lib/sources/driver.builder.js';
+import type { Driver, LoopSchedule } from '../../lib/ports/driver.port.js';
+import type { MachineSpec } from '../../lib/machines/source/source.spec.js';
 
 export const FAKE_KIND = 'fakevendor';
 export const FAKE_DEVICE = 'fake-vendor-uploader';
@@ -124,14 +126,32 @@ export class FakeVendor {
     return { session, ...(this.options.grantExpiresInMs !== undefined ? { expiresAt: now + this.options.grantExpiresInMs } : {}) };
   }
 
+  /** The declared timing of the fake vendor's one loop (what a `<vendor>.vendor.ts` would declare). */
+  get schedule(): LoopSchedule[] {
+    const o = this.options;
+    return [{
+      name: FAKE_LOOP,
+      intervalMs: o.intervalMs ?? 5 * 60_000,
+      align: { lagMs: 10_000, jitterMs: 8_000 },
+      attempts: o.attempts ?? 3,
+      retry: o.retry ?? { baseMs: 10_000, capMs: 120_000 },
+      backoff: { baseMs: 60_000, capMs: 30 * 60_000 },
+      maxLookbackMs: 24 * 60 * 60_000,
+    }];
+  }
+
+  /** The machine spec the tick path gets for this vendor (declarations only). */
+  get spec(): MachineSpec {
+    return {
+      kind: FAKE_KIND,
+      sessionLifetimeMs: this.options.lifetimeMs ?? 60 * 60_000,
+      loops: this.schedule.map(({ name, intervalMs, align, attempts, retry, backoff }) => ({ name, intervalMs, align, attempts, retry, backoff })),
+    };
+  }
+
   private buildDriver(): Driver {
     const o = this.options;
-    const builder = driverBuilder<Record<string, unknown>>({
-      kind: FAKE_KIND,
-      device: FAKE_DEVICE,
-      parseSettings: (raw) => ({ ...raw }),
-      checkCredentials: () => {},
-    }).supportSession<{ accountId: string }, FakeSession>({
+    const implementation = driverBuilder<Record<string, unknown>>().supportSession<{ accountId: string }, FakeSession>({
       authenticate: async (ctx) => {
         const password = ctx.credentials.vendor.password;
         this.call({ op: 'authenticate', password });
@@ -156,16 +176,7 @@ export class FakeVendor {
           }
         : {}),
       ...(o.loginWhenRefreshRejected !== undefined ? { loginWhenRefreshRejected: o.loginWhenRefreshRejected } : {}),
-      lifetimeMs: o.lifetimeMs ?? 60 * 60_000,
-    });
-    return builder.registerLoop<{ readings: FakeReading[] }>({
-      name: FAKE_LOOP,
-      intervalMs: o.intervalMs ?? 5 * 60_000,
-      align: { lagMs: 10_000, jitterMs: 8_000 },
-      attempts: o.attempts ?? 3,
-      retry: o.retry ?? { baseMs: 10_000, capMs: 120_000 },
-      backoff: { baseMs: 60_000, capMs: 30 * 60_000 },
-      maxLookbackMs: 24 * 60 * 60_000,
+    }).registerLoop<{ readings: FakeReading[] }>(FAKE_LOOP, {
       fetch: async (ctx) => {
         this.call({ op: 'fetch', sessionId: ctx.session.sessionId, since: ctx.since });
         if (!this.sessions.has(ctx.session.sessionId)) throw new SessionInvalidError(`session ${ctx.session.sessionId} not found`, 'FAKE.SESSION_NOT_FOUND');
@@ -178,6 +189,14 @@ export class FakeVendor {
           .map((r) => ({ type: 'sgv', sgv: r.sgv, date: r.date, dateString: new Date(r.date).toISOString(), direction: 'Flat', device: FAKE_DEVICE }));
         return { ...emptyBatch(), entries };
       },
-    }).build() as Driver;
+    }).build();
+    return assembleDriver({
+      kind: FAKE_KIND,
+      device: FAKE_DEVICE,
+      sessionLifetimeMs: o.lifetimeMs ?? 60 * 60_000,
+      parseSettings: (raw) => ({ ...raw }),
+      checkCredentials: () => {},
+      schedule: () => this.schedule,
+    }, implementation, {}) as Driver;
   }
 }

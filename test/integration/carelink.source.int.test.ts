@@ -9,8 +9,10 @@ import {
   type SourceError,
 } from '../../lib/domain/errors.js';
 import type { LogPort } from '../../lib/ports/observability.port.js';
-import type { DriverContext, FetchContext } from '../../lib/sources/driver.builder.js';
-import { careLinkDriver, type CareLinkSession } from '../../lib/sources/carelink/carelink.source.js';
+import type { DriverContext, FetchContext } from '../../lib/ports/driver.port.js';
+import { assembleDriver } from '../../lib/sources/driver.builder.js';
+import { careLinkSource, type CareLinkSession } from '../../lib/sources/carelink/carelink.source.js';
+import { careLinkVendor } from '../../lib/sources/carelink/carelink.vendor.js';
 import type { CareLinkSettings } from '../../lib/sources/carelink/carelink.settings.js';
 import {
   completeCareLinkLogin,
@@ -19,6 +21,8 @@ import {
   type CareLinkVendorCredentials,
 } from '../../lib/sources/carelink/carelink-login.flow.js';
 import { startCareLinkSimulator, type CareLinkSimulator } from '../../local/vendors/carelink/carelink.simulator.js';
+
+const careLinkDriver = assembleDriver(careLinkVendor, careLinkSource, {});
 
 const clock = { t: Date.parse('2024-05-10T12:00:00Z'), now() { return this.t; } };
 let sim: CareLinkSimulator;

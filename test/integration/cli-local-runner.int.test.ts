@@ -19,7 +19,7 @@ import { SECRETS_FILE, startRealtime, type LocalRunner, type RealtimeOptions } f
 import { LOCAL_ENDPOINTS_FILE } from '../../lib/config/local-endpoints.js';
 import { startDexcomShareSimulator, type DexcomShareSimulator } from '../../local/vendors/dexcom-share/dexcom-share.simulator.js';
 import { startNightscoutSimulator, type NightscoutSimulator } from '../../local/nightscout/nightscout.simulator.js';
-import { DEXCOM_DEVICE } from '../../lib/sources/dexcom-share/dexcom-share.source.js';
+import { DEXCOM_DEVICE } from '../../lib/sources/dexcom-share/dexcom-share.vendor.js';
 import { runCli } from '../../lib/cli/cli.main.js';
 
 const ID = 'cli-local-dex';

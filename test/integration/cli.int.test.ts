@@ -10,8 +10,8 @@ import type { QueuePair } from '../../lib/adapters/aws/sqs-message.queue.js';
 import { createQueuePair } from '../../local/emulators.js';
 import { useDynalite, useFauxqs, useSecretsStandIn } from '../helpers/emulators.helper.js';
 import { applySourceEvent } from '../../lib/app/apply-event.js';
-import { statusOfStored } from '../../lib/app/source-status.js';
-import { driverFor } from '../../lib/sources/source.registry.js';
+import { statusReader } from '../../lib/app/source-status.js';
+import { PARKED_HINTS, specFor } from '../../lib/sources/vendor.catalog.js';
 import { silentLog } from '../../lib/adapters/system/system.observability.js';
 import { startDexcomShareSimulator, type DexcomShareSimulator } from '../../local/vendors/dexcom-share/dexcom-share.simulator.js';
 import { startCareLinkSimulator, type CareLinkSimulator } from '../../local/vendors/carelink/carelink.simulator.js';
@@ -45,7 +45,7 @@ beforeAll(async () => {
   sqs = fauxqs.client;
   secrets = standIn.client;
   await createSourceTable(dynamo, TABLE);
-  store = new DynamoDbSourceStore({ client: dynamo, tableName: TABLE, statusOf: statusOfStored });
+  store = new DynamoDbSourceStore({ client: dynamo, tableName: TABLE, statusOf: statusReader(PARKED_HINTS) });
   fetchPair = await createQueuePair(sqs, 'cli-fetch', { maxReceiveCount: 2, visibilityTimeoutSeconds: 30 });
   persistPair = await createQueuePair(sqs, 'cli-persist', { maxReceiveCount: 2, visibilityTimeoutSeconds: 30 });
 });
@@ -196,7 +196,7 @@ describe('nightscout-connect CLI', () => {
   });
 
   it('update-credentials un-parks an auth-rejected source and keeps the secrets not given', async () => {
-    const deps = { sources: store, drivers: driverFor, log: silentLog };
+    const deps = { sources: store, specFor, parkedHints: PARKED_HINTS, log: silentLog };
     const now = Date.now();
     const ticked = await applySourceEvent(deps, DEX_ID, { type: 'clock.ticked', now, horizon: now + 60_000 });
     const frame = (ticked!.record.snapshot as { context: SourceContext }).context.loops.DexcomShare.frame;
@@ -402,7 +402,7 @@ describe('CareLink login through the CLI', () => {
     expect(await storedCredentials('cli-carelink')).toEqual({ vendor: stored.vendor, nightscout: { apiSecret: NS_CANARY } });
 
     // CareLink rejected the old tokens: the source is parked until a new login.
-    const deps = { sources: store, drivers: driverFor, log: silentLog };
+    const deps = { sources: store, specFor, parkedHints: PARKED_HINTS, log: silentLog };
     const now = Date.now();
     const ticked = await applySourceEvent(deps, 'cli-carelink', { type: 'clock.ticked', now, horizon: now + 120_000 });
     const frame = (ticked!.record.snapshot as { context: SourceContext }).context.loops.MinimedCarelink.frame;

@@ -5,13 +5,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SourceError } from '../../lib/domain/errors.js';
 import type { Cursor, SgvEntry } from '../../lib/domain/records.js';
 import type { LogPort } from '../../lib/ports/observability.port.js';
-import { dexcomShareDriver, type DexcomSession, type DexcomShareSettings } from '../../lib/sources/dexcom-share/dexcom-share.source.js';
-import type { DriverContext } from '../../lib/sources/driver.builder.js';
+import { dexcomShareSource, type DexcomSession } from '../../lib/sources/dexcom-share/dexcom-share.source.js';
+import { dexcomShareVendor, type DexcomShareSettings } from '../../lib/sources/dexcom-share/dexcom-share.vendor.js';
+import type { DriverContext } from '../../lib/ports/driver.port.js';
+import { assembleDriver } from '../../lib/sources/driver.builder.js';
 import {
   startDexcomShareSimulator,
   type DexcomShareSimulator,
   type DexcomShareSimulatorOptions,
 } from '../../local/vendors/dexcom-share/dexcom-share.simulator.js';
+
+const dexcomShareDriver = assembleDriver(dexcomShareVendor, dexcomShareSource, {});
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

@@ -3,8 +3,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SessionInvalidError, SourceAuthRejectedError, SourceError, SourceUnavailableError } from '../../lib/domain/errors.js';
 import { silentLog } from '../../lib/adapters/system/system.observability.js';
 import { startGlookoSimulator, type GlookoSimulator, type GlookoSimulatorOptions } from '../../local/vendors/glooko/glooko.simulator.js';
-import { glookoDriver, glookoFetchStart, parseGlookoSettings, type GlookoSession, type GlookoSettings } from '../../lib/sources/glooko/glooko.source.js';
+import { glookoFetchStart, glookoSource, type GlookoSession } from '../../lib/sources/glooko/glooko.source.js';
+import { glookoVendor, type GlookoSettings } from '../../lib/sources/glooko/glooko.vendor.js';
+import { assembleDriver } from '../../lib/sources/driver.builder.js';
 import type { GlookoRaw } from '../../lib/sources/glooko/glooko.parse.js';
+
+const glookoDriver = assembleDriver(glookoVendor, glookoSource, {});
+const parseGlookoSettings = glookoVendor.parseSettings;
 
 const EMAIL = 'patient@example.invalid';
 const PASSWORD = 'correct horse battery staple';

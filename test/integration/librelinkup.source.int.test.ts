@@ -11,14 +11,10 @@ import {
   SourceUnavailableError,
 } from '../../lib/domain/errors.js';
 import type { LogPort } from '../../lib/ports/observability.port.js';
-import type { DriverContext } from '../../lib/sources/driver.builder.js';
-import {
-  createLibreLinkUpDriver,
-  LIBRELINKUP_DEVICE,
-  type LibreAuth,
-  type LibreLinkUpSettings,
-  type LibreSession,
-} from '../../lib/sources/librelinkup/librelinkup.source.js';
+import type { DriverContext } from '../../lib/ports/driver.port.js';
+import { assembleDriver } from '../../lib/sources/driver.builder.js';
+import { createLibreLinkUpSource, type LibreAuth, type LibreSession } from '../../lib/sources/librelinkup/librelinkup.source.js';
+import { LIBRELINKUP_DEVICE, libreLinkUpVendor, type LibreLinkUpSettings } from '../../lib/sources/librelinkup/librelinkup.vendor.js';
 import {
   sha256Hex,
   startLibreLinkUpSimulator,
@@ -26,6 +22,14 @@ import {
   type LibreLinkUpSimulatorOptions,
   type SimulatedLibreAccount,
 } from '../../local/vendors/librelinkup/librelinkup.simulator.js';
+
+/**
+ * A driver with its own region memo (each test starts with none), its loops declared for the given interval setting
+ * (CONNECT_LINK_UP_INTERVAL) as a stored source would have them.
+ */
+function createLibreLinkUpDriver(options: { intervalMinutes?: number } = {}) {
+  return assembleDriver(libreLinkUpVendor, createLibreLinkUpSource(), options.intervalMinutes === undefined ? {} : { linkUpInterval: String(options.intervalMinutes) });
+}
 
 const EMAIL = 'parent@example.invalid';
 const PASSWORD = 'correct horse battery staple';

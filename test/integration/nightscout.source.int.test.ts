@@ -4,12 +4,12 @@ import { SessionInvalidError, SourceAuthRejectedError, SourceError } from '../..
 import type { Cursor } from '../../lib/domain/records.js';
 import { silentLog } from '../../lib/adapters/system/system.observability.js';
 import { startNightscoutSimulator, type NightscoutSimulator } from '../../local/nightscout/nightscout.simulator.js';
-import {
-  nightscoutSourceDriver,
-  parseNightscoutSourceSettings,
-  type NightscoutSourceSession,
-  type NightscoutSourceSettings,
-} from '../../lib/sources/nightscout/nightscout.source.js';
+import { nightscoutSource, type NightscoutSourceSession } from '../../lib/sources/nightscout/nightscout.source.js';
+import { nightscoutVendor, type NightscoutSourceSettings } from '../../lib/sources/nightscout/nightscout.vendor.js';
+import { assembleDriver } from '../../lib/sources/driver.builder.js';
+
+const nightscoutSourceDriver = assembleDriver(nightscoutVendor, nightscoutSource, {});
+const parseNightscoutSourceSettings = nightscoutVendor.parseSettings;
 
 const API_SECRET = 'source-api-secret-0001';
 const TOKEN = 'reader-0123456789abcdef';

@@ -6,6 +6,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { isLoopbackHost } from '../http/http.policy.js';
 
 export interface AwsClientOptions {
   /** Emulator endpoint, e.g. `http://127.0.0.1:4567`. Omit in AWS. */
@@ -30,8 +31,7 @@ function commonConfig(opts: AwsClientOptions = {}) {
 
 function isLoopback(endpoint: string): boolean {
   try {
-    const host = new URL(endpoint).hostname;
-    return host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
+    return isLoopbackHost(new URL(endpoint).hostname);
   } catch {
     return false;
   }

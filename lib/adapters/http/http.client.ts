@@ -10,8 +10,8 @@ import {
   SourceRejectedError,
   SourceUnavailableError,
 } from '../../domain/errors.js';
+import { DEFAULT_HTTP_TIMEOUT_MS } from './http.policy.js';
 
-export const DEFAULT_HTTP_TIMEOUT_MS = 15_000;
 /** Cap on any Retry-After we honour, so a hostile or buggy header cannot park a source for days. */
 export const MAX_RETRY_AFTER_MS = 15 * 60_000;
 
@@ -26,14 +26,6 @@ export function createHttpClient(options: { baseURL: string; timeoutMs?: number;
     // Keep the body as text when it is not JSON; parsers decide.
     transitional: { silentJSONParsing: true, forcedJSONParsing: true, clarifyTimeoutError: true },
   });
-}
-
-/**
- * Plain http is only acceptable on loopback (simulators, local tests): credentials and tokens must not cross a network
- * in clear. `hostname` as `URL` reports it (`[::1]`) or bare (`::1`).
- */
-export function isLoopbackHost(hostname: string): boolean {
-  return hostname === '127.0.0.1' || hostname === 'localhost' || hostname === '[::1]' || hostname === '::1';
 }
 
 /** Parse a Retry-After header (seconds or an HTTP date) into ms from `now`; undefined when absent or invalid. */

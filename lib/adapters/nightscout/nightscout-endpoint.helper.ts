@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import type { AxiosResponse } from 'axios';
 import { ConfigError, SourceRejectedError, type SourceError } from '../../domain/errors.js';
-import { classifyStatus, isLoopbackHost, parseRetryAfter } from '../http/http.client.js';
+import { classifyStatus, parseRetryAfter } from '../http/http.client.js';
+import { isLoopbackHost } from '../http/http.policy.js';
 
 export const NIGHTSCOUT_ERROR_PREFIX = 'NIGHTSCOUT';
 

@@ -11,7 +11,7 @@ import {
 } from '../../domain/errors.js';
 import { classifyStatus, classifyTransportError, createHttpClient, parseRetryAfter } from '../../adapters/http/http.client.js';
 import { safeUrl, type CareLinkSettings } from './carelink.settings.js';
-import { isLoopbackHost } from '../../adapters/http/http.client.js';
+import { isLoopbackHost } from '../../adapters/http/http.policy.js';
 
 /** Medtronic refused logins from non-browser agents in 2023; a current browser string is what its apps send. */
 export const CARELINK_USER_AGENT =

@@ -22,9 +22,9 @@
  */
 import { createHash } from 'node:crypto';
 import { SourceRejectedError } from '../../domain/errors.js';
+import { CARELINK_DEVICE_PREFIX } from './carelink.vendor.js';
 import { toIso, type Batch, type Cursor, type DeviceStatus, type Direction, type SgvEntry, type Treatment } from '../../domain/records.js';
 
-export const CARELINK_DEVICE_PREFIX = 'nightscout-connect://minimedcarelink';
 export const CARELINK_ENTERED_BY = 'nightscout-connect-carelink';
 
 /** A reading dated this far past `now` means a wrong offset: writing it would push the cursor into the future and

@@ -23,16 +23,11 @@
  * because the family is unknown until data arrives; an exact-match seed therefore finds nothing and the first frame
  * writes the 24 h window, which entries/treatments dedup by their upsert keys.
  */
-import {
-  SessionInvalidError,
-  SourceAuthRejectedError,
-  SourceRejectedError,
-  ConfigError,
-} from '../../domain/errors.js';
-import type { SourceCredentials } from '../../domain/source.js';
-import { driverBuilder, type DriverContext, type SessionGrant } from '../driver.builder.js';
+import { SessionInvalidError, SourceAuthRejectedError, SourceRejectedError } from '../../domain/errors.js';
+import type { DriverContext, SessionGrant } from '../../ports/driver.port.js';
+import { driverBuilder } from '../driver.builder.js';
 import { classifyStatus, classifyTransportError, createHttpClient, parseRetryAfter } from '../../adapters/http/http.client.js';
-import { parseCareLinkSettings, safeUrl, type CareLinkSettings } from './carelink.settings.js';
+import { safeUrl, type CareLinkSettings } from './carelink.settings.js';
 import {
   CARELINK_USER_AGENT,
   discoverCareLinkSso,
@@ -40,17 +35,9 @@ import {
   tokenFingerprint,
   type CareLinkTokens,
 } from './carelink-oauth.client.js';
-import { CARELINK_DEVICE_PREFIX, transformCareLink, type CareLinkPayload } from './carelink.parse.js';
-
-export const CARELINK_KIND = 'minimedcarelink';
-export const CARELINK_LOGIN_HINT = 'run `npm run login -- --source minimedcarelink` first';
-/** What a person must do once CareLink refuses the refresh token: nothing but a new browser login brings it back. */
-export const CARELINK_RELOGIN_HINT = 'run `npm run login -- --source minimedcarelink` again';
-/**
- * Code of a refused refresh-token grant. It is the one part of the error the parked status shows (`credentials
- * rejected (<code>)`), so it names what the person has to do rather than what the token endpoint said.
- */
-export const CARELINK_LOGIN_REQUIRED = 'CARELINK.LOGIN_REQUIRED';
+import { transformCareLink, type CareLinkPayload } from './carelink.parse.js';
+import { runCareLinkLoginCommand } from './carelink-login.flow.js';
+import { CARELINK_LOGIN_REQUIRED, CARELINK_RELOGIN_HINT, careLinkVendor } from './carelink.vendor.js';
 
 /** Refresh this long before the access token's stated expiry, so a frame never starts with a token about to die. */
 export const ACCESS_EXPIRY_MARGIN_MS = 60_000;
@@ -81,14 +68,6 @@ function asRecord(value: unknown): Record<string, unknown> | undefined {
 
 function str(value: unknown): string | undefined {
   return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
-}
-
-function checkCareLinkCredentials(credentials: SourceCredentials): void {
-  const vendor = credentials.vendor ?? {};
-  const problems: string[] = [];
-  if (!str(vendor.refreshToken)) problems.push(`CareLink needs vendor.refreshToken from a browser login: ${CARELINK_LOGIN_HINT}`);
-  if (vendor.tokenUrl !== undefined && !safeUrl(vendor.tokenUrl)) problems.push('CareLink vendor.tokenUrl must be an https URL (run the login command again)');
-  if (problems.length > 0) throw new ConfigError(problems);
 }
 
 /** Bearer-authenticated JSON call to the CareLink API. 401 means the access token is dead (re-login once). */
@@ -195,7 +174,7 @@ function grantFor(tokens: CareLinkTokens, lineage: string, target: CareLinkTarge
 
 /** Exchange the credential refresh token (a fresh lineage). Token URL and client come from the login; discovery otherwise. */
 async function tokensFromCredentials(ctx: DriverContext<CareLinkSettings>): Promise<{ tokens: CareLinkTokens; lineage: string }> {
-  checkCareLinkCredentials(ctx.credentials);
+  careLinkVendor.checkCredentials(ctx.credentials);
   const vendor = ctx.credentials.vendor;
   const refreshToken = str(vendor.refreshToken)!;
   let tokenUrl = str(vendor.tokenUrl);
@@ -229,12 +208,8 @@ function sessionInfo(target: CareLinkTarget): Record<string, unknown> {
   return { mode: target.mode, role: target.role };
 }
 
-export const careLinkDriver = driverBuilder<CareLinkSettings>({
-  kind: CARELINK_KIND,
-  device: CARELINK_DEVICE_PREFIX,
-  parseSettings: parseCareLinkSettings,
-  checkCredentials: checkCareLinkCredentials,
-})
+/** Session, loop and browser-login behaviour; timings are declared in carelink.vendor.ts. */
+export const careLinkSource = driverBuilder<CareLinkSettings>()
   .supportSession<Auth, CareLinkSession>({
     async authenticate(ctx) {
       return tokensFromCredentials(ctx);
@@ -271,19 +246,8 @@ export const careLinkDriver = driverBuilder<CareLinkSettings>({
     // Refused rotation: the credential copy is an ancestor of the refused token, so logging in with it could only
     // trip Auth0's reuse detection. (A new `login` is a new lineage and is taken inside refresh above.)
     loginWhenRefreshRejected: false,
-    // Only used when the token response states no expiry at all (neither expires_in nor a JWT exp).
-    lifetimeMs: 15 * 60_000,
   })
-  .registerLoop<CareLinkPayload>({
-    name: 'MinimedCarelink',
-    intervalMs: 5 * 60_000,
-    // nightscout-connect: CareLink publishes later than Dexcom, hence 68 s instead of 18 s.
-    align: { lagMs: 68_000, jitterMs: 18_000 },
-    attempts: 3,
-    retry: { baseMs: 60_000, capMs: 5 * 60_000 },
-    backoff: { baseMs: 5 * 60_000, capMs: 30 * 60_000 },
-    // CareLink only ever returns `last24hours`.
-    maxLookbackMs: 24 * 60 * 60_000,
+  .registerLoop<CareLinkPayload>('MinimedCarelink', {
     async fetch(ctx) {
       const { target, accessToken } = ctx.session;
       const body = target.mode === 'm2m'
@@ -308,5 +272,8 @@ export const careLinkDriver = driverBuilder<CareLinkSettings>({
     transform(raw, ctx) {
       return transformCareLink(raw, { cursor: ctx.cursor, now: ctx.now });
     },
+  })
+  .supportInteractiveLogin(async (ctx) => {
+    await runCareLinkLoginCommand({ settings: ctx.settings, prompt: ctx.prompt, print: ctx.print, store: ctx.store, now: ctx.now });
   })
   .build();

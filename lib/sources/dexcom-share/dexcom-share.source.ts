@@ -6,7 +6,6 @@
  */
 import type { AxiosResponse } from 'axios';
 import {
-  ConfigError,
   SessionInvalidError,
   SourceAuthRejectedError,
   SourceError,
@@ -14,36 +13,16 @@ import {
   SourceRejectedError,
 } from '../../domain/errors.js';
 import { emptyBatch, type Batch, type Cursor } from '../../domain/records.js';
-import type { SourceCredentials } from '../../domain/source.js';
-import { driverBuilder, type Driver, type DriverContext } from '../driver.builder.js';
-import { classifyStatus, classifyTransportError, createHttpClient, DEFAULT_HTTP_TIMEOUT_MS, isLoopbackHost, parseRetryAfter } from '../../adapters/http/http.client.js';
+import type { DriverContext } from '../../ports/driver.port.js';
+import { driverBuilder } from '../driver.builder.js';
+import { classifyStatus, classifyTransportError, createHttpClient, parseRetryAfter } from '../../adapters/http/http.client.js';
 import { parseGlucoseValuesDetailed, toEntries, type DexcomReading } from './dexcom-share.parse.js';
-
-/** Kept from nightscout-connect so migrating users keep their labels (Nightscout dedups on sysTime+type, not device). */
-export const DEXCOM_DEVICE = 'nightscout-connect';
-export const DEXCOM_KIND = 'dexcomshare';
-
-export type DexcomRegion = 'us' | 'ous' | 'jp';
-
-export interface DexcomShareSettings {
-  /** Origin only, e.g. `https://share2.dexcom.com`. */
-  baseUrl: string;
-  applicationId: string;
-  region: DexcomRegion;
-  /** Per-request timeout; optional so stored settings from before it existed stay valid. */
-  httpTimeoutMs?: number;
-}
+import { DEXCOM_DEVICE, type DexcomShareSettings } from './dexcom-share.vendor.js';
 
 /** Session material: a bearer secret, kept only in the session store. */
 export interface DexcomSession {
   sessionId: string;
 }
-
-const REGIONS: Record<DexcomRegion, { host: string; applicationId: string }> = {
-  us: { host: 'share2.dexcom.com', applicationId: 'd89443d2-327c-4a6f-89e5-496bbb0317db' },
-  ous: { host: 'shareous1.dexcom.com', applicationId: 'd89443d2-327c-4a6f-89e5-496bbb0317db' },
-  jp: { host: 'share.dexcom.jp', applicationId: 'd8665ade-9673-4e27-9ff6-92db4ce13d13' },
-};
 
 const SERVICES = '/ShareWebServices/Services';
 export const AUTHENTICATE_PATH = `${SERVICES}/General/AuthenticatePublisherAccount`;
@@ -64,87 +43,6 @@ export const MAX_COUNT = 288;
  * that we do not extend a real lock by poking it, short enough that a fixed password resumes data the same day.
  */
 export const LOCKOUT_ASSUMED_MS = HOUR;
-
-// ---------------------------------------------------------------------------------------------------------------
-// Settings and credentials
-
-function pickString(raw: Record<string, unknown>, key: string): string | undefined {
-  const value = raw[key];
-  if (value === undefined || value === null) return undefined;
-  const text = String(value).trim();
-  return text === '' ? undefined : text;
-}
-
-/** `shareServer` as a host name or a URL → origin. Plain http only for loopback (tests, local simulators). */
-function parseShareServer(value: string, problems: string[]): string | undefined {
-  const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value);
-  let url: URL;
-  try {
-    url = new URL(hasScheme ? value : `https://${value}`);
-  } catch {
-    problems.push('CONNECT_SHARE_SERVER must be a host name (e.g. share2.dexcom.com) or an https:// URL');
-    return undefined;
-  }
-  if (url.username || url.password) {
-    problems.push('CONNECT_SHARE_SERVER must not contain a user name or password');
-    return undefined;
-  }
-  if (url.pathname !== '/' || url.search || url.hash) {
-    problems.push('CONNECT_SHARE_SERVER must be a host name or origin only, without a path (e.g. https://share2.dexcom.com)');
-    return undefined;
-  }
-  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
-    problems.push('CONNECT_SHARE_SERVER must use https:// (plain http:// is allowed only for 127.0.0.1, localhost or [::1])');
-    return undefined;
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    problems.push('CONNECT_SHARE_SERVER must use https://');
-    return undefined;
-  }
-  return url.origin;
-}
-
-export function parseDexcomShareSettings(raw: Record<string, unknown>): DexcomShareSettings {
-  const problems: string[] = [];
-  const regionText = (pickString(raw, 'shareRegion') ?? 'us').toLowerCase();
-  const region = Object.hasOwn(REGIONS, regionText) ? (regionText as DexcomRegion) : undefined;
-  if (!region) problems.push('CONNECT_SHARE_REGION must be one of: us, ous, jp');
-
-  const server = pickString(raw, 'shareServer');
-  const serverOrigin = server === undefined ? undefined : parseShareServer(server, problems);
-
-  let httpTimeoutMs: number | undefined;
-  if (raw.httpTimeoutMs !== undefined && raw.httpTimeoutMs !== null && raw.httpTimeoutMs !== '') {
-    const n = Number(raw.httpTimeoutMs);
-    if (Number.isInteger(n) && n >= 1 && n <= 120_000) httpTimeoutMs = n;
-    else problems.push('httpTimeoutMs must be a whole number of milliseconds between 1 and 120000');
-  }
-
-  if (problems.length > 0 || !region) throw new ConfigError(problems);
-  const defaults = REGIONS[region];
-  const settings: DexcomShareSettings = {
-    // An explicit server wins for the host; the application id still follows the region (JP needs its own id).
-    baseUrl: serverOrigin ?? `https://${defaults.host}`,
-    applicationId: defaults.applicationId,
-    region,
-  };
-  if (httpTimeoutMs !== undefined) settings.httpTimeoutMs = httpTimeoutMs;
-  return settings;
-}
-
-export function checkDexcomShareCredentials(credentials: SourceCredentials): void {
-  const problems: string[] = [];
-  const vendor = (credentials?.vendor ?? {}) as Record<string, unknown>;
-  const check = (key: string, setting: string) => {
-    const value = vendor[key];
-    // A number here means a config loader parsed a numeric password (and may have dropped leading zeros).
-    if (typeof value === 'number') problems.push(`${setting} must be text; quote numeric values`);
-    else if (typeof value !== 'string' || value.trim() === '') problems.push(`${setting} is required`);
-  };
-  check('accountName', 'CONNECT_SHARE_ACCOUNT_NAME');
-  check('password', 'CONNECT_SHARE_PASSWORD');
-  if (problems.length > 0) throw new ConfigError(problems);
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Error mapping
@@ -207,7 +105,7 @@ function unexpected(what: string): SourceRejectedError {
 async function post(ctx: DriverContext<DexcomShareSettings>, phase: Phase, path: string, body: unknown, params?: Record<string, string | number>): Promise<unknown> {
   const client = createHttpClient({
     baseURL: ctx.settings.baseUrl,
-    timeoutMs: ctx.settings.httpTimeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS,
+    timeoutMs: ctx.settings.httpTimeoutMs,
     headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'User-Agent': USER_AGENT },
   });
   let response: AxiosResponse;
@@ -263,12 +161,8 @@ export function transformDexcom(raw: DexcomRaw, cursor: Cursor | null): Batch {
   return { ...emptyBatch(), entries: toEntries(fresh, DEXCOM_DEVICE) };
 }
 
-export const dexcomShareDriver: Driver<DexcomShareSettings, string, DexcomSession> = driverBuilder<DexcomShareSettings>({
-  kind: DEXCOM_KIND,
-  device: DEXCOM_DEVICE,
-  parseSettings: parseDexcomShareSettings,
-  checkCredentials: checkDexcomShareCredentials,
-})
+/** Session and loop behaviour; timings are declared in dexcom-share.vendor.ts. */
+export const dexcomShareSource = driverBuilder<DexcomShareSettings>()
   .supportSession<string, DexcomSession>({
     async authenticate(ctx) {
       const { accountName, password } = ctx.credentials.vendor;
@@ -284,21 +178,11 @@ export const dexcomShareDriver: Driver<DexcomShareSettings, string, DexcomSessio
       if (sessionId === undefined) throw unexpected('session id');
       // The all-zero GUID is how Share says "login failed" with a 200 (share2nightscout-bridge#46).
       if (sessionId === ZERO_GUID) throw new SourceAuthRejectedError('Dexcom Share refused the login (empty session)', 'DEXCOM.AUTH_REJECTED');
-      // Dexcom states no expiry, so none is claimed here; `lifetimeMs` applies.
+      // Dexcom states no expiry, so none is claimed here; the declared session lifetime applies.
       return { session: { sessionId } };
     },
-    lifetimeMs: 24 * HOUR,
   })
-  .registerLoop<DexcomRaw>({
-    name: 'DexcomShare',
-    intervalMs: 5 * MINUTE,
-    // nightscout-connect waited 18 s + U(0, 18 s) after each slot. We poll sooner (10 s + U(0, 8 s)): Share usually
-    // publishes within a few seconds, and a reading not yet there is simply picked up by the next poll's window.
-    align: { lagMs: 10_000, jitterMs: 8_000 },
-    attempts: 3,
-    retry: { baseMs: 30_000, capMs: 5 * MINUTE },
-    backoff: { baseMs: 5 * MINUTE, capMs: 30 * MINUTE },
-    maxLookbackMs: 24 * HOUR,
+  .registerLoop<DexcomRaw>('DexcomShare', {
     async fetch(ctx) {
       const { minutes, maxCount } = readWindow(ctx.now, ctx.since);
       // The session id travels only in this query string, which is never logged.

@@ -9,11 +9,7 @@ import type { Batch, Direction, SgvEntry, Treatment } from '../../domain/records
 import { toIso } from '../../domain/records.js';
 import { SourceAuthRejectedError, SourceRejectedError } from '../../domain/errors.js';
 import { parseWallLabel, resolveWallTime, zoneOffsetMs } from './zoned-time.js';
-
-export const GLOOKO_DEVICE = 'nightscout-connect-glooko';
-
-/** How Glooko's wall-time labels become instants: an IANA zone (DST-aware) or the legacy fixed offset in hours. */
-export type GlookoZone = { kind: 'iana'; zone: string } | { kind: 'fixed'; offsetHours: number };
+import { GLOOKO_DEVICE, type GlookoZone } from './glooko.vendor.js';
 
 /** The three arrays one Glooko fetch returns, still vendor-shaped. */
 export interface GlookoRaw {

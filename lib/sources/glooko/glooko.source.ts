@@ -5,28 +5,19 @@
  * development servers all work.
  */
 import { createHash } from 'node:crypto';
-import { ConfigError, SessionInvalidError, SourceRejectedError } from '../../domain/errors.js';
-import type { SourceCredentials } from '../../domain/source.js';
-import { driverBuilder, type DriverContext } from '../driver.builder.js';
-import { classifyStatus, classifyTransportError, createHttpClient, DEFAULT_HTTP_TIMEOUT_MS, isLoopbackHost, parseRetryAfter } from '../../adapters/http/http.client.js';
+import { SessionInvalidError, SourceRejectedError } from '../../domain/errors.js';
+import type { DriverContext } from '../../ports/driver.port.js';
+import { driverBuilder } from '../driver.builder.js';
+import { classifyStatus, classifyTransportError, createHttpClient, parseRetryAfter } from '../../adapters/http/http.client.js';
 import {
   extractArray,
-  GLOOKO_DEVICE,
   glookoQueryWindow,
   parseSignInBody,
   signInRejection,
   transformGlooko,
   type GlookoRaw,
-  type GlookoZone,
 } from './glooko.parse.js';
-import { isValidTimeZone } from './zoned-time.js';
-
-export interface GlookoSettings {
-  /** Origin of the Glooko API, e.g. https://eu.api.glooko.com (no trailing slash). */
-  baseUrl: string;
-  zone: GlookoZone;
-  httpTimeoutMs: number;
-}
+import { GLOOKO_MAX_LOOKBACK_MS, GLOOKO_SESSION_LIFETIME_MS, type GlookoSettings } from './glooko.vendor.js';
 
 /** Session material: a bearer secret, kept only in the session store. */
 export interface GlookoSession {
@@ -39,15 +30,6 @@ interface GlookoAuth extends GlookoSession {
   expiresAt?: number;
 }
 
-export const GLOOKO_ENV_HOSTS: Record<string, string> = {
-  default: 'api.glooko.com',
-  eu: 'eu.api.glooko.com',
-  development: 'api.glooko.work',
-  production: 'externalapi.glooko.com',
-};
-
-const SESSION_LIFETIME_MS = 24 * 3_600_000;
-const MAX_LOOKBACK_MS = 2 * 24 * 3_600_000;
 /**
  * Every poll re-reads at least this much history: pumps upload to Glooko in batches (when the phone app syncs) and
  * CGM data arrives hours late via Clarity, so events older than the cursor keep appearing. Stable identifiers make
@@ -56,92 +38,6 @@ const MAX_LOOKBACK_MS = 2 * 24 * 3_600_000;
 export const GLOOKO_REREAD_MS = 24 * 3_600_000;
 
 const PREFIX = 'GLOOKO';
-
-export function parseGlookoSettings(raw: Record<string, unknown>): GlookoSettings {
-  const problems: string[] = [];
-  const baseUrl = parseBaseUrl(raw, problems);
-  const zone = parseZone(raw, problems);
-  const httpTimeoutMs = parseTimeout(raw.httpTimeoutMs, problems);
-  if (problems.length > 0 || !baseUrl || !zone) throw new ConfigError(problems);
-  return { baseUrl, zone, httpTimeoutMs };
-}
-
-function parseBaseUrl(raw: Record<string, unknown>, problems: string[]): string | undefined {
-  const server = raw.glookoServer;
-  if (server !== undefined && server !== '') {
-    const text = String(server).trim();
-    let url: URL;
-    try {
-      url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `https://${text}`);
-    } catch {
-      problems.push('CONNECT_GLOOKO_SERVER must be a host name (eu.api.glooko.com) or an https URL');
-      return undefined;
-    }
-    if (url.username || url.password) {
-      problems.push('CONNECT_GLOOKO_SERVER must not contain user information');
-      return undefined;
-    }
-    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
-      problems.push('CONNECT_GLOOKO_SERVER must use https (plain http only for 127.0.0.1/localhost)');
-      return undefined;
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      problems.push('CONNECT_GLOOKO_SERVER must be an https URL');
-      return undefined;
-    }
-    return url.origin;
-  }
-  const env = raw.glookoEnv === undefined || raw.glookoEnv === '' ? 'default' : String(raw.glookoEnv).trim().toLowerCase();
-  const host = GLOOKO_ENV_HOSTS[env];
-  if (!host) {
-    problems.push(`CONNECT_GLOOKO_ENV must be one of ${Object.keys(GLOOKO_ENV_HOSTS).join(', ')}`);
-    return undefined;
-  }
-  return `https://${host}`;
-}
-
-/**
- * The zone is required: Glooko's stamps are local wall time, and guessing UTC would shift every bolus by hours.
- * An IANA zone wins over the legacy fixed offset, since only it follows DST.
- */
-function parseZone(raw: Record<string, unknown>, problems: string[]): GlookoZone | undefined {
-  const zoneText = raw.glookoTimezone === undefined ? '' : String(raw.glookoTimezone).trim();
-  if (zoneText !== '') {
-    if (!isValidTimeZone(zoneText)) {
-      problems.push('CONNECT_GLOOKO_TIMEZONE must be an IANA time zone name such as Europe/Berlin or America/New_York');
-      return undefined;
-    }
-    return { kind: 'iana', zone: zoneText };
-  }
-  const offset = raw.glookoTimezoneOffset;
-  if (offset !== undefined && offset !== '') {
-    const hours = typeof offset === 'number' ? offset : Number(String(offset).trim());
-    if (!Number.isFinite(hours) || hours < -12 || hours > 14 || !Number.isInteger(hours * 4)) {
-      problems.push('CONNECT_GLOOKO_TIMEZONE_OFFSET must be hours from UTC between -12 and 14 in quarter hours (e.g. 1, -5, 5.5); prefer CONNECT_GLOOKO_TIMEZONE');
-      return undefined;
-    }
-    return { kind: 'fixed', offsetHours: hours };
-  }
-  problems.push('CONNECT_GLOOKO_TIMEZONE is required: the IANA time zone of the pump and CGM clocks, e.g. Europe/Berlin (Glooko stamps are local time)');
-  return undefined;
-}
-
-function parseTimeout(value: unknown, problems: string[]): number {
-  if (value === undefined || value === '') return DEFAULT_HTTP_TIMEOUT_MS;
-  const ms = Number(value);
-  if (!Number.isInteger(ms) || ms < 100 || ms > 120_000) {
-    problems.push('httpTimeoutMs must be an integer between 100 and 120000');
-    return DEFAULT_HTTP_TIMEOUT_MS;
-  }
-  return ms;
-}
-
-export function checkGlookoCredentials(credentials: SourceCredentials): void {
-  const problems: string[] = [];
-  if (!nonEmpty(credentials.vendor?.email)) problems.push('CONNECT_GLOOKO_EMAIL is required');
-  if (!nonEmpty(credentials.vendor?.password)) problems.push('CONNECT_GLOOKO_PASSWORD is required');
-  if (problems.length > 0) throw new ConfigError(problems);
-}
 
 /**
  * The device block Glooko's sign-in demands. Serial and device id are derived from the source id so that the
@@ -226,32 +122,19 @@ const ENDPOINTS = [
 
 /** The window one fetch asks for: never shorter than the re-read period, never longer than the look-back. */
 export function glookoFetchStart(since: number, now: number): number {
-  return Math.max(Math.min(since, now - GLOOKO_REREAD_MS), now - MAX_LOOKBACK_MS);
+  return Math.max(Math.min(since, now - GLOOKO_REREAD_MS), now - GLOOKO_MAX_LOOKBACK_MS);
 }
 
-export const glookoDriver = driverBuilder<GlookoSettings>({
-  kind: 'glooko',
-  device: GLOOKO_DEVICE,
-  parseSettings: parseGlookoSettings,
-  checkCredentials: checkGlookoCredentials,
-})
+/** Session and loop behaviour; timings are declared in glooko.vendor.ts. */
+export const glookoSource = driverBuilder<GlookoSettings>()
   .supportSession<GlookoAuth, GlookoSession>({
     authenticate: signIn,
     async authorize(ctx, auth) {
-      const expiresAt = Math.min(auth.expiresAt ?? Infinity, ctx.now + SESSION_LIFETIME_MS);
+      const expiresAt = Math.min(auth.expiresAt ?? Infinity, ctx.now + GLOOKO_SESSION_LIFETIME_MS);
       return { session: { cookie: auth.cookie, glookoCode: auth.glookoCode }, expiresAt };
     },
-    lifetimeMs: SESSION_LIFETIME_MS,
   })
-  .registerLoop<GlookoRaw>({
-    name: 'Glooko',
-    intervalMs: 5 * 60_000,
-    // Glooko publishes in uploads, not on a reading grid, so there is no slot to align to; only spread the polls.
-    align: { lagMs: 0, jitterMs: 30_000 },
-    attempts: 2,
-    retry: { baseMs: 30_000, capMs: 5 * 60_000 },
-    backoff: { baseMs: 5 * 60_000, capMs: 30 * 60_000 },
-    maxLookbackMs: MAX_LOOKBACK_MS,
+  .registerLoop<GlookoRaw>('Glooko', {
     async fetch(ctx) {
       const http = client(ctx.settings);
       const window = glookoQueryWindow(ctx.settings.zone, glookoFetchStart(ctx.since, ctx.now), ctx.now);
@@ -284,7 +167,3 @@ export const glookoDriver = driverBuilder<GlookoSettings>({
     },
   })
   .build();
-
-function nonEmpty(value: unknown): boolean {
-  return typeof value === 'string' && value.trim() !== '';
-}

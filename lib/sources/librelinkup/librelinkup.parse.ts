@@ -81,14 +81,6 @@ export function pickGraphFrame(body: unknown): LibreGraphFrame {
 /** Readings dated further ahead than this are dropped: one would push the cursor past every real reading to come. */
 export const MAX_FUTURE_SKEW_MS = 10 * 60_000;
 
-/**
- * The graph history lags the current reading by 15–20 min, so each poll's graph rows land behind the cursor (which the
- * previous poll's current reading advanced). They stay candidates for an hour, three times the reported lag; the
- * writer skips what Nightscout already holds. Libre readings come once a minute, so two items less than half a
- * minute apart are the same sensor reading (a graph row and the current reading may carry the same minute with
- * different seconds).
- */
-export const LIBRELINKUP_REREAD: RereadWindow = { windowMs: 60 * 60_000, sameReadingMs: 30_000 };
 
 /**
  * graphData rows plus the current reading → SGV entries, oldest first, one per reading, dated after

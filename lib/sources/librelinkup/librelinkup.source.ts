@@ -15,7 +15,6 @@
 import { createHash } from 'node:crypto';
 import type { AxiosInstance, AxiosResponse } from 'axios';
 import {
-  ConfigError,
   SessionInvalidError,
   SourceAuthRejectedError,
   SourceError,
@@ -23,36 +22,12 @@ import {
   SourceRejectedError,
   SourceUnavailableError,
 } from '../../domain/errors.js';
-import type { SourceCredentials } from '../../domain/source.js';
-import { driverBuilder, type Driver, type DriverContext, type SessionGrant } from '../driver.builder.js';
+import type { DriverContext, SessionGrant } from '../../ports/driver.port.js';
+import { driverBuilder, type SourceImplementation } from '../driver.builder.js';
 import { MAX_RETRY_AFTER_MS, classifyStatus, classifyTransportError, createHttpClient, parseRetryAfter } from '../../adapters/http/http.client.js';
-import { LIBRELINKUP_REREAD, libreFrameToBatch, pickGraphFrame, type LibreGraphFrame } from './librelinkup.parse.js';
+import { libreFrameToBatch, pickGraphFrame, type LibreGraphFrame } from './librelinkup.parse.js';
+import { LIBRELINKUP_DEVICE, LIBRELINKUP_REREAD, canonicalRegion, safeLabel, type LibreLinkUpSettings } from './librelinkup.vendor.js';
 
-export const LIBRELINKUP_KIND = 'librelinkup';
-/** nightscout-connect's `CONNECT_SOURCE` value for this vendor. */
-export const LIBRELINKUP_LEGACY_KIND = 'linkup';
-export const LIBRELINKUP_DEVICE = 'nightscout-connect-librelinkup';
-
-/** Abbott's regional API hosts (peers.md §B.1). Overridable per source with CONNECT_LINK_UP_HOSTS. */
-export const LIBRELINKUP_HOSTS: Readonly<Record<string, string>> = {
-  AE: 'api-ae.libreview.io',
-  AP: 'api-ap.libreview.io',
-  AU: 'api-au.libreview.io',
-  CA: 'api-ca.libreview.io',
-  DE: 'api-de.libreview.io',
-  EU: 'api-eu.libreview.io',
-  EU2: 'api-eu2.libreview.io',
-  FR: 'api-fr.libreview.io',
-  JP: 'api-jp.libreview.io',
-  US: 'api-us.libreview.io',
-  LA: 'api-la.libreview.io',
-  RU: 'api.libreview.ru',
-  CN: 'api-cn.myfreestyle.cn',
-};
-const REGION_ALIASES: Record<string, string> = { UK: 'EU2', GB: 'EU2' };
-
-export const DEFAULT_LINK_UP_VERSION = '4.16.0';
-export const DEFAULT_LINK_UP_PRODUCT = 'llu.android';
 /** A mobile browser string: Abbott's edge (Cloudflare) has refused obviously scripted agents. */
 export const DEFAULT_LINK_UP_USER_AGENT =
   'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36';
@@ -63,26 +38,6 @@ const MAX_TERMS_STEPS = 4;
 const DEFAULT_LOCKOUT_MS = 300_000;
 /** Cloudflare's HTTP 430 rate limit: back off for a long time, never loop. */
 const CLOUDFLARE_BACKOFF_MS = 15 * 60_000;
-/** Used only when the login answer has no `authTicket.expires`. */
-const FALLBACK_SESSION_LIFETIME_MS = 60 * 60_000;
-
-export interface LibreLinkUpSettings {
-  /** Upper-case region key (aliases resolved), or undefined when only a server was given. */
-  linkUpRegion?: string;
-  /** Explicit base URL for the first login (wins over the region). */
-  linkUpServer?: string;
-  linkUpVersion: string;
-  linkUpProduct: string;
-  linkUpPatientId?: string;
-  /** Minutes between polls, 1–60. */
-  linkUpInterval: number;
-  linkUpAutoAcceptTerms: boolean;
-  linkUpUserAgent?: string;
-  /** Region → base URL (defaults merged with CONNECT_LINK_UP_HOSTS). */
-  linkUpHosts: Record<string, string>;
-  httpTimeoutMs?: number;
-}
-
 /** Result of a login: secret (holds the ticket). */
 export interface LibreAuth {
   token: string;
@@ -128,136 +83,6 @@ export function inMemoryRegionMemo(limit = 10_000): RegionMemo {
       if (map.size > limit) map.delete(map.keys().next().value as string);
     },
   };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Settings and credentials
-
-export function parseLibreLinkUpSettings(raw: Record<string, unknown>): LibreLinkUpSettings {
-  const problems: string[] = [];
-  const text = (key: string): string | undefined => {
-    const value = raw[key];
-    if (value === undefined || value === null) return undefined;
-    const s = String(value).trim();
-    return s === '' ? undefined : s;
-  };
-
-  // Hosts first: an override may add a region Abbott introduced after this code was written.
-  const hosts: Record<string, string> = {};
-  for (const [region, host] of Object.entries(LIBRELINKUP_HOSTS)) hosts[region] = `https://${host}`;
-  const hostsRaw = raw.linkUpHosts;
-  if (hostsRaw !== undefined && hostsRaw !== null && hostsRaw !== '') {
-    let parsed: unknown = hostsRaw;
-    if (typeof hostsRaw === 'string') {
-      try {
-        parsed = JSON.parse(hostsRaw);
-      } catch {
-        parsed = undefined;
-      }
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      problems.push('CONNECT_LINK_UP_HOSTS must be a JSON object mapping region to host, e.g. {"EU2":"api-eu2.libreview.io"}');
-    } else {
-      for (const [region, host] of Object.entries(parsed as Record<string, unknown>)) {
-        const url = typeof host === 'string' ? normalizeBaseUrl(host) : undefined;
-        if (!url) problems.push(`CONNECT_LINK_UP_HOSTS entry ${safeLabel(region)}: expected a host name or https URL (plain http only for loopback)`);
-        else hosts[canonicalRegion(region)] = url;
-      }
-    }
-  }
-
-  const server = text('linkUpServer');
-  let linkUpServer: string | undefined;
-  if (server !== undefined) {
-    linkUpServer = normalizeBaseUrl(server);
-    if (!linkUpServer) problems.push('CONNECT_LINK_UP_SERVER must be a host name or https URL (plain http only for loopback)');
-  }
-
-  const regionText = text('linkUpRegion');
-  let linkUpRegion: string | undefined;
-  if (regionText !== undefined) {
-    const region = canonicalRegion(regionText);
-    if (hosts[region]) linkUpRegion = region;
-    else problems.push(`CONNECT_LINK_UP_REGION must be one of ${Object.keys(hosts).join(' ')} (UK and GB mean EU2)`);
-  } else if (server === undefined) {
-    linkUpRegion = 'EU';
-  }
-
-  const version = text('linkUpVersion') ?? DEFAULT_LINK_UP_VERSION;
-  if (!/^\d+(\.\d+){1,3}$/.test(version)) problems.push('CONNECT_LINK_UP_VERSION must look like 4.16.0');
-  const product = text('linkUpProduct') ?? DEFAULT_LINK_UP_PRODUCT;
-  if (!/^[A-Za-z0-9._-]{1,40}$/.test(product)) problems.push('CONNECT_LINK_UP_PRODUCT must be a short token such as llu.android or llu.ios');
-
-  const intervalText = text('linkUpInterval');
-  const interval = intervalText === undefined ? 5 : Number(intervalText);
-  if (!Number.isInteger(interval) || interval < 1 || interval > 60) problems.push('CONNECT_LINK_UP_INTERVAL must be a whole number of minutes from 1 to 60 (default 5)');
-
-  const autoText = text('linkUpAutoAcceptTerms');
-  let autoAccept = false;
-  if (autoText !== undefined) {
-    const v = autoText.toLowerCase();
-    if (['true', '1', 'yes', 'on'].includes(v)) autoAccept = true;
-    else if (['false', '0', 'no', 'off'].includes(v)) autoAccept = false;
-    else problems.push('CONNECT_LINK_UP_AUTO_ACCEPT_TERMS must be true or false');
-  }
-
-  const timeoutText = text('httpTimeoutMs');
-  let httpTimeoutMs: number | undefined;
-  if (timeoutText !== undefined) {
-    httpTimeoutMs = Number(timeoutText);
-    if (!Number.isInteger(httpTimeoutMs) || httpTimeoutMs < 100 || httpTimeoutMs > 120_000) problems.push('httpTimeoutMs must be a whole number of ms from 100 to 120000');
-  }
-
-  const userAgent = text('linkUpUserAgent');
-  if (userAgent !== undefined && /[\r\n]/.test(userAgent)) problems.push('CONNECT_LINK_UP_USER_AGENT must be a single line');
-
-  if (problems.length > 0) throw new ConfigError(problems);
-  const patientId = text('linkUpPatientId');
-  return {
-    ...(linkUpRegion !== undefined ? { linkUpRegion } : {}),
-    ...(linkUpServer !== undefined ? { linkUpServer } : {}),
-    linkUpVersion: version,
-    linkUpProduct: product,
-    ...(patientId !== undefined ? { linkUpPatientId: patientId } : {}),
-    linkUpInterval: interval,
-    linkUpAutoAcceptTerms: autoAccept,
-    ...(userAgent !== undefined ? { linkUpUserAgent: userAgent } : {}),
-    linkUpHosts: hosts,
-    ...(httpTimeoutMs !== undefined ? { httpTimeoutMs } : {}),
-  };
-}
-
-export function checkLibreLinkUpCredentials(credentials: SourceCredentials): void {
-  const problems: string[] = [];
-  const vendor = credentials?.vendor ?? {};
-  if (typeof vendor.username !== 'string' || vendor.username.trim() === '') problems.push('CONNECT_LINK_UP_USERNAME (the LibreLinkUp follower e-mail) is required');
-  if (typeof vendor.password !== 'string' || vendor.password === '') problems.push('CONNECT_LINK_UP_PASSWORD is required');
-  if (problems.length > 0) throw new ConfigError(problems);
-}
-
-function canonicalRegion(value: string): string {
-  const upper = value.trim().toUpperCase();
-  return REGION_ALIASES[upper] ?? upper;
-}
-
-/** Host or URL → `https://host[:port][/path]` without a trailing slash; plain http only for loopback. */
-function normalizeBaseUrl(value: string): string | undefined {
-  const trimmed = value.trim();
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) ? trimmed : `https://${trimmed}`;
-  let url: URL;
-  try {
-    url = new URL(withScheme);
-  } catch {
-    return undefined;
-  }
-  if (url.username || url.password || url.search || url.hash) return undefined;
-  const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) return undefined;
-  return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
-}
-
-function safeLabel(value: string): string {
-  return value.replace(/[^A-Za-z0-9_-]/g, '?').slice(0, 16);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -559,33 +384,17 @@ async function fetchGraph(settings: LibreLinkUpSettings, session: LibreSession, 
 }
 
 /**
- * Build the driver. The poll interval is a setting (CONNECT_LINK_UP_INTERVAL), but the loop spec is plain data fixed at
- * build time, so a source with a non-default interval needs `createLibreLinkUpDriver({ intervalMinutes })`.
+ * Session and loop behaviour (timings, including the per-source interval, are declared in librelinkup.vendor.ts). Each
+ * implementation has its own region memo; `libreLinkUpSource` is the process-wide one.
  */
-export function createLibreLinkUpDriver(options: { intervalMinutes?: number; regionMemo?: RegionMemo } = {}): Driver<LibreLinkUpSettings, LibreAuth, LibreSession> {
-  const intervalMs = (options.intervalMinutes ?? 5) * 60_000;
+export function createLibreLinkUpSource(options: { regionMemo?: RegionMemo } = {}): SourceImplementation<LibreLinkUpSettings, LibreAuth, LibreSession> {
   const memo = options.regionMemo ?? inMemoryRegionMemo();
-  return driverBuilder<LibreLinkUpSettings>({
-    kind: LIBRELINKUP_KIND,
-    device: LIBRELINKUP_DEVICE,
-    parseSettings: parseLibreLinkUpSettings,
-    checkCredentials: checkLibreLinkUpCredentials,
-  })
+  return driverBuilder<LibreLinkUpSettings>()
     .supportSession<LibreAuth, LibreSession>({
       authenticate: (ctx) => authenticate(ctx, memo),
       authorize,
-      lifetimeMs: FALLBACK_SESSION_LIFETIME_MS,
     })
-    .registerLoop<LibreGraphFrame>({
-      name: 'LibreLinkUp',
-      intervalMs,
-      align: { lagMs: 10_000, jitterMs: 8_000 },
-      attempts: 3,
-      retry: { baseMs: 60_000, capMs: Math.max(60_000, intervalMs) },
-      backoff: { baseMs: intervalMs, capMs: 30 * 60_000 },
-      maxLookbackMs: 12 * 60 * 60_000,
-      // Graph rows appear 15–20 min behind the current reading, i.e. behind the cursor: keep them for an hour.
-      reread: LIBRELINKUP_REREAD,
+    .registerLoop<LibreGraphFrame>('LibreLinkUp', {
       // `/graph` always answers its whole 12 h window, so `since` is not needed; the transform applies the window.
       fetch: (ctx) => fetchGraph(ctx.settings, ctx.session, ctx.now),
       transform: (raw, ctx) => libreFrameToBatch(raw, { device: LIBRELINKUP_DEVICE, cursor: ctx.cursor, now: ctx.now, reread: LIBRELINKUP_REREAD }),
@@ -593,5 +402,4 @@ export function createLibreLinkUpDriver(options: { intervalMinutes?: number; reg
     .build();
 }
 
-/** Default driver (5-minute interval, in-process region memo). */
-export const libreLinkUpDriver: Driver<LibreLinkUpSettings, LibreAuth, LibreSession> = createLibreLinkUpDriver();
+export const libreLinkUpSource = createLibreLinkUpSource();

@@ -9,11 +9,8 @@ import { createHash } from 'node:crypto';
 import type { Batch, DeviceStatus, Direction, Profile, SgvEntry, Treatment } from '../../domain/records.js';
 import { toIso } from '../../domain/records.js';
 import { SourceRejectedError } from '../../domain/errors.js';
+import { NIGHTSCOUT_SOURCE_DEVICE, type NightscoutCollection } from './nightscout.vendor.js';
 
-export const NIGHTSCOUT_SOURCE_DEVICE = 'nightscout-connect-nightscout';
-
-export type NightscoutCollection = 'entries' | 'treatments' | 'devicestatus' | 'profile';
-export const NIGHTSCOUT_COLLECTIONS: NightscoutCollection[] = ['entries', 'treatments', 'devicestatus', 'profile'];
 
 /** Documents as the source served them, per collection. */
 export interface NightscoutRaw {

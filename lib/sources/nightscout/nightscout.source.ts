@@ -12,32 +12,22 @@
  */
 import { createHash } from 'node:crypto';
 import type { AxiosInstance } from 'axios';
-import { ConfigError, SessionInvalidError, SourceAuthRejectedError, SourceRejectedError } from '../../domain/errors.js';
+import { SessionInvalidError, SourceAuthRejectedError, SourceRejectedError } from '../../domain/errors.js';
 import type { Cursor } from '../../domain/records.js';
 import { toIso } from '../../domain/records.js';
 import type { SourceCredentials } from '../../domain/source.js';
-import { driverBuilder, type DriverContext, type FetchContext } from '../driver.builder.js';
-import { classifyStatus, classifyTransportError, createHttpClient, DEFAULT_HTTP_TIMEOUT_MS, isLoopbackHost, parseRetryAfter } from '../../adapters/http/http.client.js';
+import type { DriverContext, FetchContext } from '../../ports/driver.port.js';
+import { driverBuilder } from '../driver.builder.js';
+import { classifyStatus, classifyTransportError, createHttpClient, parseRetryAfter } from '../../adapters/http/http.client.js';
 import {
   documentInstant,
-  NIGHTSCOUT_COLLECTIONS,
-  NIGHTSCOUT_SOURCE_DEVICE,
   transformNightscout,
   v1Documents,
   v3ApiVersion,
   v3Documents,
-  type NightscoutCollection,
   type NightscoutRaw,
 } from './nightscout.parse.js';
-
-export interface NightscoutSourceSettings {
-  /** Base URL, path kept (sites behind a sub-path), no query, no trailing slash. */
-  endpoint: string;
-  collections: NightscoutCollection[];
-  maxCount: number;
-  apiVersion: 'auto' | 'v1' | 'v3';
-  httpTimeoutMs: number;
-}
+import { NIGHTSCOUT_JWT_LIFETIME_MS, NIGHTSCOUT_MAX_LOOKBACK_MS, type NightscoutCollection, type NightscoutSourceSettings } from './nightscout.vendor.js';
 
 /**
  * Session material. With a token: the JWT (a bearer secret, kept only in the session store). With only an API
@@ -48,8 +38,7 @@ export type NightscoutSourceSession = { mode: 'jwt'; jwt: string; api: 'v1' | 'v
 type NightscoutSourceAuth = { mode: 'jwt'; jwt: string; exp?: number } | { mode: 'apiSecret' };
 
 const PREFIX = 'NIGHTSCOUT_SOURCE';
-const JWT_LIFETIME_MS = 8 * 3_600_000;
-const MAX_LOOKBACK_MS = 2 * 24 * 3_600_000;
+const JWT_LIFETIME_MS = NIGHTSCOUT_JWT_LIFETIME_MS;
 /** Pages per collection and frame; 20 × 1000 documents in two days is far beyond any real uploader. */
 const MAX_PAGES = 20;
 const USER_AGENT = 'nightscout-connect-serverless (Nightscout source)';
@@ -60,84 +49,6 @@ const CURSOR_KEY: Record<NightscoutCollection, keyof Cursor> = {
   devicestatus: 'devicestatus',
   profile: 'profiles',
 };
-
-export function parseNightscoutSourceSettings(raw: Record<string, unknown>): NightscoutSourceSettings {
-  const problems: string[] = [];
-  const endpoint = parseEndpoint(raw.sourceEndpoint, problems);
-  const collections = parseCollections(raw.sourceCollections, problems);
-  const maxCount = parseInteger(raw.sourceMaxCount, 1000, 1, 1000, 'CONNECT_SOURCE_MAX_COUNT', problems);
-  const httpTimeoutMs = parseInteger(raw.httpTimeoutMs, DEFAULT_HTTP_TIMEOUT_MS, 100, 120_000, 'httpTimeoutMs', problems);
-  const version = raw.sourceApiVersion === undefined || raw.sourceApiVersion === '' ? 'auto' : String(raw.sourceApiVersion).trim().toLowerCase();
-  if (version !== 'auto' && version !== 'v1' && version !== 'v3') problems.push('CONNECT_SOURCE_API_VERSION must be auto, v1 or v3');
-  if (problems.length > 0 || !endpoint) throw new ConfigError(problems);
-  return { endpoint, collections, maxCount, apiVersion: version as NightscoutSourceSettings['apiVersion'], httpTimeoutMs };
-}
-
-function parseEndpoint(value: unknown, problems: string[]): string | undefined {
-  const text = value === undefined || value === null ? '' : String(value).trim();
-  if (text === '') {
-    problems.push('CONNECT_SOURCE_ENDPOINT is required: the source Nightscout URL, e.g. https://source.example.org');
-    return undefined;
-  }
-  // Never echo the value: it may still carry a token.
-  if (/[?&]token=/i.test(text)) {
-    problems.push('CONNECT_SOURCE_ENDPOINT still contains ?token=; the access token belongs in the credentials (vendor.token), not in settings');
-    return undefined;
-  }
-  let url: URL;
-  try {
-    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `https://${text}`);
-  } catch {
-    problems.push('CONNECT_SOURCE_ENDPOINT must be an https URL');
-    return undefined;
-  }
-  if (url.username || url.password) {
-    problems.push('CONNECT_SOURCE_ENDPOINT must not contain user information; put the token or API secret in the credentials');
-    return undefined;
-  }
-  const loopback = isLoopbackHost(url.hostname);
-  if (!(url.protocol === 'https:' || (url.protocol === 'http:' && loopback))) {
-    problems.push('CONNECT_SOURCE_ENDPOINT must use https (plain http only for 127.0.0.1/localhost)');
-    return undefined;
-  }
-  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
-}
-
-function parseCollections(value: unknown, problems: string[]): NightscoutCollection[] {
-  if (value === undefined || value === null || String(value).trim() === '') return [...NIGHTSCOUT_COLLECTIONS];
-  const chosen = new Set<NightscoutCollection>();
-  for (const part of String(value).split(',').map((p) => p.trim().toLowerCase()).filter(Boolean)) {
-    const name = part === 'profiles' ? 'profile' : part;
-    if ((NIGHTSCOUT_COLLECTIONS as string[]).includes(name)) chosen.add(name as NightscoutCollection);
-    else problems.push(`CONNECT_SOURCE_COLLECTIONS must list some of ${NIGHTSCOUT_COLLECTIONS.join(', ')}`);
-  }
-  if (chosen.size === 0 && problems.length === 0) problems.push('CONNECT_SOURCE_COLLECTIONS names no collection');
-  return NIGHTSCOUT_COLLECTIONS.filter((c) => chosen.has(c));
-}
-
-function parseInteger(value: unknown, fallback: number, min: number, max: number, name: string, problems: string[]): number {
-  if (value === undefined || value === null || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    problems.push(`${name} must be an integer between ${min} and ${max}`);
-    return fallback;
-  }
-  return n;
-}
-
-export function checkNightscoutSourceCredentials(credentials: SourceCredentials): void {
-  const token = credentials.vendor?.token;
-  const secret = credentials.vendor?.apiSecret;
-  const hasToken = typeof token === 'string' && token.trim() !== '';
-  const hasSecret = typeof secret === 'string' && secret !== '';
-  if (!hasToken && !hasSecret) {
-    throw new ConfigError(['the source Nightscout needs an access token (?token= on CONNECT_SOURCE_ENDPOINT) or CONNECT_SOURCE_API_SECRET']);
-  }
-  // Nightscout refuses to start with a shorter API_SECRET, so a shorter one cannot be right.
-  if (!hasToken && hasSecret && secret.length < 12) {
-    throw new ConfigError(['CONNECT_SOURCE_API_SECRET must be at least 12 characters (Nightscout requires it)']);
-  }
-}
 
 function client(settings: NightscoutSourceSettings, headers: Record<string, string> = {}): AxiosInstance {
   return createHttpClient({
@@ -316,28 +227,16 @@ async function fetchV3(
 /** Per collection: from its own cursor (else the frame's lower bound), never beyond the look-back. */
 export function collectionStart(cursor: Cursor | null, collection: NightscoutCollection, since: number, now: number): number {
   const own = cursor?.[CURSOR_KEY[collection]];
-  return Math.max(own ?? since, now - MAX_LOOKBACK_MS);
+  return Math.max(own ?? since, now - NIGHTSCOUT_MAX_LOOKBACK_MS);
 }
 
-export const nightscoutSourceDriver = driverBuilder<NightscoutSourceSettings>({
-  kind: 'nightscout',
-  device: NIGHTSCOUT_SOURCE_DEVICE,
-  parseSettings: parseNightscoutSourceSettings,
-  checkCredentials: checkNightscoutSourceCredentials,
-})
+/** Session and loop behaviour; timings are declared in nightscout.vendor.ts. */
+export const nightscoutSource = driverBuilder<NightscoutSourceSettings>()
   .supportSession<NightscoutSourceAuth, NightscoutSourceSession>({
     authenticate,
     authorize,
-    lifetimeMs: JWT_LIFETIME_MS,
   })
-  .registerLoop<NightscoutRaw>({
-    name: 'Nightscout',
-    intervalMs: 5 * 60_000,
-    align: { lagMs: 18_000, jitterMs: 18_000 },
-    attempts: 4,
-    retry: { baseMs: 10_000, capMs: 5 * 60_000 },
-    backoff: { baseMs: 5 * 60_000, capMs: 30 * 60_000 },
-    maxLookbackMs: MAX_LOOKBACK_MS,
+  .registerLoop<NightscoutRaw>('Nightscout', {
     async fetch(ctx) {
       const http = client(ctx.settings, authHeaders(ctx));
       const raw: NightscoutRaw = { entries: [], treatments: [], devicestatus: [], profile: [] };

@@ -1,5 +1,5 @@
 /**
- * The per-source benchmark's pure parts: which freshness aim a kind gets (derived from the drivers' declared
+ * The per-source benchmark's pure parts: which freshness aim a kind gets (derived from the vendors' declared
  * schedules), the login allowance of a short run, the settled bound of the end-to-end count, and how a kind's
  * counters become figures with aims and `met`.
  */
@@ -63,6 +63,8 @@ describe('freshnessAim', () => {
 
   it('reads the schedules from the registered drivers: every kind has one, Dexcom Share keeps the issue aim', () => {
     const ref = scheduleOf('dexcomshare');
+    // The kinds come from the scenarios found in local/vendors: every vendor has one.
+    expect(SOURCE_KINDS).toEqual(expect.arrayContaining(['dexcomshare', 'librelinkup', 'glooko', 'nightscout', 'minimedcarelink']));
     for (const kind of SOURCE_KINDS) {
       const s = scheduleOf(kind);
       expect(s.intervalMs).toBeGreaterThan(0);
@@ -121,7 +123,7 @@ describe('kindFigures', () => {
   });
 
   it('divides vendor data requests by new readings and applies polls per reading × requests per poll', () => {
-    const requestsPerPoll = AIMS.glooko.requestsPerPoll ?? Number.NaN;
+    const requestsPerPoll = AIMS.glooko?.requestsPerPoll ?? Number.NaN;
     const within = result({ kind: 'glooko', schedule: schedule(0, 30_000), vendor: { logins: 4, dataRequests: 300 }, newReadingsWritten: 100 });
     const f = byId(kindFigures(within, reference), 'vendor.requestsPerNewReading');
     expect(f.value).toBe(3);

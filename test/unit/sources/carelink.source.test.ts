@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../lib/domain/errors.js';
-import { careLinkDriver } from '../../../lib/sources/carelink/carelink.source.js';
-import { toMachineSpec } from '../../../lib/sources/driver.builder.js';
+import { careLinkSource } from '../../../lib/sources/carelink/carelink.source.js';
+import { careLinkVendor } from '../../../lib/sources/carelink/carelink.vendor.js';
+import { assembleDriver } from '../../../lib/sources/driver.builder.js';
+import { specFor } from '../../../lib/sources/vendor.catalog.js';
+
+const careLinkDriver = assembleDriver(careLinkVendor, careLinkSource, {});
 
 function problems(fn: () => unknown): string {
   try {
@@ -62,7 +66,7 @@ describe('CareLink credentials', () => {
 describe('CareLink machine spec', () => {
   it('polls every 5 min, 68 s + up to 18 s after each slot, 3 attempts, capped backoffs, 24 h look-back', () => {
     expect(careLinkDriver.kind).toBe('minimedcarelink');
-    expect(toMachineSpec(careLinkDriver)).toEqual({
+    expect(specFor({ kind: 'minimedcarelink', settings: {} })).toEqual({
       kind: 'minimedcarelink',
       sessionLifetimeMs: 15 * 60_000,
       loops: [{

@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseDexcomDate, parseGlucoseValuesDetailed, toEntries } from '../../../lib/sources/dexcom-share/dexcom-share.parse.js';
-import { DEXCOM_DEVICE } from '../../../lib/sources/dexcom-share/dexcom-share.source.js';
+import { DEXCOM_DEVICE } from '../../../lib/sources/dexcom-share/dexcom-share.vendor.js';
 
 interface Case {
   zone: string;

@@ -1,13 +1,12 @@
 // Pure parts of the Dexcom Share driver: settings, credential checks, read window, transform, code mapping, loop spec.
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../lib/domain/errors.js';
-import { toMachineSpec, type Driver } from '../../../lib/sources/driver.builder.js';
-import {
-  DEXCOM_DEVICE,
-  dexcomShareDriver,
-  mapShareCode,
-  readWindow,
-} from '../../../lib/sources/dexcom-share/dexcom-share.source.js';
+import { assembleDriver } from '../../../lib/sources/driver.builder.js';
+import { dexcomShareSource, mapShareCode, readWindow } from '../../../lib/sources/dexcom-share/dexcom-share.source.js';
+import { DEXCOM_DEVICE, dexcomShareVendor } from '../../../lib/sources/dexcom-share/dexcom-share.vendor.js';
+import { specFor } from '../../../lib/sources/vendor.catalog.js';
+
+const dexcomShareDriver = assembleDriver(dexcomShareVendor, dexcomShareSource, {});
 
 const US_APP = 'd89443d2-327c-4a6f-89e5-496bbb0317db';
 const JP_APP = 'd8665ade-9673-4e27-9ff6-92db4ce13d13';
@@ -142,7 +141,7 @@ describe('mapShareCode', () => {
 
 describe('driver spec', () => {
   it('declares one DexcomShare loop with the agreed timings', () => {
-    expect(toMachineSpec(dexcomShareDriver as Driver)).toEqual({
+    expect(specFor({ kind: 'dexcomshare', settings: {} })).toEqual({
       kind: 'dexcomshare',
       sessionLifetimeMs: 24 * 3_600_000,
       loops: [{

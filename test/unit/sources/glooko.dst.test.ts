@@ -10,7 +10,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { transformGlooko } from '../../../lib/sources/glooko/glooko.parse.js';
-import { parseGlookoSettings } from '../../../lib/sources/glooko/glooko.source.js';
+import { glookoVendor } from '../../../lib/sources/glooko/glooko.vendor.js';
+
+const parseGlookoSettings = glookoVendor.parseSettings;
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

@@ -9,16 +9,14 @@ import {
   toDirection,
   transformGlooko,
   type GlookoRaw,
-  type GlookoZone,
 } from '../../../lib/sources/glooko/glooko.parse.js';
-import {
-  checkGlookoCredentials,
-  glookoDeviceInformation,
-  glookoDriver,
-  glookoFetchStart,
-  parseGlookoSettings,
-  readSetCookies,
-} from '../../../lib/sources/glooko/glooko.source.js';
+import { glookoDeviceInformation, glookoFetchStart, glookoSource, readSetCookies } from '../../../lib/sources/glooko/glooko.source.js';
+import { glookoVendor, type GlookoZone } from '../../../lib/sources/glooko/glooko.vendor.js';
+import { assembleDriver } from '../../../lib/sources/driver.builder.js';
+
+const glookoDriver = assembleDriver(glookoVendor, glookoSource, {});
+const parseGlookoSettings = glookoVendor.parseSettings;
+const checkGlookoCredentials = glookoVendor.checkCredentials;
 
 const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`../../fixtures/glooko/${name}`, import.meta.url), 'utf8'));
 const berlin: GlookoZone = { kind: 'iana', zone: 'Europe/Berlin' };

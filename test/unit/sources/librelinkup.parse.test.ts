@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { LIBRELINKUP_REREAD } from '../../../lib/sources/librelinkup/librelinkup.vendor.js';
 import {
-  LIBRELINKUP_REREAD,
   libreFrameToBatch,
   mapTrendArrow,
   parseFactoryTimestamp,

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../lib/domain/errors.js';
-import { toMachineSpec } from '../../../lib/sources/driver.builder.js';
-import {
-  checkLibreLinkUpCredentials,
-  libreLinkUpDriver,
-  parseLibreLinkUpSettings,
-} from '../../../lib/sources/librelinkup/librelinkup.source.js';
+import { assembleDriver } from '../../../lib/sources/driver.builder.js';
+import { libreLinkUpSource } from '../../../lib/sources/librelinkup/librelinkup.source.js';
+import { libreLinkUpVendor } from '../../../lib/sources/librelinkup/librelinkup.vendor.js';
+import { specFor } from '../../../lib/sources/vendor.catalog.js';
+
+const libreLinkUpDriver = assembleDriver(libreLinkUpVendor, libreLinkUpSource, {});
+const parseLibreLinkUpSettings = libreLinkUpVendor.parseSettings;
+const checkLibreLinkUpCredentials = libreLinkUpVendor.checkCredentials;
 
 function configError(run: () => unknown): ConfigError {
   try {
@@ -90,7 +92,7 @@ describe('libreLinkUpDriver', () => {
   it('is the librelinkup kind with its device and a plain-data machine spec', () => {
     expect(libreLinkUpDriver.kind).toBe('librelinkup');
     expect(libreLinkUpDriver.device).toBe('nightscout-connect-librelinkup');
-    const spec = toMachineSpec(libreLinkUpDriver);
+    const spec = specFor({ kind: 'linkup', settings: {} });
     expect(spec.sessionLifetimeMs).toBe(60 * 60_000);
     expect(JSON.parse(JSON.stringify(spec))).toEqual(spec);
     expect(spec.loops.map((l) => l.name)).toEqual(['LibreLinkUp']);

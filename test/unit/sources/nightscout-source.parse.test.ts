@@ -10,12 +10,13 @@ import {
   v3Documents,
   type NightscoutRaw,
 } from '../../../lib/sources/nightscout/nightscout.parse.js';
-import {
-  checkNightscoutSourceCredentials,
-  collectionStart,
-  nightscoutSourceDriver,
-  parseNightscoutSourceSettings,
-} from '../../../lib/sources/nightscout/nightscout.source.js';
+import { collectionStart, nightscoutSource } from '../../../lib/sources/nightscout/nightscout.source.js';
+import { nightscoutVendor } from '../../../lib/sources/nightscout/nightscout.vendor.js';
+import { assembleDriver } from '../../../lib/sources/driver.builder.js';
+
+const nightscoutSourceDriver = assembleDriver(nightscoutVendor, nightscoutSource, {});
+const parseNightscoutSourceSettings = nightscoutVendor.parseSettings;
+const checkNightscoutSourceCredentials = nightscoutVendor.checkCredentials;
 
 const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`../../fixtures/nightscout-source/${name}`, import.meta.url), 'utf8'));
 const empty: NightscoutRaw = { entries: [], treatments: [], devicestatus: [], profile: [] };
