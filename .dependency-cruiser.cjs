@@ -27,7 +27,8 @@ module.exports = {
     },
     {
       name: 'bench-does-not-import-infra',
-      comment: 'The bench measures what deploys through lib/config (bundling options, deployment defaults), not the CDK app.',
+      comment:
+        'The bench measures what deploys through lib/config (bundling options, deployment defaults), not the CDK app.',
       severity: 'error',
       from: { path: '^bench/' },
       to: { path: '^infra/' },
@@ -62,7 +63,8 @@ module.exports = {
     },
     {
       name: 'adapters-implement-ports',
-      comment: 'Adapters implement ports: they may use the domain, ports and other adapters, never use cases or vendors.',
+      comment:
+        'Adapters implement ports: they may use the domain, ports and other adapters, never use cases or vendors.',
       severity: 'error',
       from: { path: '^lib/adapters/' },
       to: { path: '^lib/(app|sources|machines|runtime|cli|config)/' },
@@ -108,7 +110,12 @@ module.exports = {
         'A vendor declaration (and the registry, catalog, builder and settings fields it uses) is what the tick loads: ' +
         'no HTTP client, no driver implementation except through its lazy load() (a dynamic import).',
       severity: 'error',
-      from: { path: ['\\.vendor\\.ts$', '^lib/sources/(vendor\\.(declaration|registry|catalog)|settings\\.fields|driver\\.builder)\\.ts$'] },
+      from: {
+        path: [
+          '\\.vendor\\.ts$',
+          '^lib/sources/(vendor\\.(declaration|registry|catalog)|settings\\.fields|driver\\.builder)\\.ts$',
+        ],
+      },
       to: {
         path: ['\\.source\\.ts$', '^lib/adapters/http/http\\.client\\.ts$', '^node_modules/axios/'],
         dependencyTypesNot: ['dynamic-import'],

@@ -12,7 +12,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { FUNCTION_BUNDLING, LAMBDA_FUNCTIONS, LAMBDA_NODE_OPTIONS, type FunctionBundling, type LambdaFunctionName } from '../lib/config/bundling.config.js';
+import {
+  FUNCTION_BUNDLING,
+  type FunctionBundling,
+  LAMBDA_FUNCTIONS,
+  LAMBDA_NODE_OPTIONS,
+  type LambdaFunctionName,
+} from '../lib/config/bundling.config.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const run = promisify(execFile);
@@ -76,7 +82,11 @@ export function packageOf(input: string): string {
 }
 
 /** Builds one function exactly as deployed (bundling.config.ts) into `outDir`. */
-export async function buildBundle(fn: LambdaFunctionName, outDir: string, bundling: FunctionBundling = FUNCTION_BUNDLING[fn]): Promise<BuiltBundle> {
+export async function buildBundle(
+  fn: LambdaFunctionName,
+  outDir: string,
+  bundling: FunctionBundling = FUNCTION_BUNDLING[fn],
+): Promise<BuiltBundle> {
   const esbuild = await import('esbuild');
   const file = path.join(outDir, 'index.mjs');
   const t0 = performance.now();
@@ -102,10 +112,15 @@ export async function buildBundle(fn: LambdaFunctionName, outDir: string, bundli
   const buildMs = performance.now() - t0;
   const inputs: Record<string, number> = {};
   for (const output of Object.values(out.metafile.outputs)) {
-    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) inputs[input] = (inputs[input] ?? 0) + bytesInOutput;
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs))
+      inputs[input] = (inputs[input] ?? 0) + bytesInOutput;
   }
   return {
-    function: fn, entry: bundling.entry, file, buildMs, inputs,
+    function: fn,
+    entry: bundling.entry,
+    file,
+    buildMs,
+    inputs,
     bytes: readFileSync(file).byteLength,
     sourceMapBytes: existsSync(`${file}.map`) ? readFileSync(`${file}.map`).byteLength : 0,
   };
@@ -115,7 +130,10 @@ export async function buildBundle(fn: LambdaFunctionName, outDir: string, bundli
  * Imports `file` in a fresh `node` process with the functions' NODE_OPTIONS and `env`; resolves with the time the
  * import took and the type of the `handler` export. Rejects with the child's stderr if loading throws.
  */
-export async function coldImport(file: string, env: Record<string, string> = { ...DUMMY_LAMBDA_ENV }): Promise<{ ms: number; cpuMs: number; handlerType: string }> {
+export async function coldImport(
+  file: string,
+  env: Record<string, string> = { ...DUMMY_LAMBDA_ENV },
+): Promise<{ ms: number; cpuMs: number; handlerType: string }> {
   const script =
     `const c0 = process.cpuUsage(); const t0 = performance.now(); const m = await import(${JSON.stringify(pathToFileURL(file).href)}); ` +
     'const ms = performance.now() - t0; const c = process.cpuUsage(c0); ' +
@@ -132,7 +150,9 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-export async function runBundleBench(options: { initRuns?: number; functions?: readonly LambdaFunctionName[] } = {}): Promise<BundleResult[]> {
+export async function runBundleBench(
+  options: { initRuns?: number; functions?: readonly LambdaFunctionName[] } = {},
+): Promise<BundleResult[]> {
   const { gzipSync } = await import('node:zlib');
   const initRuns = options.initRuns ?? INIT_RUNS;
   const results: BundleResult[] = [];
@@ -144,13 +164,18 @@ export async function runBundleBench(options: { initRuns?: number; functions?: r
       const initCpuSamplesMs: number[] = [];
       for (let i = 0; i < initRuns; i++) {
         const { ms, cpuMs, handlerType } = await coldImport(built.file);
-        if (handlerType !== 'function') throw new Error(`${built.entry}: the bundle exports no handler function (got ${handlerType})`);
+        if (handlerType !== 'function')
+          throw new Error(`${built.entry}: the bundle exports no handler function (got ${handlerType})`);
         initSamplesMs.push(+ms.toFixed(1));
         initCpuSamplesMs.push(+cpuMs.toFixed(1));
       }
       const byPackage = new Map<string, number>();
-      for (const [input, bytes] of Object.entries(built.inputs)) byPackage.set(packageOf(input), (byPackage.get(packageOf(input)) ?? 0) + bytes);
-      const topPackages = [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([name, bytes]) => ({ name, bytes }));
+      for (const [input, bytes] of Object.entries(built.inputs))
+        byPackage.set(packageOf(input), (byPackage.get(packageOf(input)) ?? 0) + bytes);
+      const topPackages = [...byPackage]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 8)
+        .map(([name, bytes]) => ({ name, bytes }));
       const { file: _file, inputs: _inputs, ...rest } = built;
       results.push({
         ...rest,

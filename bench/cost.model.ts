@@ -151,14 +151,20 @@ export function credentialShards(sources: number): number {
  * at least one. Each warm container reads each shard once per cache TTL.
  */
 export function warmContainers(sources: number, p: CycleProfile, a: DeploymentAssumptions): number {
-  const perFunctionPerSecond = (sources * CYCLES_PER_MONTH * (p.lambdaInvocations / a.secretReadingFunctions)) / SECONDS_PER_MONTH;
+  const perFunctionPerSecond =
+    (sources * CYCLES_PER_MONTH * (p.lambdaInvocations / a.secretReadingFunctions)) / SECONDS_PER_MONTH;
   return Math.max(1, Math.ceil(perFunctionPerSecond * a.invocationSeconds));
 }
 
 /** Per-deployment monthly costs that do not scale per cycle (secrets scale in steps of 100 sources). */
-export function fixedMonthly(sources: number, p: CycleProfile, a: DeploymentAssumptions = DEFAULT_ASSUMPTIONS): FixedItems {
+export function fixedMonthly(
+  sources: number,
+  p: CycleProfile,
+  a: DeploymentAssumptions = DEFAULT_ASSUMPTIONS,
+): FixedItems {
   const shards = credentialShards(sources);
-  const reads = a.secretReadingFunctions * shards * (HOURS_PER_MONTH / a.secretCacheHours) * warmContainers(sources, p, a);
+  const reads =
+    a.secretReadingFunctions * shards * (HOURS_PER_MONTH / a.secretCacheHours) * warmContainers(sources, p, a);
   return {
     tickRequests: TICKS_PER_MONTH * PRICES.lambdaRequest,
     tickDuration: TICKS_PER_MONTH * a.memoryGb * a.tickSeconds * PRICES.lambdaArmGbSecond,
@@ -182,14 +188,22 @@ export interface CostRow {
 
 export function costFor(sources: number, p: CycleProfile, a: DeploymentAssumptions = DEFAULT_ASSUMPTIONS): CostRow {
   const perCycle = cycleCost(p, a);
-  const variable = Object.fromEntries(Object.entries(perCycle).map(([k, v]) => [k, v * CYCLES_PER_MONTH])) as unknown as LineItems;
+  const variable = Object.fromEntries(
+    Object.entries(perCycle).map(([k, v]) => [k, v * CYCLES_PER_MONTH]),
+  ) as unknown as LineItems;
   const fixed = fixedMonthly(sources, p, a);
   const variablePerSourceMonth = sum(variable);
   const fixedPerDeploymentMonth = sum(fixed);
   const totalMonth = variablePerSourceMonth * sources + fixedPerDeploymentMonth;
   return {
-    sources, credentialShards: credentialShards(sources), variablePerSourceMonth, fixedPerDeploymentMonth, totalMonth,
-    perSourceMonth: totalMonth / sources, variable, fixed,
+    sources,
+    credentialShards: credentialShards(sources),
+    variablePerSourceMonth,
+    fixedPerDeploymentMonth,
+    totalMonth,
+    perSourceMonth: totalMonth / sources,
+    variable,
+    fixed,
   };
 }
 

@@ -36,10 +36,16 @@ export function mergeSection(existing: ResultsFile | undefined, section: Section
   const key = section.key ?? section.name;
   const ours = (f: ResultsFigure) => f.id.startsWith(prefix);
   for (const f of section.figures) {
-    if (!ours(f)) throw new Error(`figure ${f.id} does not belong to section ${section.name} (ids start with "${prefix}")`);
+    if (!ours(f))
+      throw new Error(`figure ${f.id} does not belong to section ${section.name} (ids start with "${prefix}")`);
   }
   if (!existing) {
-    return { ...section.run, figures: section.figures, details: { [key]: section.details }, sections: { [key]: section.run } };
+    return {
+      ...section.run,
+      figures: section.figures,
+      details: { [key]: section.details },
+      sections: { [key]: section.run },
+    };
   }
   const at = existing.figures.findIndex(ours);
   const others = existing.figures.filter((f) => !ours(f));

@@ -1,4 +1,9 @@
 import { createHash } from 'node:crypto';
+import type { SourceRecord } from '../lib/ports/source.store.port.js';
+import { DEXCOM_DEVICE } from '../lib/sources/dexcom-share/dexcom-share.vendor.js';
+import { type MeteredCommand, meterCapacity } from '../local/aws-instrumentation.js';
+import { percentile } from '../local/recording.observability.js';
+import { countReadings, type Scenario, startScenario } from '../local/scenarios.js';
 /**
  * Figures 3, 5, 6 and 7 from one simulated run: N Dexcom Share sources (each its own simulator instance and
  * account) through the real tick, fetch-frame and persist handlers on a simulated clock (createSimWorld: real
@@ -11,12 +16,7 @@ import { createHash } from 'node:crypto';
  * entries. One Nightscout per source is also what a real deployment looks like (one site per person).
  */
 import { createSimWorld, type SimWorld } from '../local/sim-runner.js';
-import { countReadings, startScenario, type Scenario } from '../local/scenarios.js';
-import { percentile } from '../local/recording.observability.js';
-import { DEXCOM_DEVICE } from '../lib/sources/dexcom-share/dexcom-share.vendor.js';
-import type { SourceRecord } from '../lib/ports/source.store.port.js';
-import { dynamoItemBytes, indexWriteUnits, type IndexKey } from './cost.model.js';
-import { meterCapacity, type MeteredCommand } from '../local/aws-instrumentation.js';
+import { dynamoItemBytes, type IndexKey, indexWriteUnits } from './cost.model.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -42,11 +42,26 @@ export interface SimBenchResult {
   readsPerNewReading: number;
   newReadingsWritten: number;
   dlqDepth: number;
-  log: { infoLines: number; debugLines: number; infoBytes: number; infoBytesPerCycle: number; infoLinesPerCycle: number };
+  log: {
+    infoLines: number;
+    debugLines: number;
+    infoBytes: number;
+    infoBytesPerCycle: number;
+    infoLinesPerCycle: number;
+  };
   itemBytes: { mean: number; max: number };
   invocationsPerCycle: number;
   dueItemsPerCycle: number;
-  capacity: CapacityTally & { perCycle: { tableWru: number; indexWru: number; rru: number; stateSaves: number; traceWrites: number; indexMoves: number } };
+  capacity: CapacityTally & {
+    perCycle: {
+      tableWru: number;
+      indexWru: number;
+      rru: number;
+      stateSaves: number;
+      traceWrites: number;
+      indexMoves: number;
+    };
+  };
 }
 
 export interface CapacityTally {
@@ -69,13 +84,22 @@ const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem',
  * fail are not seen here (AWS still bills them); they are rare (version conflicts) and counted in the log instead.
  */
 export class CapacityMeter {
-  tally: CapacityTally = { tableWru: 0, indexWru: 0, rru: 0, dueQueryRru: 0, stateSaves: 0, traceWrites: 0, indexMoves: 0 };
+  tally: CapacityTally = {
+    tableWru: 0,
+    indexWru: 0,
+    rru: 0,
+    dueQueryRru: 0,
+    stateSaves: 0,
+    traceWrites: 0,
+    indexMoves: 0,
+  };
   private readonly indexKeys = new Map<string, IndexKey>();
 
   observe = (command: MeteredCommand): void => {
     const t = this.tally;
     if (WRITES.has(command.operation)) t.tableWru += command.capacityUnits;
-    else if (command.operation === 'Query' && command.input.IndexName !== undefined) t.dueQueryRru += command.capacityUnits;
+    else if (command.operation === 'Query' && command.input.IndexName !== undefined)
+      t.dueQueryRru += command.capacityUnits;
     else t.rru += command.capacityUnits;
     const item = command.input.Item as Record<string, { S?: string; N?: string }> | undefined;
     const key = (command.input.Key ?? item) as Record<string, { S?: string }> | undefined;
@@ -84,7 +108,10 @@ export class CapacityMeter {
     if (!pk) return;
     if (sk.startsWith('TRACE#') && command.operation === 'PutItem') t.traceWrites++;
     if (sk !== 'STATE' || (command.operation !== 'PutItem' && command.operation !== 'DeleteItem')) return;
-    const after: IndexKey = command.operation === 'PutItem' && item?.dueShard?.S && item.nextDueAt?.N ? `${item.dueShard.S}|${item.nextDueAt.N}` : undefined;
+    const after: IndexKey =
+      command.operation === 'PutItem' && item?.dueShard?.S && item.nextDueAt?.N
+        ? `${item.dueShard.S}|${item.nextDueAt.N}`
+        : undefined;
     const units = indexWriteUnits(this.indexKeys.get(pk), after);
     this.indexKeys.set(pk, after);
     t.indexWru += units;
@@ -114,13 +141,19 @@ export function observeRun(world: SimWorld, liveFrom: number) {
     else excluded++;
   };
   const tick = world.tick.bind(world);
-  world.tick = async () => { ticks++; await tick(); };
+  world.tick = async () => {
+    ticks++;
+    await tick();
+  };
   return {
     live,
     ticks: () => ticks,
     freshness: () => ({
-      samples: live.length, excludedBackfillSamples: excluded,
-      p50Ms: percentile(live, 50), p95Ms: percentile(live, 95), maxMs: live.length ? Math.max(...live) : undefined,
+      samples: live.length,
+      excludedBackfillSamples: excluded,
+      p50Ms: percentile(live, 50),
+      p95Ms: percentile(live, 95),
+      maxMs: live.length ? Math.max(...live) : undefined,
     }),
   };
 }
@@ -130,7 +163,12 @@ export function sensorPhaseMs(id: string): number {
   return createHash('sha256').update(id).digest().readUInt32BE(0) % (5 * 60_000);
 }
 
-export async function runSimulatedBench(opts: { sources: number; hours: number; batchingWindowMs?: number; onProgress?: (line: string) => void }): Promise<SimBenchResult> {
+export async function runSimulatedBench(opts: {
+  sources: number;
+  hours: number;
+  batchingWindowMs?: number;
+  onProgress?: (line: string) => void;
+}): Promise<SimBenchResult> {
   const start = Date.UTC(2026, 10, 23, 6, 0, 7);
   const until = start + opts.hours * HOUR;
   const wall0 = performance.now();
@@ -159,7 +197,9 @@ export async function runSimulatedBench(opts: { sources: number; hours: number; 
     const step = Math.max(HOUR, Math.floor(opts.hours / 6) * HOUR);
     for (let t = start + step; ; t += step) {
       await world.runUntil(Math.min(t, until));
-      opts.onProgress?.(`  simulated ${((Math.min(t, until) - start) / HOUR).toFixed(0)}/${opts.hours} h, ${((performance.now() - wall0) / 1000).toFixed(0)} s wall`);
+      opts.onProgress?.(
+        `  simulated ${((Math.min(t, until) - start) / HOUR).toFixed(0)}/${opts.hours} h, ${((performance.now() - wall0) / 1000).toFixed(0)} s wall`,
+      );
       if (t >= until) break;
     }
     const wallSeconds = (performance.now() - wall0) / 1000;
@@ -171,7 +211,9 @@ export async function runSimulatedBench(opts: { sources: number; hours: number; 
     const perCycle: Record<string, number> = {};
     for (const [api, n] of Object.entries(awsRequests)) if (api !== 'DynamoDB.Query') perCycle[api] = n / cycles;
     for (const [api, n] of Object.entries(queueRequests)) perCycle[api] = n / cycles;
-    const secretsManagerRequests = Object.entries(awsRequests).filter(([k]) => k.startsWith('SecretsManager.')).reduce((s, [, n]) => s + n, 0);
+    const secretsManagerRequests = Object.entries(awsRequests)
+      .filter(([k]) => k.startsWith('SecretsManager.'))
+      .reduce((s, [, n]) => s + n, 0);
 
     // Readings end to end, dated from start − 24 h + 10 min to until − 10 min. The look-back's oldest 10 minutes are
     // left out: the first fetch happens up to a minute after `start`, and its 24 h look-back starts from then. The last
@@ -181,33 +223,55 @@ export async function runSimulatedBench(opts: { sources: number; hours: number; 
     const vendor = { logins: 0, authenticates: 0, reads: 0, failedLogins: 0 };
     for (const s of scenarios) {
       const c = countReadings(s, start - DAY + 10 * MIN, until - 10 * MIN, DEXCOM_DEVICE, until);
-      totals.vendor += c.vendor; totals.nightscout += c.nightscout; totals.duplicates += c.duplicates; totals.missing += c.missing;
+      totals.vendor += c.vendor;
+      totals.nightscout += c.nightscout;
+      totals.duplicates += c.duplicates;
+      totals.missing += c.missing;
       const v = s.vendorStats() as Record<string, number>;
-      vendor.logins += v.login; vendor.authenticates += v.authenticate; vendor.reads += v.read; vendor.failedLogins += v.failedLogins;
+      vendor.logins += v.login;
+      vendor.authenticates += v.authenticate;
+      vendor.reads += v.read;
+      vendor.failedLogins += v.failedLogins;
     }
 
     const infoLines = world.log.lines.filter((l) => !l.startsWith('{"level":"debug"'));
     const infoBytes = infoLines.reduce((s, l) => s + Buffer.byteLength(l) + 1, 0);
     const records = await world.sources.list();
-    const toItem = (world.sources as unknown as { toItem(r: SourceRecord): Record<string, { S?: string; N?: string }> }).toItem.bind(world.sources);
+    const toItem = (
+      world.sources as unknown as { toItem(r: SourceRecord): Record<string, { S?: string; N?: string }> }
+    ).toItem.bind(world.sources);
     const sizes = records.map((r) => dynamoItemBytes(toItem(r)));
     const invocations = queueRequests['SQS.ReceiveMessage'] ?? 0;
 
     return {
-      sources: opts.sources, hours: opts.hours, wallSeconds, ticks: run.ticks(), cycles, awsRequests, queueRequests, secretsManagerRequests,
-      perCycle, perCycleTotal: Object.values(perCycle).reduce((s, v) => s + v, 0),
+      sources: opts.sources,
+      hours: opts.hours,
+      wallSeconds,
+      ticks: run.ticks(),
+      cycles,
+      awsRequests,
+      queueRequests,
+      secretsManagerRequests,
+      perCycle,
+      perCycleTotal: Object.values(perCycle).reduce((s, v) => s + v, 0),
       perTickFixed: { 'DynamoDB.Query': (awsRequests['DynamoDB.Query'] ?? 0) / run.ticks() },
       metrics: counts,
       freshness: run.freshness(),
-      readings: { ...totals, window: `readings dated ${new Date(start - DAY + 10 * MIN).toISOString()} .. ${new Date(until - 10 * MIN).toISOString()}` },
+      readings: {
+        ...totals,
+        window: `readings dated ${new Date(start - DAY + 10 * MIN).toISOString()} .. ${new Date(until - 10 * MIN).toISOString()}`,
+      },
       vendor,
       loginsPerSourceDay: vendor.logins / opts.sources / (opts.hours / 24),
       readsPerNewReading: vendor.reads / live.length,
       newReadingsWritten: live.length,
       dlqDepth: world.fetchDlq.depth() + world.persistDlq.depth(),
       log: {
-        infoLines: infoLines.length, debugLines: world.log.lines.length - infoLines.length, infoBytes,
-        infoBytesPerCycle: infoBytes / cycles, infoLinesPerCycle: infoLines.length / cycles,
+        infoLines: infoLines.length,
+        debugLines: world.log.lines.length - infoLines.length,
+        infoBytes,
+        infoBytesPerCycle: infoBytes / cycles,
+        infoLinesPerCycle: infoLines.length / cycles,
       },
       itemBytes: { mean: sizes.reduce((s, v) => s + v, 0) / Math.max(1, sizes.length), max: Math.max(0, ...sizes) },
       invocationsPerCycle: invocations / cycles,
@@ -215,8 +279,12 @@ export async function runSimulatedBench(opts: { sources: number; hours: number; 
       capacity: {
         ...meter.tally,
         perCycle: {
-          tableWru: meter.tally.tableWru / cycles, indexWru: meter.tally.indexWru / cycles, rru: meter.tally.rru / cycles,
-          stateSaves: meter.tally.stateSaves / cycles, traceWrites: meter.tally.traceWrites / cycles, indexMoves: meter.tally.indexMoves / cycles,
+          tableWru: meter.tally.tableWru / cycles,
+          indexWru: meter.tally.indexWru / cycles,
+          rru: meter.tally.rru / cycles,
+          stateSaves: meter.tally.stateSaves / cycles,
+          traceWrites: meter.tally.traceWrites / cycles,
+          indexMoves: meter.tally.indexMoves / cycles,
         },
       },
     };

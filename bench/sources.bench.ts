@@ -10,11 +10,12 @@
  * issue's freshness aim was written for Dexcom Share, and a kind whose driver deliberately waits longer after each
  * reading slot has it shifted by that extra wait, read from the driver's declared schedule rather than typed in.
  */
+
+import type { SourceConfig } from '../lib/domain/source.js';
+import { scheduleFor, vendorFor } from '../lib/sources/vendor.catalog.js';
+import { countReadings, loadScenarios, type Scenario, startScenario, type VendorEconomy } from '../local/scenarios.js';
 import { createSimWorld, type SimWorld } from '../local/sim-runner.js';
 import { observeRun } from './simulated.bench.js';
-import { countReadings, loadScenarios, startScenario, type Scenario, type VendorEconomy } from '../local/scenarios.js';
-import { scheduleFor, vendorFor } from '../lib/sources/vendor.catalog.js';
-import type { SourceConfig } from '../lib/domain/source.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -87,25 +88,33 @@ export function freshnessAim(kind: string, schedule: Schedule, reference: Schedu
   const wait = (s: Schedule) => s.align.lagMs + s.align.jitterMs;
   if (schedule.align.lagMs === 0) {
     return {
-      why: `— for ${kind}: its driver has no reading slot to align to (lag 0, polls every ${schedule.intervalMs / MIN} min spread by up to ` +
+      why:
+        `— for ${kind}: its driver has no reading slot to align to (lag 0, polls every ${schedule.intervalMs / MIN} min spread by up to ` +
         `${schedule.align.jitterMs / 1000} s) because the vendor publishes in the patient's uploads; in life the lag is the upload cadence, which ` +
         'the engine cannot set, and the simulator publishes each reading at its instant, so the figure shows only where the polls fall',
     };
   }
   const extra = Math.max(0, wait(schedule) - wait(reference));
   if (extra === 0) {
-    return { ...ISSUE_FRESHNESS, why: `the issue's aim as set: the driver waits at most ${wait(schedule) / 1000} s after each slot, no longer than Dexcom Share's ${wait(reference) / 1000} s` };
+    return {
+      ...ISSUE_FRESHNESS,
+      why: `the issue's aim as set: the driver waits at most ${wait(schedule) / 1000} s after each slot, no longer than Dexcom Share's ${wait(reference) / 1000} s`,
+    };
   }
   return {
-    p50Ms: ISSUE_FRESHNESS.p50Ms + extra, p95Ms: ISSUE_FRESHNESS.p95Ms + extra,
-    why: `the issue's aim (15 s / 45 s, set for Dexcom Share, whose driver waits up to ${wait(reference) / 1000} s after each slot) plus the ` +
+    p50Ms: ISSUE_FRESHNESS.p50Ms + extra,
+    p95Ms: ISSUE_FRESHNESS.p95Ms + extra,
+    why:
+      `the issue's aim (15 s / 45 s, set for Dexcom Share, whose driver waits up to ${wait(reference) / 1000} s after each slot) plus the ` +
       `${extra / 1000} s more this driver waits by design (lag ${schedule.align.lagMs / 1000} s + jitter ${schedule.align.jitterMs / 1000} s)`,
   };
 }
 
 /** Vendor data requests one poll makes by design, and logins a source-day may take, per kind, with the reason (each
  * scenario's `economy`). */
-export const AIMS: Record<string, VendorEconomy | undefined> = Object.fromEntries((await loadScenarios()).map((s) => [s.kind, s.economy]));
+export const AIMS: Record<string, VendorEconomy | undefined> = Object.fromEntries(
+  (await loadScenarios()).map((s) => [s.kind, s.economy]),
+);
 
 /** Polls of 1.05 per new reading leave room for a retry or a late reading now and then (the issue's Dexcom aim). */
 export const POLLS_PER_READING = 1.05;
@@ -122,25 +131,42 @@ export function loginAllowance(perDay: number, hours: number): number {
 export function kindFigures(r: KindBenchResult, reference: Schedule): BenchFigure[] {
   const k = r.kind;
   const aim = freshnessAim(k, r.schedule, reference);
-  const what = `${r.sources} ${k} sources × ${r.hours} simulated h from ${r.start} (createSimWorld: real handlers, DynamoDB adapter on dynalite, ` +
+  const what =
+    `${r.sources} ${k} sources × ${r.hours} simulated h from ${r.start} (createSimWorld: real handlers, DynamoDB adapter on dynalite, ` +
     `memory SQS; each source its own vendor and Nightscout simulator), ${r.wallSeconds.toFixed(0)} s wall`;
   const fr = r.freshness;
   const s = (ms: number) => `${(ms / 1000).toLocaleString('en-US')} s`;
-  const under = (v: number | undefined, bound: number | undefined) => (bound === undefined ? null : v !== undefined && v <= bound);
+  const under = (v: number | undefined, bound: number | undefined) =>
+    bound === undefined ? null : v !== undefined && v <= bound;
   const figures: BenchFigure[] = [
     {
-      id: `sources.${k}.freshness.p50Ms`, figure: `${k}: freshness lag reading → Nightscout, p50`, value: fr.p50Ms ?? 'n/a', unit: 'ms (simulated)',
-      aim: aim.p50Ms === undefined ? '—' : `≤ ${s(aim.p50Ms)}`, met: under(fr.p50Ms, aim.p50Ms),
-      method: `FreshnessLagMs (persist's now − reading instant) for the ${fr.samples} readings dated at or after the start ` +
+      id: `sources.${k}.freshness.p50Ms`,
+      figure: `${k}: freshness lag reading → Nightscout, p50`,
+      value: fr.p50Ms ?? 'n/a',
+      unit: 'ms (simulated)',
+      aim: aim.p50Ms === undefined ? '—' : `≤ ${s(aim.p50Ms)}`,
+      met: under(fr.p50Ms, aim.p50Ms),
+      method:
+        `FreshnessLagMs (persist's now − reading instant) for the ${fr.samples} readings dated at or after the start ` +
         `(${fr.excludedBackfillSamples} first-run backfill samples excluded), nearest-rank percentile; ${what}; aim: ${aim.why}`,
     },
     {
-      id: `sources.${k}.freshness.p95Ms`, figure: `${k}: freshness lag, p95`, value: fr.p95Ms ?? 'n/a', unit: 'ms (simulated)',
-      aim: aim.p95Ms === undefined ? '—' : `≤ ${s(aim.p95Ms)}`, met: under(fr.p95Ms, aim.p95Ms), method: `as ${k} p50`,
+      id: `sources.${k}.freshness.p95Ms`,
+      figure: `${k}: freshness lag, p95`,
+      value: fr.p95Ms ?? 'n/a',
+      unit: 'ms (simulated)',
+      aim: aim.p95Ms === undefined ? '—' : `≤ ${s(aim.p95Ms)}`,
+      met: under(fr.p95Ms, aim.p95Ms),
+      method: `as ${k} p50`,
     },
     {
-      id: `sources.${k}.freshness.maxMs`, figure: `${k}: freshness lag, max`, value: fr.maxMs ?? 'n/a', unit: 'ms (simulated)',
-      aim: '— (the tail is what p95 judges)', met: null, method: `as ${k} p50`,
+      id: `sources.${k}.freshness.maxMs`,
+      figure: `${k}: freshness lag, max`,
+      value: fr.maxMs ?? 'n/a',
+      unit: 'ms (simulated)',
+      aim: '— (the tail is what p95 judges)',
+      met: null,
+      method: `as ${k} p50`,
     },
   ];
 
@@ -149,11 +175,14 @@ export function kindFigures(r: KindBenchResult, reference: Schedule): BenchFigur
   const perReading = r.newReadingsWritten > 0 ? requests / r.newReadingsWritten : Number.NaN;
   const readsAim = economy?.requestsPerPoll === undefined ? undefined : economy.requestsPerPoll * POLLS_PER_READING;
   figures.push({
-    id: `sources.${k}.vendor.requestsPerNewReading`, figure: `${k}: vendor data requests per new reading`,
-    value: Number.isNaN(perReading) ? 'n/a' : +perReading.toFixed(3), unit: 'requests/reading',
+    id: `sources.${k}.vendor.requestsPerNewReading`,
+    figure: `${k}: vendor data requests per new reading`,
+    value: Number.isNaN(perReading) ? 'n/a' : +perReading.toFixed(3),
+    unit: 'requests/reading',
     aim: readsAim === undefined ? '—' : `≤ ${+readsAim.toFixed(3)}`,
     met: readsAim === undefined ? null : !Number.isNaN(perReading) && perReading <= readsAim,
-    method: `simulators' dataRequests ${requests} ÷ ${r.newReadingsWritten} readings written that are dated at or after the start (the first ` +
+    method:
+      `simulators' dataRequests ${requests} ÷ ${r.newReadingsWritten} readings written that are dated at or after the start (the first ` +
       `backfill request is in the numerator); ${(requests / Math.max(1, r.cycles)).toFixed(3)} data requests per completed cycle; ` +
       `aim: ${readsAim === undefined ? '— because ' : `${POLLS_PER_READING} polls per reading × ${economy?.requestsPerPoll} requests per poll: `}${economy?.requestsWhy ?? 'no aim set for this kind'}`,
   });
@@ -162,12 +191,19 @@ export function kindFigures(r: KindBenchResult, reference: Schedule): BenchFigur
   const sourceDays = (r.sources * r.hours) / 24;
   const perDay = economy?.loginsPerDay;
   const allowance = perDay === undefined ? undefined : loginAllowance(perDay, r.hours);
-  const extras = Object.entries(r.vendor).filter(([key]) => key !== 'logins' && key !== 'dataRequests').map(([key, v]) => `${key} ${v}`).join(', ');
+  const extras = Object.entries(r.vendor)
+    .filter(([key]) => key !== 'logins' && key !== 'dataRequests')
+    .map(([key, v]) => `${key} ${v}`)
+    .join(', ');
   figures.push({
-    id: `sources.${k}.vendor.loginsPerSourceDay`, figure: `${k}: logins per source-day`, value: +(logins / sourceDays).toFixed(3), unit: 'logins',
+    id: `sources.${k}.vendor.loginsPerSourceDay`,
+    figure: `${k}: logins per source-day`,
+    value: +(logins / sourceDays).toFixed(3),
+    unit: 'logins',
     aim: perDay === undefined ? '—' : `≤ ${perDay}/day (≤ ${allowance} per source in ${r.hours} h)`,
     met: allowance === undefined ? null : logins <= allowance * r.sources,
-    method: `simulators' logins ${logins} ÷ ${r.sources} sources ÷ ${+(r.hours / 24).toFixed(3)} days, each source's first login included ` +
+    method:
+      `simulators' logins ${logins} ÷ ${r.sources} sources ÷ ${+(r.hours / 24).toFixed(3)} days, each source's first login included ` +
       `(a run shorter than the session lifetime inflates the rate; the aim allows the first session in full); other vendor counters: ${extras || 'none'}; ` +
       `aim: ${economy?.loginsWhy ?? 'none set'}`,
   });
@@ -175,20 +211,30 @@ export function kindFigures(r: KindBenchResult, reference: Schedule): BenchFigur
   const rd = r.readings;
   const beyond = economy?.writesBeyondHistory;
   figures.push({
-    id: `sources.${k}.readings.endToEnd`, figure: `${k}: readings vendor / nightscout / duplicates / missing`,
-    value: `${rd.vendor} / ${rd.nightscout} / ${rd.duplicates} / ${rd.missing}`, unit: 'readings',
+    id: `sources.${k}.readings.endToEnd`,
+    figure: `${k}: readings vendor / nightscout / duplicates / missing`,
+    value: `${rd.vendor} / ${rd.nightscout} / ${rd.duplicates} / ${rd.missing}`,
+    unit: 'readings',
     aim: beyond ? 'nightscout ≥ vendor, 0 duplicates, 0 missing' : 'nightscout = vendor, 0 duplicates, 0 missing',
     met: (beyond ? rd.nightscout >= rd.vendor : rd.nightscout === rd.vendor) && rd.duplicates === 0 && rd.missing === 0,
-    method: `countReadings per source summed, ${rd.window} (look-back backfill + live; the look-back's oldest 10 min and the run's last 10+ min left out); ` +
+    method:
+      `countReadings per source summed, ${rd.window} (look-back backfill + live; the look-back's oldest 10 min and the run's last 10+ min left out); ` +
       `DLQ depth at end ${r.dlqDepth}, parked sources ${r.parkedSources}${beyond ? `; nightscout may exceed vendor: ${beyond}` : ''}`,
   });
 
   figures.push({
-    id: `sources.${k}.requests.perSourceCycle`, figure: `${k}: AWS requests per source-cycle`, value: +r.perCycleTotal.toFixed(3), unit: 'requests/cycle',
+    id: `sources.${k}.requests.perSourceCycle`,
+    figure: `${k}: AWS requests per source-cycle`,
+    value: +r.perCycleTotal.toFixed(3),
+    unit: 'requests/cycle',
     // SQS receive batching (not the driver) decides most of this figure, and it grows with the number of sources
     // polled at once; the ≤ 6 aim is judged in the 1,000-source community run (community.requests.perSourceCycle).
-    aim: '— (≤ 6 is judged in the 1,000-source community run, community.requests.perSourceCycle; here a receive carries 1–2 messages)', met: null,
-    method: `${r.cycles} completed cycles (Outcome_persisted) over ${r.ticks} ticks: ${Object.entries(r.perCycle).map(([api, v]) => `${api} ${v.toFixed(3)}`).join(', ')}; ` +
+    aim: '— (≤ 6 is judged in the 1,000-source community run, community.requests.perSourceCycle; here a receive carries 1–2 messages)',
+    met: null,
+    method:
+      `${r.cycles} completed cycles (Outcome_persisted) over ${r.ticks} ticks: ${Object.entries(r.perCycle)
+        .map(([api, v]) => `${api} ${v.toFixed(3)}`)
+        .join(', ')}; ` +
       `tick due-index Queries excluded (fixed per tick); receives batch whatever is visible at the same simulated instant, up to 10, so fewer sources batch less`,
   });
   return figures;
@@ -206,7 +252,12 @@ export function settledBound(until: number): number {
 
 export function scheduleOf(kind: string, settings: SourceConfig['settings'] = {}): Schedule {
   const loop = scheduleFor({ kind, settings })[0];
-  return { intervalMs: loop.intervalMs, align: loop.align, maxLookbackMs: loop.maxLookbackMs, sessionLifetimeMs: vendorFor(kind).sessionLifetimeMs };
+  return {
+    intervalMs: loop.intervalMs,
+    align: loop.align,
+    maxLookbackMs: loop.maxLookbackMs,
+    sessionLifetimeMs: vendorFor(kind).sessionLifetimeMs,
+  };
 }
 
 export interface SourcesBenchResult {
@@ -233,12 +284,21 @@ export async function runSourcesBench(opts: {
   }
   const reference = scheduleOf('dexcomshare');
   return {
-    sourcesPerKind: opts.sources, hours: opts.hours, wallSeconds: (performance.now() - wall0) / 1000, reference, kinds,
+    sourcesPerKind: opts.sources,
+    hours: opts.hours,
+    wallSeconds: (performance.now() - wall0) / 1000,
+    reference,
+    kinds,
     figures: kinds.flatMap((k) => kindFigures(k, reference)),
   };
 }
 
-async function runKind(kind: string, sourceCount: number, hours: number, onProgress?: (line: string) => void): Promise<KindBenchResult> {
+async function runKind(
+  kind: string,
+  sourceCount: number,
+  hours: number,
+  onProgress?: (line: string) => void,
+): Promise<KindBenchResult> {
   const start = Date.UTC(2026, 10, 23, 6, 0, 7);
   const until = start + hours * HOUR;
   const wall0 = performance.now();
@@ -251,7 +311,10 @@ async function runKind(kind: string, sourceCount: number, hours: number, onProgr
 
     for (let i = 0; i < sourceCount; i++) {
       // Demo passwords and tokens only, and they go to the credential store, never to output.
-      const scenario = await startScenario(kind, { clock: world.clock, id: `bench-${kind}-${String(i).padStart(3, '0')}` });
+      const scenario = await startScenario(kind, {
+        clock: world.clock,
+        id: `bench-${kind}-${String(i).padStart(3, '0')}`,
+      });
       scenarios.push(scenario);
       await world.addSource(scenario.config, scenario.credentials);
     }
@@ -262,7 +325,9 @@ async function runKind(kind: string, sourceCount: number, hours: number, onProgr
     const step = Math.max(HOUR, Math.floor(hours / 4) * HOUR);
     for (let t = start + step; ; t += step) {
       await world.runUntil(Math.min(t, until));
-      onProgress?.(`    ${kind}: simulated ${((Math.min(t, until) - start) / HOUR).toFixed(0)}/${hours} h, ${((performance.now() - wall0) / 1000).toFixed(0)} s wall`);
+      onProgress?.(
+        `    ${kind}: simulated ${((Math.min(t, until) - start) / HOUR).toFixed(0)}/${hours} h, ${((performance.now() - wall0) / 1000).toFixed(0)} s wall`,
+      );
       if (t >= until) break;
     }
     const wallSeconds = (performance.now() - wall0) / 1000;
@@ -282,17 +347,35 @@ async function runKind(kind: string, sourceCount: number, hours: number, onProgr
     const vendor: Record<string, number> = {};
     for (const s of scenarios) {
       const c = countReadings(s, from, settled, s.device);
-      readings.vendor += c.vendor; readings.nightscout += c.nightscout; readings.duplicates += c.duplicates; readings.missing += c.missing;
-      for (const [key, v] of Object.entries(s.vendorStats())) if (typeof v === 'number') vendor[key] = (vendor[key] ?? 0) + v;
+      readings.vendor += c.vendor;
+      readings.nightscout += c.nightscout;
+      readings.duplicates += c.duplicates;
+      readings.missing += c.missing;
+      for (const [key, v] of Object.entries(s.vendorStats()))
+        if (typeof v === 'number') vendor[key] = (vendor[key] ?? 0) + v;
     }
     const records = await world.sources.list();
 
     return {
-      kind, sources: sourceCount, hours, start: new Date(start).toISOString(), wallSeconds, schedule, ticks: run.ticks(), cycles,
+      kind,
+      sources: sourceCount,
+      hours,
+      start: new Date(start).toISOString(),
+      wallSeconds,
+      schedule,
+      ticks: run.ticks(),
+      cycles,
       freshness: run.freshness(),
-      vendor, newReadingsWritten: live.length,
-      readings: { ...readings, window: `readings dated ${new Date(from).toISOString()} .. ${new Date(settled).toISOString()}` },
-      awsRequests, queueRequests, perCycle, perCycleTotal: Object.values(perCycle).reduce((sum, v) => sum + v, 0),
+      vendor,
+      newReadingsWritten: live.length,
+      readings: {
+        ...readings,
+        window: `readings dated ${new Date(from).toISOString()} .. ${new Date(settled).toISOString()}`,
+      },
+      awsRequests,
+      queueRequests,
+      perCycle,
+      perCycleTotal: Object.values(perCycle).reduce((sum, v) => sum + v, 0),
       dlqDepth: world.fetchDlq.depth() + world.persistDlq.depth(),
       parkedSources: records.filter((r) => r.status.parkedReason !== undefined).length,
     };

@@ -6,9 +6,10 @@
  * Event mix per 5-minute cycle, as the engine produces it: one `clock.ticked` that dispatches a frame, one
  * `clock.ticked` while the frame is in flight (a no-op: nothing changes, nothing is saved) and one `frame.persisted`.
  */
+
+import type { SourceEvent } from '../lib/domain/messages.js';
 import { startSource, step } from '../lib/machines/source/source.snapshot.js';
 import { specFor } from '../lib/sources/vendor.catalog.js';
-import type { SourceEvent } from '../lib/domain/messages.js';
 
 export interface StepBenchResult {
   iterations: number;
@@ -34,7 +35,7 @@ function buildTrace(cycles: number) {
     trace.push({ label: 'clock.ticked (dispatch)', stored: snapshot, event: dispatch });
     const r1 = step(spec, snapshot, machineVersion, dispatch);
     const frame = r1.effects.find((e) => e.type === 'requestFrame');
-    if (!frame || frame.type !== 'requestFrame') throw new Error(`cycle ${c}: tick did not dispatch (${r1.to})`);
+    if (frame?.type !== 'requestFrame') throw new Error(`cycle ${c}: tick did not dispatch (${r1.to})`);
     snapshot = r1.snapshot;
     // A tick while the frame is in flight: no transition (e.g. a duplicate or early tick).
     const idle: SourceEvent = { type: 'clock.ticked', now: now + 1_000, horizon: now + 1_000 + MIN };
@@ -44,8 +45,13 @@ function buildTrace(cycles: number) {
     // The persisted outcome.
     newest += 5 * MIN;
     const persisted: SourceEvent = {
-      type: 'frame.persisted', now: now + 2_000, loop: frame.params.loop, frameId: frame.params.frameId,
-      cursor: { entries: newest }, written: { entries: 1, treatments: 0, devicestatus: 0, profiles: 0 }, newestReadingAt: newest,
+      type: 'frame.persisted',
+      now: now + 2_000,
+      loop: frame.params.loop,
+      frameId: frame.params.frameId,
+      cursor: { entries: newest },
+      written: { entries: 1, treatments: 0, devicestatus: 0, profiles: 0 },
+      newestReadingAt: newest,
       session: { establishedAt: now, expiresAt: now + 24 * 60 * MIN },
     };
     trace.push({ label: 'frame.persisted', stored: snapshot, event: persisted });
@@ -87,7 +93,9 @@ export function runStepBench(opts: { iterations: number }): StepBenchResult {
     steps,
     cpuMsPerStep: (cpu.user + cpu.system) / 1000 / steps,
     wallMsPerStep: wallNs / 1e6 / steps,
-    byEvent: Object.fromEntries(Object.entries(byEvent).map(([k, v]) => [k, { steps: v.steps, cpuMsPerStep: v.cpuUs / 1000 / v.steps }])),
+    byEvent: Object.fromEntries(
+      Object.entries(byEvent).map(([k, v]) => [k, { steps: v.steps, cpuMsPerStep: v.cpuUs / 1000 / v.steps }]),
+    ),
     mix,
   };
 }

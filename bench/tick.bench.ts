@@ -5,20 +5,20 @@
  * timed on the wall clock.
  */
 import { createDynamoDbClient } from '../lib/adapters/aws/aws-clients.js';
-import { countRequests, RequestCounter } from '../local/aws-instrumentation.js';
-import { DynamoDbSourceStore, createSourceTable } from '../lib/adapters/aws/dynamodb-source.store.js';
+import { createSourceTable, DynamoDbSourceStore } from '../lib/adapters/aws/dynamodb-source.store.js';
 import { MemoryQueue } from '../lib/adapters/memory/memory-message.queue.js';
+import type { CoreDeps } from '../lib/app/app.deps.js';
+import { runTick, type TickReport } from '../lib/app/run-tick.js';
+import { describeStatus, statusOfStored } from '../lib/app/source-status.js';
+import type { FrameMessage } from '../lib/domain/messages.js';
+import type { SourceConfig } from '../lib/domain/source.js';
+import { contextOf, startSource } from '../lib/machines/source/source.snapshot.js';
+import { nextWakeAt } from '../lib/machines/source/source.view.js';
+import { specFor } from '../lib/sources/vendor.catalog.js';
+import { countRequests, RequestCounter } from '../local/aws-instrumentation.js';
 import { startDynalite } from '../local/emulators.js';
 import { RecordingLog, RecordingMetrics } from '../local/recording.observability.js';
 import { ManualClock } from '../local/sim-runner.js';
-import { contextOf, startSource } from '../lib/machines/source/source.snapshot.js';
-import { nextWakeAt } from '../lib/machines/source/source.view.js';
-import { describeStatus, statusOfStored } from '../lib/app/source-status.js';
-import { specFor } from '../lib/sources/vendor.catalog.js';
-import { runTick, type TickReport } from '../lib/app/run-tick.js';
-import type { FrameMessage } from '../lib/domain/messages.js';
-import type { SourceConfig } from '../lib/domain/source.js';
-import type { CoreDeps } from '../lib/app/app.deps.js';
 
 export interface TickBenchResult {
   sources: number;
@@ -52,14 +52,22 @@ export async function runTickBench(opts: { sources: number; concurrency: number 
         const i = nextId++;
         if (i >= opts.sources) return;
         const config: SourceConfig = {
-          id: `bench-${String(i).padStart(5, '0')}`, kind: 'dexcomshare',
+          id: `bench-${String(i).padStart(5, '0')}`,
+          kind: 'dexcomshare',
           settings: { shareRegion: 'us', shareServer: 'http://127.0.0.1:9/' },
           nightscout: { endpoint: 'http://127.0.0.1:9/', apiVersion: 'v1' },
         };
         const spec = specFor(config);
         const { snapshot, machineVersion } = startSource(spec, config.id, start);
         const { context, value } = contextOf(spec, snapshot, machineVersion);
-        await sources.create({ id: config.id, config, snapshot, machineVersion, status: describeStatus(context, value), nextDueAt: nextWakeAt(context, value) });
+        await sources.create({
+          id: config.id,
+          config,
+          snapshot,
+          machineVersion,
+          status: describeStatus(context, value),
+          nextDueAt: nextWakeAt(context, value),
+        });
       }
     };
     await Promise.all(Array.from({ length: 16 }, createOne));
@@ -68,9 +76,18 @@ export async function runTickBench(opts: { sources: number; concurrency: number 
     counter.reset();
     let sendBatches = 0;
     let framesQueued = 0;
-    const queue = new MemoryQueue<FrameMessage>({ name: 'bench-fetch', clock, visibilityTimeoutSeconds: 360, maxReceiveCount: 5 });
+    const queue = new MemoryQueue<FrameMessage>({
+      name: 'bench-fetch',
+      clock,
+      visibilityTimeoutSeconds: 360,
+      maxReceiveCount: 5,
+    });
     const deps: CoreDeps = {
-      sources, specFor, clock, log: new RecordingLog(), metrics: new RecordingMetrics(),
+      sources,
+      specFor,
+      clock,
+      log: new RecordingLog(),
+      metrics: new RecordingMetrics(),
       frameQueue: {
         async send(messages) {
           sendBatches += Math.ceil(messages.length / 10);
@@ -86,8 +103,15 @@ export async function runTickBench(opts: { sources: number; concurrency: number 
     const tickWallMs = performance.now() - wall0;
     const cpu = process.cpuUsage(cpu0);
     return {
-      sources: opts.sources, concurrency: opts.concurrency, createMs, tickWallMs, tickCpuMs: (cpu.user + cpu.system) / 1000,
-      report, dynamoRequests: { ...counter.counts }, sqsSendMessageBatch: sendBatches, framesQueued,
+      sources: opts.sources,
+      concurrency: opts.concurrency,
+      createMs,
+      tickWallMs,
+      tickCpuMs: (cpu.user + cpu.system) / 1000,
+      report,
+      dynamoRequests: { ...counter.counts },
+      sqsSendMessageBatch: sendBatches,
+      framesQueued,
     };
   } finally {
     dynamo.destroy();

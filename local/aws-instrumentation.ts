@@ -22,7 +22,10 @@ export class RequestCounter {
 /** The middleware-stack surface shared by every SDK v3 client; typed loosely so one helper fits all three. */
 interface ClientWithStack {
   middlewareStack: {
-    add(middleware: unknown, options: { step: 'finalizeRequest'; priority: 'low'; name: string; override?: boolean }): void;
+    add(
+      middleware: unknown,
+      options: { step: 'finalizeRequest'; priority: 'low'; name: string; override?: boolean },
+    ): void;
   };
 }
 
@@ -39,7 +42,12 @@ export function countRequests(client: ClientWithStack, counter: RequestCounter):
       counter.add(`${service}.${operation}`);
       return next(args);
     };
-  client.middlewareStack.add(middleware, { step: 'finalizeRequest', priority: 'low', name: 'nightscoutConnectRequestCounter', override: true });
+  client.middlewareStack.add(middleware, {
+    step: 'finalizeRequest',
+    priority: 'low',
+    name: 'nightscoutConnectRequestCounter',
+    override: true,
+  });
 }
 
 /** What a metered command consumed and touched (for the benchmark's capacity figures). */
@@ -51,7 +59,16 @@ export interface MeteredCommand {
 }
 
 const METERED_OPERATIONS = new Set([
-  'GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'Scan', 'BatchGetItem', 'BatchWriteItem', 'TransactWriteItems', 'TransactGetItems',
+  'GetItem',
+  'PutItem',
+  'UpdateItem',
+  'DeleteItem',
+  'Query',
+  'Scan',
+  'BatchGetItem',
+  'BatchWriteItem',
+  'TransactWriteItems',
+  'TransactGetItems',
 ]);
 
 /**
@@ -60,18 +77,22 @@ const METERED_OPERATIONS = new Set([
  */
 export function meterCapacity(client: ClientWithStack, observe: (command: MeteredCommand) => void): void {
   const middleware =
-    (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) =>
-    async (args: unknown) => {
+    (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
       const operation = (context.commandName ?? '').replace(/Command$/, '');
       if (!METERED_OPERATIONS.has(operation)) return next(args);
       const input = (args as { input: Record<string, unknown> }).input;
       input.ReturnConsumedCapacity = 'TOTAL';
-      const result = (await next(args)) as { output?: { ConsumedCapacity?: { CapacityUnits?: number } | { CapacityUnits?: number }[] } };
+      const result = (await next(args)) as {
+        output?: { ConsumedCapacity?: { CapacityUnits?: number } | { CapacityUnits?: number }[] };
+      };
       const consumed = result.output?.ConsumedCapacity;
       const entries = Array.isArray(consumed) ? consumed : consumed ? [consumed] : [];
       observe({ operation, input, capacityUnits: entries.reduce((sum, e) => sum + (e.CapacityUnits ?? 0), 0) });
       return result;
     };
-  (client.middlewareStack as unknown as { add(m: unknown, o: { step: 'initialize'; name: string; override: boolean }): void })
-    .add(middleware, { step: 'initialize', name: 'nightscoutConnectCapacityMeter', override: true });
+  (
+    client.middlewareStack as unknown as {
+      add(m: unknown, o: { step: 'initialize'; name: string; override: boolean }): void;
+    }
+  ).add(middleware, { step: 'initialize', name: 'nightscoutConnectCapacityMeter', override: true });
 }

@@ -7,7 +7,9 @@ import dynalite from 'dynalite';
 import { startFauxqs as startFauxqsServer } from 'fauxqs';
 import { createSqsQueuePair, type QueuePair } from '../lib/adapters/aws/sqs-message.queue.js';
 import {
-  startSecretsManagerStandIn as startStandIn, type SecretsManagerStandIn, type SecretsManagerStandInOptions,
+  type SecretsManagerStandIn,
+  type SecretsManagerStandInOptions,
+  startSecretsManagerStandIn as startStandIn,
 } from './secrets-manager.stand-in.js';
 
 export interface RunningEmulator {
@@ -18,7 +20,12 @@ export interface RunningEmulator {
 /** dynalite on 127.0.0.1 (`port`, default OS-chosen); `path` keeps tables on disk (LevelDB) across runs. */
 export async function startDynalite(opts: { path?: string; port?: number } = {}): Promise<RunningEmulator> {
   // Zero delays: table state changes are instant, as tests and the local runner expect.
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(opts.path ? { path: opts.path } : {}) });
+  const server = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(opts.path ? { path: opts.path } : {}),
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());

@@ -14,13 +14,13 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { bool, type FlagSpecs, optionsText, parseArgs as parseFlags, str, UsageError } from '../lib/cli/argv.js';
+import { hasConfiguredSource, type ParsedSource, parseConnectSource } from '../lib/config/connect-env.config.js';
 import { ConfigError } from '../lib/domain/errors.js';
-import { UsageError, bool, optionsText, parseArgs as parseFlags, str, type FlagSpecs } from '../lib/cli/argv.js';
-import { hasConfiguredSource, parseConnectSource, type ParsedSource } from '../lib/config/connect-env.config.js';
-import { createSimWorld } from './sim-runner.js';
-import { countReadings, startScenario, type Scenario } from './scenarios.js';
 import { KIND_LIST, scheduleFor } from '../lib/sources/vendor.catalog.js';
 import { localPortsFrom, runRealtime } from './realtime-runner.js';
+import { countReadings, type Scenario, startScenario } from './scenarios.js';
+import { createSimWorld } from './sim-runner.js';
 
 interface Args {
   /** `--help` / `-h`: print the usage and do nothing else. */
@@ -44,10 +44,18 @@ export function parseDuration(text: string): number {
 export const START_FLAGS: FlagSpecs = {
   demo: { help: 'run the demo (simulated vendor → simulated Nightscout) even when a source is configured' },
   'no-demo': { help: 'never the demo: only the configured source and the sources stored in --data' },
-  simulate: { value: true, arg: '<duration>', help: 'with the demo: run it on a simulated clock for 30m, 2h, 1d…, print a summary and exit' },
-  source: { value: true, arg: '<kind>', help: 'the demo\'s source kind (default dexcomshare)' },
+  simulate: {
+    value: true,
+    arg: '<duration>',
+    help: 'with the demo: run it on a simulated clock for 30m, 2h, 1d…, print a summary and exit',
+  },
+  source: { value: true, arg: '<kind>', help: "the demo's source kind (default dexcomshare)" },
   config: { value: true, arg: '<file.json>', help: 'read CONNECT_* keys from a JSON file instead of the environment' },
-  data: { value: true, arg: '<dir>', help: 'where the embedded DynamoDB, the credentials and local-endpoints.json live (default .data)' },
+  data: {
+    value: true,
+    arg: '<dir>',
+    help: 'where the embedded DynamoDB, the credentials and local-endpoints.json live (default .data)',
+  },
   verbose: { help: 'print every machine step as a JSON line' },
   help: { help: 'show this help' },
 };
@@ -55,9 +63,17 @@ export const START_FLAGS: FlagSpecs = {
 /** `npm start` options (node:util parseArgs through lib/cli/argv.ts). Throws UsageError or ConfigError naming the flag. */
 export function parseArgs(argv: string[]): Args {
   const flags = parseFlags(argv, START_FLAGS);
-  const args: Args = { help: bool(flags, 'help'), demo: false, noDemo: false, source: 'dexcomshare', data: '.data', verbose: false };
+  const args: Args = {
+    help: bool(flags, 'help'),
+    demo: false,
+    noDemo: false,
+    source: 'dexcomshare',
+    data: '.data',
+    verbose: false,
+  };
   if (args.help) return args;
-  if (flags.positionals.length > 0) throw new UsageError('npm start takes no positional arguments; see npm start -- --help');
+  if (flags.positionals.length > 0)
+    throw new UsageError('npm start takes no positional arguments; see npm start -- --help');
   args.demo = bool(flags, 'demo');
   args.noDemo = bool(flags, 'no-demo');
   args.verbose = bool(flags, 'verbose');
@@ -128,7 +144,10 @@ function formatDuration(ms: number): string {
   return ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${Math.round(ms / 60_000)}m`;
 }
 
-export async function main(argv: string[], write: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
+export async function main(
+  argv: string[],
+  write: (text: string) => void = (t) => process.stdout.write(t),
+): Promise<number> {
   const args = parseArgs(argv);
   if (args.help) {
     write(`${HELP}\nOptions:\n${optionsText(START_FLAGS)}`);
@@ -136,28 +155,38 @@ export async function main(argv: string[], write: (text: string) => void = (t) =
   }
   const configured = args.demo ? undefined : configuredSource(args);
   if (args.simulateMs !== undefined) {
-    if (configured) throw new ConfigError(['--simulate runs the demo only; drop CONNECT_SOURCE/--config or add --demo']);
+    if (configured)
+      throw new ConfigError(['--simulate runs the demo only; drop CONNECT_SOURCE/--config or add --demo']);
     return runSimulatedDemo(args, args.simulateMs);
   }
   const ports = localPortsFrom(process.env);
   // 0700: the directory holds the credential file (itself 0600) and the sources' state.
   mkdirSync(args.data, { recursive: true, mode: 0o700 });
   return runRealtime({
-    configured, demo: args.demo ? 'on' : args.noDemo ? 'off' : 'auto', demoKind: args.source, dataDir: args.data, verbose: args.verbose, ports,
+    configured,
+    demo: args.demo ? 'on' : args.noDemo ? 'off' : 'auto',
+    demoKind: args.source,
+    dataDir: args.data,
+    verbose: args.verbose,
+    ports,
   });
 }
 
 const invokedDirectly = process.argv[1] && resolve(process.argv[1]).endsWith('local/main.ts');
 if (invokedDirectly) {
   main(process.argv.slice(2)).then(
-    (code) => { if (code !== -1) process.exit(code); },
+    (code) => {
+      if (code !== -1) process.exit(code);
+    },
     (err) => {
       if (err instanceof UsageError) {
         process.stderr.write(`error: ${err.message}\n(run npm start -- --help for usage)\n`);
         process.exit(2);
       }
       if (err instanceof ConfigError) {
-        process.stderr.write(`Configuration problem, nothing was started or written:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+        process.stderr.write(
+          `Configuration problem, nothing was started or written:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`,
+        );
         process.exit(2);
       }
       process.stderr.write(`failed: ${err instanceof Error ? `${err.name}: ${err.message}` : 'unknown error'}\n`);

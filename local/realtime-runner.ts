@@ -10,29 +10,35 @@
  */
 import { join } from 'node:path';
 import { createDynamoDbClient, createSecretsManagerClient, createSqsClient } from '../lib/adapters/aws/aws-clients.js';
-import { DynamoDbSourceStore, createSourceTable } from '../lib/adapters/aws/dynamodb-source.store.js';
 import { DynamoDbSessionStore } from '../lib/adapters/aws/dynamodb-session.store.js';
+import { createSourceTable, DynamoDbSourceStore } from '../lib/adapters/aws/dynamodb-source.store.js';
 import { SecretsManagerCredentialStore } from '../lib/adapters/aws/secrets-manager-credential.store.js';
 import { SqsMessageQueue, SqsRedeliveryControl } from '../lib/adapters/aws/sqs-message.queue.js';
 import { pollQueueOnce } from '../lib/adapters/aws/sqs-queue.poller.js';
 import { nightscoutWriterFor } from '../lib/adapters/nightscout/nightscout-writer.factory.js';
-import { PARKED_HINTS, driverFor, specFor } from '../lib/sources/vendor.catalog.js';
 import { systemClock } from '../lib/adapters/system/system.observability.js';
-import { addOrUpdateSource, removeSource, type ManageDeps } from '../lib/app/manage-sources.js';
 import type { CoreDeps } from '../lib/app/app.deps.js';
-import type { FrameMessage, PersistMessage } from '../lib/domain/messages.js';
-import type { BatchResponse, MessageQueue, QueueRecord } from '../lib/ports/queue.port.js';
-import { ConfigError } from '../lib/domain/errors.js';
-import type { ParsedSource } from '../lib/config/connect-env.config.js';
-import { makeTickHandler } from '../lib/app/handlers/tick.handler.js';
 import { makeFetchFrameHandler } from '../lib/app/handlers/fetch-frame.handler.js';
 import { makePersistHandler } from '../lib/app/handlers/persist.handler.js';
+import { makeTickHandler } from '../lib/app/handlers/tick.handler.js';
+import { addOrUpdateSource, type ManageDeps, removeSource } from '../lib/app/manage-sources.js';
 import { statusReader } from '../lib/app/source-status.js';
-import { startDynalite, startFauxqs, startSecretsManagerStandIn, createQueuePair, type RunningEmulator } from './emulators.js';
+import type { ParsedSource } from '../lib/config/connect-env.config.js';
+import { type LocalEndpoints, removeLocalEndpoints, writeLocalEndpoints } from '../lib/config/local-endpoints.js';
+import { ConfigError } from '../lib/domain/errors.js';
+import type { FrameMessage, PersistMessage } from '../lib/domain/messages.js';
+import type { BatchResponse, MessageQueue, QueueRecord } from '../lib/ports/queue.port.js';
+import { driverFor, PARKED_HINTS, specFor } from '../lib/sources/vendor.catalog.js';
+import {
+  createQueuePair,
+  type RunningEmulator,
+  startDynalite,
+  startFauxqs,
+  startSecretsManagerStandIn,
+} from './emulators.js';
 import { RecordingLog, RecordingMetrics } from './recording.observability.js';
-import { scenarioKinds, startScenario, type Scenario } from './scenarios.js';
+import { type Scenario, scenarioKinds, startScenario } from './scenarios.js';
 import { TABLE } from './sim-runner.js';
-import { removeLocalEndpoints, writeLocalEndpoints, type LocalEndpoints } from '../lib/config/local-endpoints.js';
 
 export interface LocalPorts {
   dynamodb: number;
@@ -64,7 +70,8 @@ export function localPortsFrom(env: Record<string, string | undefined>): LocalPo
     const text = env[variable]?.trim();
     if (!text) continue;
     const port = Number(text);
-    if (!/^\d+$/.test(text) || port > 65_535) problems.push(`${variable} must be a port number from 1 to 65535, or 0 for any free port (got "${text}")`);
+    if (!/^\d+$/.test(text) || port > 65_535)
+      problems.push(`${variable} must be a port number from 1 to 65535, or 0 for any free port (got "${text}")`);
     else ports[service] = port;
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -140,9 +147,15 @@ export async function startRealtime(options: RealtimeOptions): Promise<LocalRunn
   const started: RunningEmulator[] = [];
   const closeStarted = () => Promise.allSettled(started.reverse().map((e) => e.close()));
   try {
-    started.push(await onPort('dynamodb', ports, (port) => startDynalite({ path: join(options.dataDir, 'dynalite'), port })));
+    started.push(
+      await onPort('dynamodb', ports, (port) => startDynalite({ path: join(options.dataDir, 'dynalite'), port })),
+    );
     started.push(await onPort('sqs', ports, (port) => startFauxqs({ port })));
-    started.push(await onPort('secrets', ports, (port) => startSecretsManagerStandIn({ port, path: join(options.dataDir, SECRETS_FILE) })));
+    started.push(
+      await onPort('secrets', ports, (port) =>
+        startSecretsManagerStandIn({ port, path: join(options.dataDir, SECRETS_FILE) }),
+      ),
+    );
   } catch (err) {
     await closeStarted();
     throw err;
@@ -161,8 +174,14 @@ export async function startRealtime(options: RealtimeOptions): Promise<LocalRunn
   let scenario: Scenario | undefined;
   try {
     await createSourceTable(dynamo, TABLE);
-    const fetchPair = await createQueuePair(sqs, LOCAL_FETCH_QUEUE, { maxReceiveCount: MAX_RECEIVE_COUNT, visibilityTimeoutSeconds: 360 });
-    const persistPair = await createQueuePair(sqs, LOCAL_PERSIST_QUEUE, { maxReceiveCount: MAX_RECEIVE_COUNT, visibilityTimeoutSeconds: 360 });
+    const fetchPair = await createQueuePair(sqs, LOCAL_FETCH_QUEUE, {
+      maxReceiveCount: MAX_RECEIVE_COUNT,
+      visibilityTimeoutSeconds: 360,
+    });
+    const persistPair = await createQueuePair(sqs, LOCAL_PERSIST_QUEUE, {
+      maxReceiveCount: MAX_RECEIVE_COUNT,
+      visibilityTimeoutSeconds: 360,
+    });
 
     const log = new RecordingLog(options.verbose ? out : undefined, 'info');
     const metrics = new RecordingMetrics();
@@ -170,7 +189,12 @@ export async function startRealtime(options: RealtimeOptions): Promise<LocalRunn
     const sessions = new DynamoDbSessionStore({ client: dynamo, tableName: TABLE });
     // No cache: a loopback read costs nothing, and the CLI changes credentials while we run; a cached copy would keep
     // using a password the person has just replaced (in AWS the 1 h cache saves money, and an auth rejection re-reads).
-    const credentials = new SecretsManagerCredentialStore({ client: secrets, prefix: LOCAL_SECRET_PREFIX, shards: 1, cacheTtlMs: 0 });
+    const credentials = new SecretsManagerCredentialStore({
+      client: secrets,
+      prefix: LOCAL_SECRET_PREFIX,
+      shards: 1,
+      cacheTtlMs: 0,
+    });
     // Messages sent to either queue and not yet handled to the end, for settle(). Counted before the send, so a send
     // that fails half way leaves them counted: settle() then times out instead of returning early.
     let outstanding = 0;
@@ -182,34 +206,64 @@ export async function startRealtime(options: RealtimeOptions): Promise<LocalRunn
       },
     });
     type QueueHandler = (event: { Records: QueueRecord[] }) => Promise<BatchResponse>;
-    const finishing = (handler: QueueHandler): QueueHandler => async (event) => {
-      const response = await handler(event);
-      const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
-      outstanding -= event.Records.filter((r) => !failed.has(r.messageId)).length;
-      if (outstanding <= 0) for (const resolve of onIdle.splice(0)) resolve();
-      return response;
-    };
+    const finishing =
+      (handler: QueueHandler): QueueHandler =>
+      async (event) => {
+        const response = await handler(event);
+        const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+        outstanding -= event.Records.filter((r) => !failed.has(r.messageId)).length;
+        if (outstanding <= 0) for (const resolve of onIdle.splice(0)) resolve();
+        return response;
+      };
     const core: CoreDeps = {
-      sources, specFor, parkedHints: PARKED_HINTS, clock: systemClock, log, metrics,
+      sources,
+      specFor,
+      parkedHints: PARKED_HINTS,
+      clock: systemClock,
+      log,
+      metrics,
       frameQueue: counting(new SqsMessageQueue<FrameMessage>({ client: sqs, queueUrl: fetchPair.queueUrl })),
     };
-    const manage: ManageDeps = { sources, specFor, parkedHints: PARKED_HINTS, clock: systemClock, log, credentials, sessions };
+    const manage: ManageDeps = {
+      sources,
+      specFor,
+      parkedHints: PARKED_HINTS,
+      clock: systemClock,
+      log,
+      credentials,
+      sessions,
+    };
     const tick = makeTickHandler(core);
     const fetchFrame = makeFetchFrameHandler({
-      ...core, driverFor, sessions, credentials, maxReceiveCount: MAX_RECEIVE_COUNT,
+      ...core,
+      driverFor,
+      sessions,
+      credentials,
+      maxReceiveCount: MAX_RECEIVE_COUNT,
       persistQueue: counting(new SqsMessageQueue<PersistMessage>({ client: sqs, queueUrl: persistPair.queueUrl })),
       redelivery: new SqsRedeliveryControl({ client: sqs, queueUrl: fetchPair.queueUrl }),
     });
     const persist = makePersistHandler({
-      ...core, driverFor, sessions, credentials, writerFor: nightscoutWriterFor, maxReceiveCount: MAX_RECEIVE_COUNT,
+      ...core,
+      driverFor,
+      sessions,
+      credentials,
+      writerFor: nightscoutWriterFor,
+      maxReceiveCount: MAX_RECEIVE_COUNT,
       redelivery: new SqsRedeliveryControl({ client: sqs, queueUrl: persistPair.queueUrl }),
     });
 
     const endpoints: LocalEndpoints = {
-      format: 1, pid: process.pid, startedAt: new Date().toISOString(), region: LOCAL_REGION,
+      format: 1,
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      region: LOCAL_REGION,
       endpoints: { dynamodb: dynalite.endpoint, sqs: fauxqs.endpoint, secrets: standIn.endpoint },
-      table: TABLE, fetchQueueUrl: fetchPair.queueUrl, persistQueueUrl: persistPair.queueUrl,
-      secretPrefix: LOCAL_SECRET_PREFIX, credentialShards: 1,
+      table: TABLE,
+      fetchQueueUrl: fetchPair.queueUrl,
+      persistQueueUrl: persistPair.queueUrl,
+      secretPrefix: LOCAL_SECRET_PREFIX,
+      credentialShards: 1,
     };
     const endpointsFile = writeLocalEndpoints(options.dataDir, endpoints);
 
@@ -222,28 +276,38 @@ export async function startRealtime(options: RealtimeOptions): Promise<LocalRunn
     if (runDemo) {
       scenario = await startScenario(options.demoKind, { clock: systemClock });
       demoSourceId = scenario.config.id;
-      out(`DEMO MODE: simulated ${options.demoKind} → simulated Nightscout at ${scenario.nightscout.url} (all on 127.0.0.1). Sources you add with the CLI run beside it; the next start without --demo runs only yours.`);
+      out(
+        `DEMO MODE: simulated ${options.demoKind} → simulated Nightscout at ${scenario.nightscout.url} (all on 127.0.0.1). Sources you add with the CLI run beside it; the next start without --demo runs only yours.`,
+      );
     }
     // A demo source left from an earlier run points at simulators that no longer exist: it would only fail.
     for (const record of stored) {
       if (demoIds.has(record.id) && record.id !== demoSourceId) {
         await removeSource(manage, record.id);
-        out(`removed the demo source ${record.id} of an earlier demo run (its simulators only exist while the demo runs)`);
+        out(
+          `removed the demo source ${record.id} of an earlier demo run (its simulators only exist while the demo runs)`,
+        );
       }
     }
-    const source = options.configured ?? (scenario ? { config: scenario.config, credentials: scenario.credentials } : undefined);
+    const source =
+      options.configured ?? (scenario ? { config: scenario.config, credentials: scenario.credentials } : undefined);
     if (source) {
       await addOrUpdateSource(manage, source.config, source.credentials);
       out(`source ${source.config.id} (${source.config.kind}) → ${source.config.nightscout.endpoint}`);
     }
     for (const record of ownStored) {
-      if (record.id !== source?.config.id) out(`source ${record.id} (${record.config.kind}) → ${record.config.nightscout.endpoint} (stored)`);
+      if (record.id !== source?.config.id)
+        out(`source ${record.id} (${record.config.kind}) → ${record.config.nightscout.endpoint} (stored)`);
     }
     out(`data in ${options.dataDir}; local services on 127.0.0.1 (Ctrl-C to stop):`);
     out(`  dynamodb  ${dynalite.endpoint}  table ${TABLE}`);
     out(`  sqs       ${fauxqs.endpoint}  queues ${LOCAL_FETCH_QUEUE}, ${LOCAL_PERSIST_QUEUE} (and -dlq)`);
-    out(`  secrets   ${standIn.endpoint}  prefix ${LOCAL_SECRET_PREFIX} (kept in ${join(options.dataDir, SECRETS_FILE)}, mode 0600)`);
-    out(`manage sources with: npx nightscout-connect sources add|list|show|pause|resume|update-credentials|remove --target local`);
+    out(
+      `  secrets   ${standIn.endpoint}  prefix ${LOCAL_SECRET_PREFIX} (kept in ${join(options.dataDir, SECRETS_FILE)}, mode 0600)`,
+    );
+    out(
+      `manage sources with: npx nightscout-connect sources add|list|show|pause|resume|update-credentials|remove --target local`,
+    );
     out(`  (it reads ${endpointsFile}; from another directory add --data ${options.dataDir})`);
 
     let stopping = false;
@@ -254,7 +318,10 @@ export async function startRealtime(options: RealtimeOptions): Promise<LocalRunn
     };
     const runTick = () => safely('tick', () => tick({})).then(() => undefined);
     const tickTimer = setInterval(() => void runTick(), options.tickIntervalMs ?? 60_000);
-    const statusTimer = setInterval(() => void safely('status', () => printStatus(sources, out)), options.statusIntervalMs ?? 15_000);
+    const statusTimer = setInterval(
+      () => void safely('status', () => printStatus(sources, out)),
+      options.statusIntervalMs ?? 15_000,
+    );
     await runTick();
     const pollers = [poll(fetchPair.queueUrl, finishing(fetchFrame)), poll(persistPair.queueUrl, finishing(persist))];
 
@@ -274,7 +341,11 @@ export async function startRealtime(options: RealtimeOptions): Promise<LocalRunn
           };
           const timer = setTimeout(() => {
             onIdle = onIdle.filter((waiter) => waiter !== done);
-            reject(new Error(`the local runner did not settle within ${timeoutMs} ms: ${outstanding} message(s) outstanding`));
+            reject(
+              new Error(
+                `the local runner did not settle within ${timeoutMs} ms: ${outstanding} message(s) outstanding`,
+              ),
+            );
           }, timeoutMs);
           onIdle.push(done);
         });
@@ -302,7 +373,11 @@ export async function startRealtime(options: RealtimeOptions): Promise<LocalRunn
 }
 
 /** Starts one service, turning a taken port into a message that names the variable to change. */
-async function onPort(service: keyof LocalPorts, ports: LocalPorts, start: (port: number) => Promise<RunningEmulator>): Promise<RunningEmulator> {
+async function onPort(
+  service: keyof LocalPorts,
+  ports: LocalPorts,
+  start: (port: number) => Promise<RunningEmulator>,
+): Promise<RunningEmulator> {
   try {
     return await start(ports[service]);
   } catch (err) {
@@ -321,6 +396,8 @@ async function printStatus(sources: DynamoDbSourceStore, out: (line: string) => 
     const age = s.newestReadingAt ? `${Math.round((now - s.newestReadingAt) / 1000)}s` : '—';
     const due = record.nextDueAt ? `${Math.round((record.nextDueAt - now) / 1000)}s` : 'not scheduled';
     const error = s.lastError ? `${s.lastError.kind}:${s.lastError.code}` : 'none';
-    out(`[status] ${record.id} state=${s.state} newest-reading-age=${age} next-due-in=${due} last-error=${error}${s.parkedReason ? ` parked: ${s.parkedReason}` : ''}`);
+    out(
+      `[status] ${record.id} state=${s.state} newest-reading-age=${age} next-due-in=${due} last-error=${error}${s.parkedReason ? ` parked: ${s.parkedReason}` : ''}`,
+    );
   }
 }

@@ -6,24 +6,39 @@ import type { LogPort, MetricsPort } from '../lib/ports/observability.port.js';
 
 export class RecordingLog implements LogPort {
   readonly lines: string[] = [];
-  constructor(private readonly echo?: (line: string) => void, private readonly minLevel: 'debug' | 'info' | 'warn' = 'info') {}
+  constructor(
+    private readonly echo?: (line: string) => void,
+    private readonly minLevel: 'debug' | 'info' | 'warn' = 'info',
+  ) {}
   private write(level: string, message: string, fields?: Record<string, unknown>) {
     const line = JSON.stringify({ level, message, ...fields });
     this.lines.push(line);
     const rank = { debug: 0, info: 1, warn: 2, error: 3 } as Record<string, number>;
     if (this.echo && rank[level] >= rank[this.minLevel]) this.echo(line);
   }
-  debug(message: string, fields?: Record<string, unknown>) { this.write('debug', message, fields); }
-  info(message: string, fields?: Record<string, unknown>) { this.write('info', message, fields); }
-  warn(message: string, fields?: Record<string, unknown>) { this.write('warn', message, fields); }
-  error(message: string, fields?: Record<string, unknown>) { this.write('error', message, fields); }
+  debug(message: string, fields?: Record<string, unknown>) {
+    this.write('debug', message, fields);
+  }
+  info(message: string, fields?: Record<string, unknown>) {
+    this.write('info', message, fields);
+  }
+  warn(message: string, fields?: Record<string, unknown>) {
+    this.write('warn', message, fields);
+  }
+  error(message: string, fields?: Record<string, unknown>) {
+    this.write('error', message, fields);
+  }
 }
 
 export class RecordingMetrics implements MetricsPort {
   readonly counts: Record<string, number> = {};
   readonly timings: Record<string, number[]> = {};
-  count(name: string, value = 1) { this.counts[name] = (this.counts[name] ?? 0) + value; }
-  timing(name: string, ms: number) { (this.timings[name] ??= []).push(ms); }
+  count(name: string, value = 1) {
+    this.counts[name] = (this.counts[name] ?? 0) + value;
+  }
+  timing(name: string, ms: number) {
+    (this.timings[name] ??= []).push(ms);
+  }
 }
 
 /** Nearest-rank percentile (p in 0–100); undefined for no samples. */

@@ -12,9 +12,9 @@
  * `secrets()` lists them for leak checks.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { startNightscoutSimulator, type NightscoutSimulator } from './nightscout/nightscout.simulator.js';
-import { canonicalKind } from '../lib/sources/vendor.catalog.js';
 import type { SourceConfig, SourceCredentials } from '../lib/domain/source.js';
+import { canonicalKind } from '../lib/sources/vendor.catalog.js';
+import { type NightscoutSimulator, startNightscoutSimulator } from './nightscout/nightscout.simulator.js';
 
 export interface Scenario {
   kind: string;
@@ -80,13 +80,17 @@ let discovered: Promise<ScenarioDefinition[]> | undefined;
 /** Every `local/vendors/<vendor>/<vendor>.scenario.ts`, in folder order; each must export `scenario`. */
 export function loadScenarios(): Promise<ScenarioDefinition[]> {
   discovered ??= (async () => {
-    const folders = readdirSync(VENDORS_DIR, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    const folders = readdirSync(VENDORS_DIR, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort();
     const found: ScenarioDefinition[] = [];
     for (const folder of folders) {
       const file = new URL(`${folder}/${folder}.scenario.ts`, VENDORS_DIR);
       if (!existsSync(file)) continue;
       const module = (await import(file.href)) as { scenario?: ScenarioDefinition };
-      if (!module.scenario || typeof module.scenario.start !== 'function') throw new Error(`local/vendors/${folder}/${folder}.scenario.ts does not export a scenario`);
+      if (!module.scenario || typeof module.scenario.start !== 'function')
+        throw new Error(`local/vendors/${folder}/${folder}.scenario.ts does not export a scenario`);
       found.push(module.scenario);
     }
     return found;
@@ -108,7 +112,8 @@ export async function scenarioFor(kind: string): Promise<ScenarioDefinition> {
     // not a registered kind: reported below with the kinds that do have a scenario
   }
   const found = scenarios.find((s) => s.kind === canonical);
-  if (!found) throw new Error(`no demo scenario for source "${kind}"; available: ${scenarios.map((s) => s.kind).join(', ')}`);
+  if (!found)
+    throw new Error(`no demo scenario for source "${kind}"; available: ${scenarios.map((s) => s.kind).join(', ')}`);
   return found;
 }
 
@@ -117,10 +122,18 @@ export async function startScenario(kind: string, options: ScenarioOptions): Pro
 }
 
 /** The Nightscout the scenario writes to: the shared one (bench) or its own, and how to close it. */
-export async function scenarioTarget(o: ScenarioOptions): Promise<{ nightscout: NightscoutSimulator; apiSecret: string; closeTarget: () => Promise<void> }> {
+export async function scenarioTarget(
+  o: ScenarioOptions,
+): Promise<{ nightscout: NightscoutSimulator; apiSecret: string; closeTarget: () => Promise<void> }> {
   const apiSecret = o.apiSecret ?? DEMO_API_SECRET;
   const nightscout = o.nightscout ?? (await startNightscoutSimulator({ apiSecret, clock: o.clock }));
-  return { nightscout, apiSecret, closeTarget: async () => { if (!o.nightscout) await nightscout.close(); } };
+  return {
+    nightscout,
+    apiSecret,
+    closeTarget: async () => {
+      if (!o.nightscout) await nightscout.close();
+    },
+  };
 }
 
 /** Instants on a `step` grid with phase `phase`, in [from, to]. */
@@ -137,7 +150,9 @@ export function grid(from: number, to: number, step: number, phase = 0): number[
  */
 export function countReadings(scenario: Scenario, from: number, until: number, device?: string, publishedBy = until) {
   const vendor = scenario.vendorReadings(from, publishedBy).filter((d) => d <= until);
-  const entries = scenario.nightscout.store.entries.filter((e) => (device === undefined || e.device === device) && Number(e.date) >= from && Number(e.date) <= until);
+  const entries = scenario.nightscout.store.entries.filter(
+    (e) => (device === undefined || e.device === device) && Number(e.date) >= from && Number(e.date) <= until,
+  );
   const seen = new Map<number, number>();
   for (const e of entries) seen.set(Number(e.date), (seen.get(Number(e.date)) ?? 0) + 1);
   const duplicates = [...seen.values()].reduce((sum, n) => sum + (n - 1), 0);

@@ -14,10 +14,11 @@
  * every change (temporary file + rename, mode 0600, since it holds the values in clear, as Secrets Manager does
  * behind KMS) and read back on start. Without `path` (tests) nothing touches the disk.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 const REGION = 'us-east-1';
 const ACCOUNT = '000000000000';
@@ -47,7 +48,10 @@ interface Secret {
 }
 
 class AwsError extends Error {
-  constructor(readonly type: string, message: string) {
+  constructor(
+    readonly type: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -66,7 +70,9 @@ export interface SecretsManagerStandInOptions {
   path?: string;
 }
 
-export async function startSecretsManagerStandIn(options: SecretsManagerStandInOptions = {}): Promise<SecretsManagerStandIn> {
+export async function startSecretsManagerStandIn(
+  options: SecretsManagerStandInOptions = {},
+): Promise<SecretsManagerStandIn> {
   const state = new StandInState(options.path);
   const server = createServer((req, res) => void handle(state, req, res));
   await new Promise<void>((resolve, reject) => {
@@ -109,11 +115,22 @@ async function handle(state: StandInState, req: IncomingMessage, res: ServerResp
 
 function send(res: ServerResponse, status: number, payload: unknown): void {
   const text = JSON.stringify(payload);
-  res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'content-length': Buffer.byteLength(text), 'x-amzn-requestid': randomUUID() });
+  res.writeHead(status, {
+    'content-type': 'application/x-amz-json-1.1',
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-requestid': randomUUID(),
+  });
   res.end(text);
 }
 
-const MUTATING = new Set(['CreateSecret', 'PutSecretValue', 'UpdateSecret', 'DeleteSecret', 'RestoreSecret', 'UpdateSecretVersionStage']);
+const MUTATING = new Set([
+  'CreateSecret',
+  'PutSecretValue',
+  'UpdateSecret',
+  'DeleteSecret',
+  'RestoreSecret',
+  'UpdateSecretVersionStage',
+]);
 
 class StandInState {
   private readonly secrets = new Map<string, Secret>();
@@ -126,16 +143,26 @@ class StandInState {
     const purged = this.purgeExpiredDeletions();
     try {
       switch (op) {
-        case 'CreateSecret': return this.createSecret(body);
-        case 'GetSecretValue': return this.getSecretValue(body);
-        case 'PutSecretValue': return this.putSecretValue(body);
-        case 'UpdateSecret': return this.updateSecret(body);
-        case 'DescribeSecret': return this.describeSecret(body);
-        case 'ListSecrets': return this.listSecrets(body);
-        case 'DeleteSecret': return this.deleteSecret(body);
-        case 'RestoreSecret': return this.restoreSecret(body);
-        case 'UpdateSecretVersionStage': return this.updateSecretVersionStage(body);
-        default: throw new AwsError('UnknownOperationException', `Operation ${op} is not supported by the stand-in`);
+        case 'CreateSecret':
+          return this.createSecret(body);
+        case 'GetSecretValue':
+          return this.getSecretValue(body);
+        case 'PutSecretValue':
+          return this.putSecretValue(body);
+        case 'UpdateSecret':
+          return this.updateSecret(body);
+        case 'DescribeSecret':
+          return this.describeSecret(body);
+        case 'ListSecrets':
+          return this.listSecrets(body);
+        case 'DeleteSecret':
+          return this.deleteSecret(body);
+        case 'RestoreSecret':
+          return this.restoreSecret(body);
+        case 'UpdateSecretVersionStage':
+          return this.updateSecretVersionStage(body);
+        default:
+          throw new AwsError('UnknownOperationException', `Operation ${op} is not supported by the stand-in`);
       }
     } finally {
       // Written in the same synchronous step as the change (no request can interleave), before the answer goes out:
@@ -146,10 +173,19 @@ class StandInState {
 
   private createSecret(body: Body): Body {
     const name = requireString(body, 'Name');
-    if (name.length > 512 || !/^[A-Za-z0-9/_+=.@-]+$/.test(name)) throw new AwsError('ValidationException', 'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!');
+    if (name.length > 512 || !/^[A-Za-z0-9/_+=.@-]+$/.test(name))
+      throw new AwsError(
+        'ValidationException',
+        'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!',
+      );
     const existing = this.secrets.get(name);
-    if (existing?.deletedAt !== undefined) throw new AwsError('InvalidRequestException', "You can't create this secret because a secret with this name is already scheduled for deletion.");
-    if (existing) throw new AwsError('ResourceExistsException', `The operation failed because the secret ${name} already exists.`);
+    if (existing?.deletedAt !== undefined)
+      throw new AwsError(
+        'InvalidRequestException',
+        "You can't create this secret because a secret with this name is already scheduled for deletion.",
+      );
+    if (existing)
+      throw new AwsError('ResourceExistsException', `The operation failed because the secret ${name} already exists.`);
     const now = nowSeconds();
     const secret: Secret = {
       name,
@@ -163,7 +199,10 @@ class StandInState {
     };
     const value = readValue(body, false);
     let versionId: string | undefined;
-    if (value) versionId = addVersion(secret, optionalString(body, 'ClientRequestToken') ?? randomUUID(), value, ['AWSCURRENT']).id;
+    if (value)
+      versionId = addVersion(secret, optionalString(body, 'ClientRequestToken') ?? randomUUID(), value, [
+        'AWSCURRENT',
+      ]).id;
     this.secrets.set(name, secret);
     return { ARN: secret.arn, Name: secret.name, ...(versionId ? { VersionId: versionId } : {}) };
   }
@@ -202,7 +241,10 @@ class StandInState {
     if (kmsKeyId !== undefined) secret.kmsKeyId = kmsKeyId;
     const value = readValue(body, false);
     let versionId: string | undefined;
-    if (value) versionId = addVersion(secret, optionalString(body, 'ClientRequestToken') ?? randomUUID(), value, ['AWSCURRENT']).id;
+    if (value)
+      versionId = addVersion(secret, optionalString(body, 'ClientRequestToken') ?? randomUUID(), value, [
+        'AWSCURRENT',
+      ]).id;
     secret.changed = nowSeconds();
     return { ARN: secret.arn, Name: secret.name, ...(versionId ? { VersionId: versionId } : {}) };
   }
@@ -217,10 +259,13 @@ class StandInState {
     const max = typeof body.MaxResults === 'number' ? body.MaxResults : 100;
     if (max < 1 || max > 100) throw new AwsError('InvalidParameterException', 'MaxResults must be between 1 and 100.');
     const start = body.NextToken !== undefined ? Number(body.NextToken) : 0;
-    if (!Number.isInteger(start) || start < 0) throw new AwsError('InvalidNextTokenException', 'The NextToken value is invalid.');
+    if (!Number.isInteger(start) || start < 0)
+      throw new AwsError('InvalidNextTokenException', 'The NextToken value is invalid.');
     const matching = [...this.secrets.values()]
       .filter((s) => includeDeleted || s.deletedAt === undefined)
-      .filter((s) => filters.every((f) => f.Key !== 'name' || (f.Values ?? []).some((prefix) => s.name.startsWith(prefix))))
+      .filter((s) =>
+        filters.every((f) => f.Key !== 'name' || (f.Values ?? []).some((prefix) => s.name.startsWith(prefix))),
+      )
       .sort((a, b) => a.name.localeCompare(b.name));
     const page = matching.slice(start, start + max);
     const next = start + max < matching.length ? String(start + max) : undefined;
@@ -237,16 +282,27 @@ class StandInState {
     const secret = this.find(body, { allowDeleted: true });
     const force = body.ForceDeleteWithoutRecovery === true;
     if (force && body.RecoveryWindowInDays !== undefined) {
-      throw new AwsError('InvalidParameterException', "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.");
+      throw new AwsError(
+        'InvalidParameterException',
+        "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.",
+      );
     }
     const now = nowSeconds();
     if (force) {
       this.secrets.delete(secret.name);
       return { ARN: secret.arn, Name: secret.name, DeletionDate: now };
     }
-    if (secret.deletedAt !== undefined) throw new AwsError('InvalidRequestException', "You can't perform this operation on the secret because it was already scheduled for deletion.");
+    if (secret.deletedAt !== undefined)
+      throw new AwsError(
+        'InvalidRequestException',
+        "You can't perform this operation on the secret because it was already scheduled for deletion.",
+      );
     const days = typeof body.RecoveryWindowInDays === 'number' ? body.RecoveryWindowInDays : 30;
-    if (days < 7 || days > 30) throw new AwsError('InvalidParameterException', 'The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).');
+    if (days < 7 || days > 30)
+      throw new AwsError(
+        'InvalidParameterException',
+        'The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).',
+      );
     secret.deletedAt = now;
     secret.deletionDate = now + days * 86_400;
     return { ARN: secret.arn, Name: secret.name, DeletionDate: secret.deletionDate };
@@ -266,17 +322,30 @@ class StandInState {
     const removeFrom = optionalString(body, 'RemoveFromVersionId');
     const holder = [...secret.versions.values()].find((v) => v.stages.has(stage));
     if (moveTo !== undefined && !secret.versions.has(moveTo)) {
-      throw new AwsError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for VersionId: ${moveTo}`);
+      throw new AwsError(
+        'ResourceNotFoundException',
+        `Secrets Manager can't find the specified secret value for VersionId: ${moveTo}`,
+      );
     }
     if (holder && holder.id !== moveTo && holder.id !== removeFrom) {
       // The check happens in the same synchronous step as the move: this is what makes it a compare-and-swap.
-      throw new AwsError('InvalidParameterException', `The staging label ${stage} is currently attached to version ${holder.id}, so you must explicitly reference that version in RemoveFromVersionId.`);
+      throw new AwsError(
+        'InvalidParameterException',
+        `The staging label ${stage} is currently attached to version ${holder.id}, so you must explicitly reference that version in RemoveFromVersionId.`,
+      );
     }
     if (removeFrom !== undefined && holder?.id !== removeFrom) {
-      throw new AwsError('InvalidParameterException', `The staging label ${stage} is not attached to version ${removeFrom}.`);
+      throw new AwsError(
+        'InvalidParameterException',
+        `The staging label ${stage} is not attached to version ${removeFrom}.`,
+      );
     }
     if (moveTo === undefined) {
-      if (stage === 'AWSCURRENT') throw new AwsError('InvalidParameterException', 'You can only move staging label AWSCURRENT to a different secret version. It can’t be completely removed.');
+      if (stage === 'AWSCURRENT')
+        throw new AwsError(
+          'InvalidParameterException',
+          'You can only move staging label AWSCURRENT to a different secret version. It can’t be completely removed.',
+        );
       holder?.stages.delete(stage);
     } else if (holder?.id !== moveTo) {
       moveStage(secret, stage, secret.versions.get(moveTo)!);
@@ -290,7 +359,10 @@ class StandInState {
     const secret = this.secrets.get(id) ?? [...this.secrets.values()].find((s) => s.arn === id);
     if (!secret) throw new AwsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
     if (!opts.allowDeleted && secret.deletedAt !== undefined) {
-      throw new AwsError('InvalidRequestException', "You can't perform this operation on the secret because it was marked for deletion.");
+      throw new AwsError(
+        'InvalidRequestException',
+        "You can't perform this operation on the secret because it was marked for deletion.",
+      );
     }
     return secret;
   }
@@ -337,12 +409,19 @@ function loadSecrets(path: string): Secret[] {
     parsed = JSON.parse(readFileSync(path, 'utf8')) as typeof parsed;
   } catch {
     // No cause: the parse error would quote part of the file, i.e. secret values.
-    throw new Error(`the Secrets Manager stand-in file ${path} is not valid JSON; move it away to start with no secrets`);
+    throw new Error(
+      `the Secrets Manager stand-in file ${path} is not valid JSON; move it away to start with no secrets`,
+    );
   }
   if (parsed.format !== FILE_FORMAT || !Array.isArray(parsed.secrets)) {
-    throw new Error(`the Secrets Manager stand-in file ${path} is not in format ${FILE_FORMAT}; move it away to start with no secrets`);
+    throw new Error(
+      `the Secrets Manager stand-in file ${path} is not in format ${FILE_FORMAT}; move it away to start with no secrets`,
+    );
   }
-  return parsed.secrets.map((s) => ({ ...s, versions: new Map(s.versions.map((v) => [v.id, { ...v, stages: new Set(v.stages) }])) }));
+  return parsed.secrets.map((s) => ({
+    ...s,
+    versions: new Map(s.versions.map((v) => [v.id, { ...v, stages: new Set(v.stages) }])),
+  }));
 }
 
 function describe(secret: Secret): Body {
@@ -369,27 +448,42 @@ interface Value {
 function readValue(body: Body, required: boolean): Value | undefined {
   const string = optionalString(body, 'SecretString');
   const binary = optionalString(body, 'SecretBinary');
-  if (string !== undefined && binary !== undefined) throw new AwsError('InvalidParameterException', 'You must provide either SecretString or SecretBinary, but not both.');
+  if (string !== undefined && binary !== undefined)
+    throw new AwsError(
+      'InvalidParameterException',
+      'You must provide either SecretString or SecretBinary, but not both.',
+    );
   if (string === undefined && binary === undefined) {
-    if (required) throw new AwsError('InvalidRequestException', 'You must provide either SecretString or SecretBinary.');
+    if (required)
+      throw new AwsError('InvalidRequestException', 'You must provide either SecretString or SecretBinary.');
     return undefined;
   }
   if (string !== undefined && Buffer.byteLength(string, 'utf8') > MAX_SECRET_BYTES) {
-    throw new AwsError('ValidationException', `1 validation error detected: Value at 'secretString' failed to satisfy constraint: Member must have length less than or equal to ${MAX_SECRET_BYTES}`);
+    throw new AwsError(
+      'ValidationException',
+      `1 validation error detected: Value at 'secretString' failed to satisfy constraint: Member must have length less than or equal to ${MAX_SECRET_BYTES}`,
+    );
   }
   if (binary !== undefined && Buffer.from(binary, 'base64').length > MAX_SECRET_BYTES) {
-    throw new AwsError('ValidationException', `1 validation error detected: Value at 'secretBinary' failed to satisfy constraint: Member must have length less than or equal to ${MAX_SECRET_BYTES}`);
+    throw new AwsError(
+      'ValidationException',
+      `1 validation error detected: Value at 'secretBinary' failed to satisfy constraint: Member must have length less than or equal to ${MAX_SECRET_BYTES}`,
+    );
   }
   return string !== undefined ? { string } : { binary };
 }
 
 /** Adds a version, or returns the existing one for a retried token with the same value (idempotency). */
 function addVersion(secret: Secret, token: string, value: Value, stages: string[]): Version {
-  if (token.length < 32 || token.length > 64) throw new AwsError('ValidationException', 'ClientRequestToken must be between 32 and 64 characters.');
+  if (token.length < 32 || token.length > 64)
+    throw new AwsError('ValidationException', 'ClientRequestToken must be between 32 and 64 characters.');
   const existing = secret.versions.get(token);
   if (existing) {
     if (existing.string === value.string && existing.binary === value.binary) return existing;
-    throw new AwsError('ResourceExistsException', "You can't modify an existing version, you can only create a new version.");
+    throw new AwsError(
+      'ResourceExistsException',
+      "You can't modify an existing version, you can only create a new version.",
+    );
   }
   const version: Version = { id: token, ...value, stages: new Set(), created: nowSeconds() };
   secret.versions.set(token, version);
@@ -417,18 +511,29 @@ function pickVersion(secret: Secret, versionId: string | undefined, stage: strin
   if (versionId !== undefined) {
     const version = secret.versions.get(versionId);
     if (!version || (stage !== undefined && !version.stages.has(stage))) {
-      throw new AwsError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for VersionId: ${versionId}`);
+      throw new AwsError(
+        'ResourceNotFoundException',
+        `Secrets Manager can't find the specified secret value for VersionId: ${versionId}`,
+      );
     }
     return version;
   }
   const version = [...secret.versions.values()].find((v) => stage !== undefined && v.stages.has(stage));
-  if (!version) throw new AwsError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for staging label: ${stage}`);
+  if (!version)
+    throw new AwsError(
+      'ResourceNotFoundException',
+      `Secrets Manager can't find the specified secret value for staging label: ${stage}`,
+    );
   return version;
 }
 
 function requireString(body: Body, field: string): string {
   const value = body[field];
-  if (typeof value !== 'string' || value.length === 0) throw new AwsError('ValidationException', `1 validation error detected: Value at '${field}' failed to satisfy constraint: Member must not be null`);
+  if (typeof value !== 'string' || value.length === 0)
+    throw new AwsError(
+      'ValidationException',
+      `1 validation error detected: Value at '${field}' failed to satisfy constraint: Member must not be null`,
+    );
   return value;
 }
 

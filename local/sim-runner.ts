@@ -6,30 +6,36 @@
  * the benchmark.
  */
 import { createDynamoDbClient } from '../lib/adapters/aws/aws-clients.js';
-import { countRequests, RequestCounter } from './aws-instrumentation.js';
-import { DynamoDbSourceStore, createSourceTable } from '../lib/adapters/aws/dynamodb-source.store.js';
 import { DynamoDbSessionStore } from '../lib/adapters/aws/dynamodb-session.store.js';
-import { MemoryQueue, MemoryRedeliveryControl } from '../lib/adapters/memory/memory-message.queue.js';
+import { createSourceTable, DynamoDbSourceStore } from '../lib/adapters/aws/dynamodb-source.store.js';
 import { MemoryCredentialStore } from '../lib/adapters/memory/memory-credential.store.js';
+import { MemoryQueue, MemoryRedeliveryControl } from '../lib/adapters/memory/memory-message.queue.js';
 import { nightscoutWriterFor } from '../lib/adapters/nightscout/nightscout-writer.factory.js';
-import { PARKED_HINTS, driverFor, specFor } from '../lib/sources/vendor.catalog.js';
-import type { FrameMessage, PersistMessage } from '../lib/domain/messages.js';
 import type { CoreDeps, FetchDeps, PersistDeps } from '../lib/app/app.deps.js';
-import type { QueueRecord } from '../lib/ports/queue.port.js';
-import { addOrUpdateSource, type ManageDeps } from '../lib/app/manage-sources.js';
-import type { SourceConfig, SourceCredentials } from '../lib/domain/source.js';
-import { makeTickHandler } from '../lib/app/handlers/tick.handler.js';
 import { makeFetchFrameHandler } from '../lib/app/handlers/fetch-frame.handler.js';
 import { makePersistHandler } from '../lib/app/handlers/persist.handler.js';
+import { makeTickHandler } from '../lib/app/handlers/tick.handler.js';
+import { addOrUpdateSource, type ManageDeps } from '../lib/app/manage-sources.js';
 import { statusReader } from '../lib/app/source-status.js';
-import { startDynalite, type RunningEmulator } from './emulators.js';
+import type { FrameMessage, PersistMessage } from '../lib/domain/messages.js';
+import type { SourceConfig, SourceCredentials } from '../lib/domain/source.js';
+import type { QueueRecord } from '../lib/ports/queue.port.js';
+import { driverFor, PARKED_HINTS, specFor } from '../lib/sources/vendor.catalog.js';
+import { countRequests, RequestCounter } from './aws-instrumentation.js';
+import { type RunningEmulator, startDynalite } from './emulators.js';
 import { RecordingLog, RecordingMetrics } from './recording.observability.js';
 
 export class ManualClock {
   constructor(private t: number) {}
-  now(): number { return this.t; }
-  set(t: number): void { if (t > this.t) this.t = t; }
-  advance(ms: number): void { this.t += ms; }
+  now(): number {
+    return this.t;
+  }
+  set(t: number): void {
+    if (t > this.t) this.t = t;
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
 }
 
 export interface SimOptions {
@@ -90,13 +96,37 @@ export async function createSimWorld(options: SimOptions): Promise<SimWorld> {
   const credentials = new MemoryCredentialStore();
   const maxReceiveCount = options.maxReceiveCount ?? 5;
   const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? 360;
-  const fetchDlq = new MemoryQueue<FrameMessage>({ name: 'fetch-dlq', clock, visibilityTimeoutSeconds, maxReceiveCount: 1000 });
-  const persistDlq = new MemoryQueue<PersistMessage>({ name: 'persist-dlq', clock, visibilityTimeoutSeconds, maxReceiveCount: 1000 });
-  const fetchQueue = new MemoryQueue<FrameMessage>({ name: 'fetch', clock, visibilityTimeoutSeconds, maxReceiveCount, dlq: fetchDlq });
-  const persistQueue = new MemoryQueue<PersistMessage>({ name: 'persist', clock, visibilityTimeoutSeconds, maxReceiveCount, dlq: persistDlq });
+  const fetchDlq = new MemoryQueue<FrameMessage>({
+    name: 'fetch-dlq',
+    clock,
+    visibilityTimeoutSeconds,
+    maxReceiveCount: 1000,
+  });
+  const persistDlq = new MemoryQueue<PersistMessage>({
+    name: 'persist-dlq',
+    clock,
+    visibilityTimeoutSeconds,
+    maxReceiveCount: 1000,
+  });
+  const fetchQueue = new MemoryQueue<FrameMessage>({
+    name: 'fetch',
+    clock,
+    visibilityTimeoutSeconds,
+    maxReceiveCount,
+    dlq: fetchDlq,
+  });
+  const persistQueue = new MemoryQueue<PersistMessage>({
+    name: 'persist',
+    clock,
+    visibilityTimeoutSeconds,
+    maxReceiveCount,
+    dlq: persistDlq,
+  });
   const queueRequests: Record<string, number> = {};
   const sentBodies: string[] = [];
-  const countQueue = (key: string) => { queueRequests[key] = (queueRequests[key] ?? 0) + 1; };
+  const countQueue = (key: string) => {
+    queueRequests[key] = (queueRequests[key] ?? 0) + 1;
+  };
   const counted = <T>(queue: MemoryQueue<T>) => ({
     send: async (messages: Parameters<MemoryQueue<T>['send']>[0]) => {
       // SendMessageBatch carries up to 10 entries per request.
@@ -106,13 +136,31 @@ export async function createSimWorld(options: SimOptions): Promise<SimWorld> {
     },
   });
 
-  const core: CoreDeps = { sources, specFor, parkedHints: PARKED_HINTS, frameQueue: counted(fetchQueue), clock, log, metrics };
+  const core: CoreDeps = {
+    sources,
+    specFor,
+    parkedHints: PARKED_HINTS,
+    frameQueue: counted(fetchQueue),
+    clock,
+    log,
+    metrics,
+  };
   const fetchDeps: FetchDeps & { redelivery: MemoryRedeliveryControl } = {
-    ...core, driverFor, sessions, credentials, persistQueue: counted(persistQueue), maxReceiveCount,
+    ...core,
+    driverFor,
+    sessions,
+    credentials,
+    persistQueue: counted(persistQueue),
+    maxReceiveCount,
     redelivery: new MemoryRedeliveryControl(fetchQueue as MemoryQueue<unknown>),
   };
   const persistDeps: PersistDeps & { redelivery: MemoryRedeliveryControl } = {
-    ...core, driverFor, sessions, credentials, writerFor: nightscoutWriterFor, maxReceiveCount,
+    ...core,
+    driverFor,
+    sessions,
+    credentials,
+    writerFor: nightscoutWriterFor,
+    maxReceiveCount,
     redelivery: new MemoryRedeliveryControl(persistQueue as MemoryQueue<unknown>),
   };
   const tickHandler = makeTickHandler(core);
@@ -129,26 +177,54 @@ export async function createSimWorld(options: SimOptions): Promise<SimWorld> {
   };
 
   /** One receive of up to 10 messages, handed to the handler as an SQS event, settled like the Lambda ESM does. */
-  async function deliver<T>(queue: MemoryQueue<T>, handler: (e: { Records: QueueRecord[] }) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>) {
+  async function deliver<T>(
+    queue: MemoryQueue<T>,
+    handler: (e: { Records: QueueRecord[] }) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>,
+  ) {
     if (!batchReady(queue)) return 0;
     const received = queue.receive(10);
     if (received.length === 0) return 0;
     countQueue('SQS.ReceiveMessage');
     const records: QueueRecord[] = received.map((m) => ({
-      messageId: m.messageId, receiptHandle: m.receiptHandle, body: JSON.stringify(m.body), attributes: { ApproximateReceiveCount: String(m.receiveCount) },
+      messageId: m.messageId,
+      receiptHandle: m.receiptHandle,
+      body: JSON.stringify(m.body),
+      attributes: { ApproximateReceiveCount: String(m.receiveCount) },
     }));
     const response = await handler({ Records: records });
     const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
     let deleted = 0;
-    for (const m of received) if (!failed.has(m.messageId)) { queue.delete(m.receiptHandle); deleted++; }
+    for (const m of received)
+      if (!failed.has(m.messageId)) {
+        queue.delete(m.receiptHandle);
+        deleted++;
+      }
     if (deleted) countQueue('SQS.DeleteMessageBatch');
     return received.length;
   }
 
   const world: SimWorld = {
-    clock, log, metrics, awsRequests, dynamo, queueRequests, sentBodies, sources, sessions, credentials, fetchQueue, fetchDlq, persistQueue, persistDlq, manage,
-    async addSource(config, creds) { await addOrUpdateSource(manage, config, creds); },
-    async tick() { await tickHandler({}); },
+    clock,
+    log,
+    metrics,
+    awsRequests,
+    dynamo,
+    queueRequests,
+    sentBodies,
+    sources,
+    sessions,
+    credentials,
+    fetchQueue,
+    fetchDlq,
+    persistQueue,
+    persistDlq,
+    manage,
+    async addSource(config, creds) {
+      await addOrUpdateSource(manage, config, creds);
+    },
+    async tick() {
+      await tickHandler({});
+    },
     async drain() {
       let total = 0;
       for (;;) {

@@ -1,10 +1,13 @@
 /** Lambda entry for the fetch queue. */
-import { readLambdaEnv } from '../../lib/runtime/lambda.env.js';
-import { awsFetchDeps } from '../../lib/runtime/aws.deps.js';
-import { flushMetrics } from '../../lib/runtime/observability.js';
+
 import { makeFetchFrameHandler } from '../../lib/app/handlers/fetch-frame.handler.js';
+import { awsFetchDeps } from '../../lib/runtime/aws.deps.js';
+import { readLambdaEnv } from '../../lib/runtime/lambda.env.js';
+import { flushMetrics } from '../../lib/runtime/observability.js';
 
 export const handler = makeFetchFrameHandler(
-  awsFetchDeps(readLambdaEnv(process.env, ['tableName', 'fetchQueueUrl', 'persistQueueUrl', 'credentialsSecretPrefix'])),
+  awsFetchDeps(
+    readLambdaEnv(process.env, ['tableName', 'fetchQueueUrl', 'persistQueueUrl', 'credentialsSecretPrefix']),
+  ),
   flushMetrics,
 );

@@ -26,7 +26,11 @@ export interface NightscoutConnectMonitoringProps {
     readonly fetchFrame: lambda.IFunction;
     readonly persist: lambda.IFunction;
   };
-  readonly deadLetterQueues: { readonly fetch: sqs.IQueue; readonly persist: sqs.IQueue; readonly schedule: sqs.IQueue };
+  readonly deadLetterQueues: {
+    readonly fetch: sqs.IQueue;
+    readonly persist: sqs.IQueue;
+    readonly schedule: sqs.IQueue;
+  };
   /** p95 freshness lag, in seconds, above which the freshness alarm fires. */
   readonly freshnessAlarmThresholdSeconds: number;
   /**
@@ -163,8 +167,7 @@ export class NightscoutConnectMonitoring extends Construct {
       defaultInterval: Duration.hours(6),
     });
     const minute = Duration.minutes(1);
-    const count = (name: string, service: string, label?: string) =>
-      appMetric(name, service, 'Sum', minute, label);
+    const count = (name: string, service: string, label?: string) => appMetric(name, service, 'Sum', minute, label);
     const graph = (title: string, left: cloudwatch.IMetric[], width = 8) =>
       new cloudwatch.GraphWidget({ title, left, width, height: 6 });
 
@@ -266,4 +269,3 @@ function appMetric(
     label,
   });
 }
-

@@ -13,9 +13,14 @@ import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE, NightscoutConnectMonitoring } from './nightscout-connect-monitoring.construct.js';
+import {
+  FUNCTION_BUNDLING,
+  type FunctionBundling,
+  LAMBDA_NODE_OPTIONS,
+  type LambdaFunctionName,
+} from '../../lib/config/bundling.config.js';
 import { COMMUNITY_BATCHING_WINDOW_SECONDS } from '../../lib/config/deployment.config.js';
-import { FUNCTION_BUNDLING, LAMBDA_NODE_OPTIONS, type FunctionBundling, type LambdaFunctionName } from '../../lib/config/bundling.config.js';
+import { METRICS_NAMESPACE, NightscoutConnectMonitoring } from './nightscout-connect-monitoring.construct.js';
 
 /** `single`: one person, one credential secret. `community`: many sources spread over `credentialShards` secrets. */
 export type NightscoutConnectMode = 'single' | 'community';
@@ -130,7 +135,6 @@ export interface NightscoutConnectProps {
   readonly secretNamePrefix?: string;
 }
 
-
 /** The shape lib/adapters/aws/secrets-manager-credential.store.ts reads, with no sources yet. */
 const EMPTY_CREDENTIAL_SHARD = JSON.stringify({ sources: {} });
 
@@ -216,8 +220,7 @@ export class NightscoutConnect extends Construct {
       });
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
-        reason:
-          'Holds vendor and Nightscout passwords chosen by people; AWS cannot rotate them. Updated by the CLI.',
+        reason: 'Holds vendor and Nightscout passwords chosen by people; AWS cannot rotate them. Updated by the CLI.',
       });
       return secret;
     });
@@ -227,12 +230,7 @@ export class NightscoutConnect extends Construct {
     const fetch = this.queueWithDlq('Fetch', `${stack.stackName}-fetch`, p.timeouts.fetchFrame, p.maxReceiveCount);
     this.fetchQueue = fetch.queue;
     this.fetchDeadLetterQueue = fetch.dlq;
-    const persist = this.queueWithDlq(
-      'Persist',
-      `${stack.stackName}-persist`,
-      p.timeouts.persist,
-      p.maxReceiveCount,
-    );
+    const persist = this.queueWithDlq('Persist', `${stack.stackName}-persist`, p.timeouts.persist, p.maxReceiveCount);
     this.persistQueue = persist.queue;
     this.persistDeadLetterQueue = persist.dlq;
 
@@ -283,12 +281,21 @@ export class NightscoutConnect extends Construct {
     this.grantLeastPrivilege();
 
     // CloudFormation leaves MaximumBatchingWindowInSeconds out at 0 (the AWS default for batch size 10).
-    const batching = p.batchingWindowSeconds > 0 ? { maxBatchingWindow: Duration.seconds(p.batchingWindowSeconds) } : {};
+    const batching =
+      p.batchingWindowSeconds > 0 ? { maxBatchingWindow: Duration.seconds(p.batchingWindowSeconds) } : {};
     this.fetchFrameFunction.addEventSource(
-      new SqsEventSource(this.fetchQueue, { reportBatchItemFailures: true, maxConcurrency: p.fetchMaxConcurrency, ...batching }),
+      new SqsEventSource(this.fetchQueue, {
+        reportBatchItemFailures: true,
+        maxConcurrency: p.fetchMaxConcurrency,
+        ...batching,
+      }),
     );
     this.persistFunction.addEventSource(
-      new SqsEventSource(this.persistQueue, { reportBatchItemFailures: true, maxConcurrency: p.persistMaxConcurrency, ...batching }),
+      new SqsEventSource(this.persistQueue, {
+        reportBatchItemFailures: true,
+        maxConcurrency: p.persistMaxConcurrency,
+        ...batching,
+      }),
     );
 
     // Our own role (the target would otherwise create one at stack scope), limited to this account's default
@@ -298,7 +305,11 @@ export class NightscoutConnect extends Construct {
         conditions: {
           StringEquals: {
             'aws:SourceAccount': stack.account,
-            'aws:SourceArn': stack.formatArn({ service: 'scheduler', resource: 'schedule-group', resourceName: 'default' }),
+            'aws:SourceArn': stack.formatArn({
+              service: 'scheduler',
+              resource: 'schedule-group',
+              resourceName: 'default',
+            }),
           },
         },
       }),
@@ -551,7 +562,6 @@ export class NightscoutConnect extends Construct {
       }
     }
   }
-
 }
 
 const LOCK_FILES = ['package-lock.json', 'yarn.lock', 'pnpm-lock.yaml', 'bun.lockb'];
@@ -561,7 +571,8 @@ const LOCK_FILES = ['package-lock.json', 'yarn.lock', 'pnpm-lock.yaml', 'bun.loc
  * targets there, so targets (relative to this repository) are made relative to the project root.
  */
 function nodejsBundling(b: FunctionBundling, projectRoot: string): nodejs.BundlingOptions {
-  const aliasTarget = (target: string) => `./${path.relative(projectRoot, path.join(REPOSITORY_ROOT, target)).split(path.sep).join('/')}`;
+  const aliasTarget = (target: string) =>
+    `./${path.relative(projectRoot, path.join(REPOSITORY_ROOT, target)).split(path.sep).join('/')}`;
   return {
     format: nodejs.OutputFormat.ESM,
     target: b.target,
@@ -597,7 +608,8 @@ function resolveProps(props: NightscoutConnectProps, stackName: string): Resolve
     maxReceiveCount: props.maxReceiveCount ?? 5,
     fetchMaxConcurrency: props.fetchMaxConcurrency ?? 5,
     persistMaxConcurrency: props.persistMaxConcurrency ?? 5,
-    batchingWindowSeconds: props.batchingWindowSeconds ?? (mode === 'community' ? COMMUNITY_BATCHING_WINDOW_SECONDS : 0),
+    batchingWindowSeconds:
+      props.batchingWindowSeconds ?? (mode === 'community' ? COMMUNITY_BATCHING_WINDOW_SECONDS : 0),
     freshnessAlarmThresholdSeconds: props.freshnessAlarmThresholdSeconds ?? 900,
     timeouts: {
       tick: props.functionTimeout?.tick ?? Duration.seconds(55),

@@ -39,19 +39,27 @@ export class NightscoutConnectStack extends Stack {
     new CfnOutput(this, 'CliEnvironment', {
       description: 'Environment for `npx nightscout-connect` against this stack',
       value: Fn.join('', [
-        'TABLE_NAME=', c.table.tableName,
+        'TABLE_NAME=',
+        c.table.tableName,
         ` CREDENTIALS_SECRET_PREFIX=${c.secretNamePrefix}`,
         ` CREDENTIAL_SHARDS=${c.credentialSecrets.length}`,
-        ' FETCH_QUEUE_URL=', c.fetchQueue.queueUrl,
-        ' PERSIST_QUEUE_URL=', c.persistQueue.queueUrl,
-        ' AWS_REGION=', this.region,
+        ' FETCH_QUEUE_URL=',
+        c.fetchQueue.queueUrl,
+        ' PERSIST_QUEUE_URL=',
+        c.persistQueue.queueUrl,
+        ' AWS_REGION=',
+        this.region,
       ]),
     });
     new CfnOutput(this, 'DashboardUrl', {
       description: 'The CloudWatch dashboard of this deployment',
       value: Fn.join('', [
-        'https://', this.region, '.console.aws.amazon.com/cloudwatch/home?region=', this.region,
-        '#dashboards/dashboard/', c.monitoring.dashboard.dashboardName,
+        'https://',
+        this.region,
+        '.console.aws.amazon.com/cloudwatch/home?region=',
+        this.region,
+        '#dashboards/dashboard/',
+        c.monitoring.dashboard.dashboardName,
       ]),
     });
   }
@@ -83,7 +91,9 @@ export function connectPropsFromContext(node: Node): NightscoutConnectProps {
   };
   const retentionDays = num('logRetentionDays');
   if (retentionDays !== undefined && !Object.values(logs.RetentionDays).includes(retentionDays)) {
-    throw new Error(`Context 'logRetentionDays' must be a CloudWatch Logs retention (1, 3, 5, 7, 14, 30, …), got ${retentionDays}`);
+    throw new Error(
+      `Context 'logRetentionDays' must be a CloudWatch Logs retention (1, 3, 5, 7, 14, 30, …), got ${retentionDays}`,
+    );
   }
   const removal = str('tableRemovalPolicy');
   const removalPolicies: Record<string, RemovalPolicy> = {

@@ -1,16 +1,16 @@
 /**
  * What the use cases need, as ports. Handlers and the local runner are the only places that choose adapters.
  */
-import type { SourceStore } from '../ports/source.store.port.js';
-import type { SessionStore } from '../ports/session.store.port.js';
-import type { CredentialStore } from '../ports/credential.store.port.js';
-import type { MessageQueue } from '../ports/queue.port.js';
-import type { Clock, LogPort, MetricsPort } from '../ports/observability.port.js';
-import type { NightscoutWriter } from '../ports/nightscout.writer.port.js';
+
 import type { FrameMessage, PersistMessage } from '../domain/messages.js';
-import type { DriverFor, SpecFor } from '../ports/driver.port.js';
-import type { ParkedHints } from '../ports/source.store.port.js';
 import type { NightscoutTarget, SourceCredentials } from '../domain/source.js';
+import type { CredentialStore } from '../ports/credential.store.port.js';
+import type { DriverFor, SpecFor } from '../ports/driver.port.js';
+import type { NightscoutWriter } from '../ports/nightscout.writer.port.js';
+import type { Clock, LogPort, MetricsPort } from '../ports/observability.port.js';
+import type { MessageQueue } from '../ports/queue.port.js';
+import type { SessionStore } from '../ports/session.store.port.js';
+import type { ParkedHints, SourceStore } from '../ports/source.store.port.js';
 
 export interface CoreDeps {
   sources: SourceStore;

@@ -10,16 +10,21 @@
  */
 import { VersionConflictError } from '../domain/errors.js';
 import type { SourceEvent } from '../domain/messages.js';
-import type { SourceRecord, TransitionRecord } from '../ports/source.store.port.js';
 import { step } from '../machines/source/source.snapshot.js';
-import { nextWakeAt, readStored } from '../machines/source/source.view.js';
-import { loopModesOf, sameState, type LoopMode, type SessionMode, type SourceStateValue } from '../machines/source/source.state.js';
+import {
+  type LoopMode,
+  loopModesOf,
+  type SessionMode,
+  type SourceStateValue,
+  sameState,
+} from '../machines/source/source.state.js';
 import type { SourceContext, SourceEffect } from '../machines/source/source.types.js';
-import { describeStatus } from './source-status.js';
-import type { ParkedHints } from '../ports/source.store.port.js';
+import { nextWakeAt, readStored } from '../machines/source/source.view.js';
+import type { SessionStore } from '../ports/session.store.port.js';
+import type { ParkedHints, SourceRecord, TransitionRecord } from '../ports/source.store.port.js';
 import type { CoreDeps } from './app.deps.js';
 import { runSideEffects } from './dispatch-effects.js';
-import type { SessionStore } from '../ports/session.store.port.js';
+import { describeStatus } from './source-status.js';
 
 export const MAX_CONFLICT_RETRIES = 5;
 
@@ -52,11 +57,22 @@ export async function applySourceEvent(
     const next = withDerived(record, result.snapshot, deps.parkedHints);
     const trace: TransitionRecord | undefined = isRoutine(event, result.fromValue, result.toValue)
       ? undefined
-      : { at: event.now, event: event.type, from: result.from, to: result.to, effects: result.effects.map((e) => e.type) };
+      : {
+          at: event.now,
+          event: event.type,
+          from: result.from,
+          to: result.to,
+          effects: result.effects.map((e) => e.type),
+        };
     try {
       next.version = await deps.sources.save(next, record.version, trace);
       deps.log.info('machine stepped', {
-        sourceId, event: event.type, from: result.from, to: result.to, effects: result.effects.map((e) => e.type), version: next.version,
+        sourceId,
+        event: event.type,
+        from: result.from,
+        to: result.to,
+        effects: result.effects.map((e) => e.type),
+        version: next.version,
       });
       return { record: next, effects: result.effects, changed: true };
     } catch (err) {
@@ -85,7 +101,11 @@ function withDerived(record: SourceRecord, snapshot: unknown, hints?: ParkedHint
  * sees the frame in flight and writes nothing, until the outcome saves the real next due time. Earlier is always
  * safe for the index (it only means "look at me"); later never is.
  */
-export function dueIndexInstant(stored: number | undefined, wake: number | undefined, context: SourceContext): number | undefined {
+export function dueIndexInstant(
+  stored: number | undefined,
+  wake: number | undefined,
+  context: SourceContext,
+): number | undefined {
   if (wake === undefined) return undefined;
   const inFlight = Object.values(context.loops).some((loop) => Boolean(loop.frame));
   return inFlight && stored !== undefined && stored <= wake ? stored : wake;
@@ -105,11 +125,17 @@ export function isRoutine(event: SourceEvent, from: SourceStateValue, to: Source
   // A tick that changes the snapshot without moving any state is an outbox resend: worth tracing.
   if (event.type === 'clock.ticked' && sameState(from, to)) return false;
   if (from.operation !== to.operation) return false;
-  if (from.session !== to.session && !(HEALTHY_SESSION_MODES.has(from.session) && HEALTHY_SESSION_MODES.has(to.session))) return false;
+  if (
+    from.session !== to.session &&
+    !(HEALTHY_SESSION_MODES.has(from.session) && HEALTHY_SESSION_MODES.has(to.session))
+  )
+    return false;
   const before = loopModesOf(from);
   const after = loopModesOf(to);
-  return before.length === after.length &&
-    before.every(([loop, mode], i) => after[i][0] === loop && CYCLE_MODES.has(mode) && CYCLE_MODES.has(after[i][1]));
+  return (
+    before.length === after.length &&
+    before.every(([loop, mode], i) => after[i][0] === loop && CYCLE_MODES.has(mode) && CYCLE_MODES.has(after[i][1]))
+  );
 }
 
 /** Report a frame outcome to its source and run the resulting side effects (what fetch-frame and persist share). */

@@ -4,24 +4,35 @@
  * before the send is repaired by the machine's resend deadline (its outbox), and a duplicate send is harmless because
  * outcomes for a frame id that is no longer current are ignored.
  */
-import { MESSAGE_VERSION, type FrameMessage } from '../domain/messages.js';
+import { type FrameMessage, MESSAGE_VERSION } from '../domain/messages.js';
 import type { SourceConfig } from '../domain/source.js';
+import type { SourceEffect } from '../machines/source/source.types.js';
 import type { OutgoingMessage } from '../ports/queue.port.js';
 import type { SessionStore } from '../ports/session.store.port.js';
-import type { SourceEffect } from '../machines/source/source.types.js';
 import type { CoreDeps } from './app.deps.js';
 
 export const MAX_DELAY_SECONDS = 900;
 
-export function frameMessagesFor(config: SourceConfig, effects: SourceEffect[], now: number): OutgoingMessage<FrameMessage>[] {
+export function frameMessagesFor(
+  config: SourceConfig,
+  effects: SourceEffect[],
+  now: number,
+): OutgoingMessage<FrameMessage>[] {
   const out: OutgoingMessage<FrameMessage>[] = [];
   for (const effect of effects) {
     if (effect.type !== 'requestFrame') continue;
     const p = effect.params;
     out.push({
       body: {
-        v: MESSAGE_VERSION, sourceId: config.id, kind: config.kind, loop: p.loop, frameId: p.frameId, dueAt: p.dueAt,
-        sessionMode: p.sessionMode, cursor: p.cursor, config,
+        v: MESSAGE_VERSION,
+        sourceId: config.id,
+        kind: config.kind,
+        loop: p.loop,
+        frameId: p.frameId,
+        dueAt: p.dueAt,
+        sessionMode: p.sessionMode,
+        cursor: p.cursor,
+        config,
       },
       delaySeconds: Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.ceil((p.dueAt - now) / 1000))),
     });

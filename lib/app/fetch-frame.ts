@@ -12,15 +12,16 @@
  *   credentials are re-read once without cache: if they changed meanwhile, one login with the new ones is allowed;
  * - locked out → `auth.lockedOut` with the instant before which nothing is attempted.
  */
-import { SessionInvalidError, summarizeFailure, type SourceError, isSourceError } from '../domain/errors.js';
+
 import { backoffDelay, jitterFraction, withRetryAfter } from '../domain/backoff.js';
+import { isSourceError, SessionInvalidError, type SourceError, summarizeFailure } from '../domain/errors.js';
+import { type FrameMessage, MESSAGE_VERSION, type SessionInfo } from '../domain/messages.js';
 import { batchSize } from '../domain/records.js';
-import { MESSAGE_VERSION, type FrameMessage, type SessionInfo } from '../domain/messages.js';
 import type { SourceCredentials } from '../domain/source.js';
-import type { StoredSession } from '../ports/session.store.port.js';
 import type { Driver, DriverContext, LoopSpec } from '../ports/driver.port.js';
-import { reportOutcome } from './apply-event.js';
+import type { StoredSession } from '../ports/session.store.port.js';
 import type { FetchDeps, Settlement } from './app.deps.js';
+import { reportOutcome } from './apply-event.js';
 
 /** Longest visibility backoff we ask SQS for (its own limit is 12 h; a frame older than this is stale anyway). */
 export const MAX_RETRY_DELAY_MS = 15 * 60_000;
@@ -31,7 +32,13 @@ export async function fetchFrame(deps: FetchDeps, message: FrameMessage, receive
   const loop = driver.loops.find((l) => l.name === message.loop);
   const base = { now, loop: message.loop, frameId: message.frameId };
   if (!loop) {
-    await reportOutcome(deps, message.sourceId, { type: 'frame.failed', ...base, stage: 'fetch', attempt: receiveCount, error: { kind: 'permanent', code: 'FRAME.UNKNOWN_LOOP' } });
+    await reportOutcome(deps, message.sourceId, {
+      type: 'frame.failed',
+      ...base,
+      stage: 'fetch',
+      attempt: receiveCount,
+      error: { kind: 'permanent', code: 'FRAME.UNKNOWN_LOOP' },
+    });
     return { settle: 'done' };
   }
   const attemptBudget = Math.min(loop.attempts, deps.maxReceiveCount);
@@ -39,7 +46,13 @@ export async function fetchFrame(deps: FetchDeps, message: FrameMessage, receive
   try {
     let credentials = await deps.credentials.get(message.sourceId);
     const settings = driver.parseSettings(message.config.settings);
-    const ctxFor = (creds: SourceCredentials): DriverContext<unknown> => ({ sourceId: message.sourceId, settings, credentials: creds, now, log: deps.log });
+    const ctxFor = (creds: SourceCredentials): DriverContext<unknown> => ({
+      sourceId: message.sourceId,
+      settings,
+      credentials: creds,
+      now,
+      log: deps.log,
+    });
 
     let stored = message.sessionMode === 'reuse' ? await deps.sessions.get(message.sourceId) : undefined;
     let loggedIn = false;
@@ -64,14 +77,21 @@ export async function fetchFrame(deps: FetchDeps, message: FrameMessage, receive
     if (!stored || stored.expiresAt <= now) stored = await obtain(stored ? 'session expired' : 'no session');
 
     // A loop with a re-read window asks for what lies that far behind its cursor too (late rows; writers dedupe).
-    const since = Math.max(now - loop.maxLookbackMs, message.cursor?.entries !== undefined ? message.cursor.entries - (loop.reread?.windowMs ?? 0) : 0);
-    const fetchWith = (session: StoredSession) => loop.fetch({ ...ctxFor(credentials), session: session.material, cursor: message.cursor, since });
+    const since = Math.max(
+      now - loop.maxLookbackMs,
+      message.cursor?.entries !== undefined ? message.cursor.entries - (loop.reread?.windowMs ?? 0) : 0,
+    );
+    const fetchWith = (session: StoredSession) =>
+      loop.fetch({ ...ctxFor(credentials), session: session.material, cursor: message.cursor, since });
     let raw: unknown;
     try {
       raw = await fetchWith(stored);
     } catch (err) {
       if (!(err instanceof SessionInvalidError) || loggedIn) throw err;
-      deps.log.info('vendor says the session is gone; logging in again once', { sourceId: message.sourceId, code: err.code });
+      deps.log.info('vendor says the session is gone; logging in again once', {
+        sourceId: message.sourceId,
+        code: err.code,
+      });
       stored = await obtain('session invalid');
       raw = await fetchWith(stored);
     }
@@ -83,18 +103,32 @@ export async function fetchFrame(deps: FetchDeps, message: FrameMessage, receive
       // Nothing new: the cycle is complete without a Nightscout round trip.
       const cursor = message.cursor ?? {};
       await reportOutcome(deps, message.sourceId, {
-        type: 'frame.persisted', ...base, cursor, newestReadingAt: cursor.entries,
-        written: { entries: 0, treatments: 0, devicestatus: 0, profiles: 0 }, session: sessionInfo,
+        type: 'frame.persisted',
+        ...base,
+        cursor,
+        newestReadingAt: cursor.entries,
+        written: { entries: 0, treatments: 0, devicestatus: 0, profiles: 0 },
+        session: sessionInfo,
       });
       return { settle: 'done' };
     }
-    await deps.persistQueue.send([{
-      body: {
-        v: MESSAGE_VERSION, sourceId: message.sourceId, kind: message.kind, loop: message.loop, frameId: message.frameId,
-        fetchedAt: now, cursor: message.cursor, session: sessionInfo, config: message.config, batch,
+    await deps.persistQueue.send([
+      {
+        body: {
+          v: MESSAGE_VERSION,
+          sourceId: message.sourceId,
+          kind: message.kind,
+          loop: message.loop,
+          frameId: message.frameId,
+          fetchedAt: now,
+          cursor: message.cursor,
+          session: sessionInfo,
+          config: message.config,
+          batch,
+        },
+        delaySeconds: 0,
       },
-      delaySeconds: 0,
-    }]);
+    ]);
     return { settle: 'done' };
   } catch (err) {
     return settleFailure(deps, message, err, receiveCount, attemptBudget, loop, sessionInfo);
@@ -114,7 +148,11 @@ async function establish(
     try {
       const grant = await driver.session.refresh(ctx, previous.material);
       deps.metrics.count('SessionRefreshes');
-      return { material: grant.session, establishedAt: now, expiresAt: grant.expiresAt ?? now + driver.session.lifetimeMs };
+      return {
+        material: grant.session,
+        establishedAt: now,
+        expiresAt: grant.expiresAt ?? now + driver.session.lifetimeMs,
+      };
     } catch (err) {
       if (isSourceError(err) && (err.kind === 'lockedOut' || err.kind === 'retryable')) throw err;
       if (driver.session.loginWhenRefreshRejected === false) throw err;
@@ -141,7 +179,12 @@ async function settleFailure(
   const error = summarizeFailure(err);
   const base = { now, loop: message.loop, frameId: message.frameId };
   deps.metrics.count(`FrameFailed_${error.kind}`);
-  deps.log.warn('frame failed', { sourceId: message.sourceId, frameId: message.frameId, attempt: receiveCount, ...error });
+  deps.log.warn('frame failed', {
+    sourceId: message.sourceId,
+    frameId: message.frameId,
+    attempt: receiveCount,
+    ...error,
+  });
   const sourceErr = isSourceError(err) ? (err as SourceError) : undefined;
   switch (error.kind) {
     case 'authRejected':
@@ -150,18 +193,49 @@ async function settleFailure(
       await reportOutcome(deps, message.sourceId, { type: 'auth.rejected', ...base, code: error.code });
       return { settle: 'done' };
     case 'lockedOut':
-      await reportOutcome(deps, message.sourceId, { type: 'auth.lockedOut', ...base, code: error.code, until: sourceErr?.lockedUntil ?? now + 60 * 60_000 });
+      await reportOutcome(deps, message.sourceId, {
+        type: 'auth.lockedOut',
+        ...base,
+        code: error.code,
+        until: sourceErr?.lockedUntil ?? now + 60 * 60_000,
+      });
       return { settle: 'done' };
     case 'permanent':
-      await reportOutcome(deps, message.sourceId, { type: 'frame.failed', ...base, stage: 'fetch', attempt: receiveCount, error, session });
+      await reportOutcome(deps, message.sourceId, {
+        type: 'frame.failed',
+        ...base,
+        stage: 'fetch',
+        attempt: receiveCount,
+        error,
+        session,
+      });
       return { settle: 'done' };
     case 'retryable': {
       const delay = retryDelay(loop, message.sourceId, message.frameId, receiveCount, sourceErr?.retryAfterMs);
-      if (receiveCount >= attemptBudget || sourceErr?.retryAfterMs !== undefined && sourceErr.retryAfterMs > MAX_RETRY_DELAY_MS) {
-        await reportOutcome(deps, message.sourceId, { type: 'frame.failed', ...base, stage: 'fetch', attempt: receiveCount, error, retryAfterMs: sourceErr?.retryAfterMs, session });
+      if (
+        receiveCount >= attemptBudget ||
+        (sourceErr?.retryAfterMs !== undefined && sourceErr.retryAfterMs > MAX_RETRY_DELAY_MS)
+      ) {
+        await reportOutcome(deps, message.sourceId, {
+          type: 'frame.failed',
+          ...base,
+          stage: 'fetch',
+          attempt: receiveCount,
+          error,
+          retryAfterMs: sourceErr?.retryAfterMs,
+          session,
+        });
         return { settle: 'done' };
       }
-      await reportOutcome(deps, message.sourceId, { type: 'frame.retrying', ...base, stage: 'fetch', attempt: receiveCount, retryAt: now + delay, error, session });
+      await reportOutcome(deps, message.sourceId, {
+        type: 'frame.retrying',
+        ...base,
+        stage: 'fetch',
+        attempt: receiveCount,
+        retryAt: now + delay,
+        error,
+        session,
+      });
       return { settle: 'retry', delaySeconds: Math.ceil(delay / 1000) };
     }
   }

@@ -5,14 +5,14 @@
  */
 import { VersionConflictError } from '../domain/errors.js';
 import type { SourceConfig, SourceCredentials } from '../domain/source.js';
+import { contextOf, startSource } from '../machines/source/source.snapshot.js';
+import { nextWakeAt } from '../machines/source/source.view.js';
 import type { CredentialAdmin } from '../ports/credential.store.port.js';
 import type { SessionStore } from '../ports/session.store.port.js';
 import type { SourceRecord } from '../ports/source.store.port.js';
-import { startSource, contextOf } from '../machines/source/source.snapshot.js';
-import { nextWakeAt } from '../machines/source/source.view.js';
+import type { CoreDeps } from './app.deps.js';
 import { applySourceEvent } from './apply-event.js';
 import { describeStatus } from './source-status.js';
-import type { CoreDeps } from './app.deps.js';
 
 export interface ManageDeps extends Pick<CoreDeps, 'sources' | 'specFor' | 'parkedHints' | 'clock' | 'log'> {
   credentials: CredentialAdmin;
@@ -20,7 +20,11 @@ export interface ManageDeps extends Pick<CoreDeps, 'sources' | 'specFor' | 'park
 }
 
 /** Add a source, or update an existing one's config and credentials (then `credentials.changed` is sent). */
-export async function addOrUpdateSource(deps: ManageDeps, config: SourceConfig, credentials: SourceCredentials): Promise<{ created: boolean; record: SourceRecord }> {
+export async function addOrUpdateSource(
+  deps: ManageDeps,
+  config: SourceConfig,
+  credentials: SourceCredentials,
+): Promise<{ created: boolean; record: SourceRecord }> {
   const existing = await deps.sources.get(config.id);
   await deps.credentials.put(config.id, credentials);
   if (existing) {
@@ -34,7 +38,12 @@ export async function addOrUpdateSource(deps: ManageDeps, config: SourceConfig, 
   const { context, value } = contextOf(spec, snapshot, machineVersion);
   try {
     const record = await deps.sources.create({
-      id: config.id, config, snapshot, machineVersion, status: describeStatus(context, value, deps.parkedHints), nextDueAt: nextWakeAt(context, value),
+      id: config.id,
+      config,
+      snapshot,
+      machineVersion,
+      status: describeStatus(context, value, deps.parkedHints),
+      nextDueAt: nextWakeAt(context, value),
     });
     return { created: true, record };
   } catch (err) {

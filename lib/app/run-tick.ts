@@ -6,9 +6,9 @@
  */
 import type { FrameMessage } from '../domain/messages.js';
 import type { OutgoingMessage } from '../ports/queue.port.js';
+import type { CoreDeps } from './app.deps.js';
 import { applySourceEvent } from './apply-event.js';
 import { frameMessagesFor, runSideEffects } from './dispatch-effects.js';
-import type { CoreDeps } from './app.deps.js';
 
 export const TICK_LOOKAHEAD_MS = 60_000;
 

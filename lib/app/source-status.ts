@@ -3,10 +3,17 @@
  * freshness, the last error and, when parked, what the person must do. Derived on every read and never stored,
  * which keeps the source item small; stores are handed `statusOfStored` so that they need no machine code.
  */
-import type { ParkedHints, SourceStatus } from '../ports/source.store.port.js';
-import { displayState, isAuthRejected, isLockedOut, isPaused, type SourceStateValue } from '../machines/source/source.state.js';
+
+import {
+  displayState,
+  isAuthRejected,
+  isLockedOut,
+  isPaused,
+  type SourceStateValue,
+} from '../machines/source/source.state.js';
 import type { SourceContext } from '../machines/source/source.types.js';
 import { nextWakeAt, readStored } from '../machines/source/source.view.js';
+import type { ParkedHints, SourceStatus } from '../ports/source.store.port.js';
 
 export function describeStatus(context: SourceContext, value: SourceStateValue, hints: ParkedHints = {}): SourceStatus {
   const lastSuccessAt = Math.max(0, ...Object.values(context.loops).map((l) => l.lastSuccessAt ?? 0)) || undefined;
@@ -25,7 +32,9 @@ export function describeStatus(context: SourceContext, value: SourceStateValue, 
   if (isAuthRejected(value)) {
     const code = context.session.code ?? 'unknown';
     const hint = Object.hasOwn(hints, code) ? hints[code] : undefined;
-    status.parkedReason = hint ? `${hint} (${code})` : `credentials rejected (${code}): update the credentials to resume`;
+    status.parkedReason = hint
+      ? `${hint} (${code})`
+      : `credentials rejected (${code}): update the credentials to resume`;
   } else if (isPaused(value)) {
     status.parkedReason = 'paused by an operator';
   }

@@ -4,7 +4,7 @@
  * as FlagSpecs (which also give its `--help`), so an unknown or misspelt flag is a clear error naming the flag instead
  * of being silently ignored. The CLI, `npm start` and `npm run bench` all parse through here.
  */
-import { parseArgs as parseNodeArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs as parseNodeArgs } from 'node:util';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -30,10 +30,16 @@ export interface ParsedArgs {
 
 /** `help` answers to `-h` as well; no other flag has a short form. */
 function nodeOptions(specs: FlagSpecs): NonNullable<ParseArgsConfig['options']> {
-  return Object.fromEntries(Object.entries(specs).map(([name, spec]) => [
-    name,
-    { type: spec.value ? ('string' as const) : ('boolean' as const), multiple: Boolean(spec.repeat), ...(name === 'help' ? { short: 'h' } : {}) },
-  ]));
+  return Object.fromEntries(
+    Object.entries(specs).map(([name, spec]) => [
+      name,
+      {
+        type: spec.value ? ('string' as const) : ('boolean' as const),
+        multiple: Boolean(spec.repeat),
+        ...(name === 'help' ? { short: 'h' } : {}),
+      },
+    ]),
+  );
 }
 
 /**
@@ -45,7 +51,8 @@ export function parseArgs(argv: string[], specs: FlagSpecs): ParsedArgs {
   const options = nodeOptions(specs);
   if (specs.help) {
     const end = argv.indexOf('--');
-    if ((end === -1 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h')) return { flags: { help: true }, positionals: [] };
+    if ((end === -1 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h'))
+      return { flags: { help: true }, positionals: [] };
   }
   let parsed: ReturnType<typeof parseNodeArgs>;
   try {
@@ -65,18 +72,32 @@ export function parseArgs(argv: string[], specs: FlagSpecs): ParsedArgs {
 
 /** Our message for what strict parsing rejected, found from the tokens of a lenient pass over the same line. */
 function explain(argv: string[], specs: FlagSpecs, err: unknown): string {
-  const { tokens } = parseNodeArgs({ args: argv, options: nodeOptions(specs), strict: false, allowPositionals: true, tokens: true });
+  const { tokens } = parseNodeArgs({
+    args: argv,
+    options: nodeOptions(specs),
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
   for (const token of tokens) {
     if (token.kind !== 'option') continue;
     const spec = specs[token.name];
     const flag = token.rawName.startsWith('--') ? `--${token.name}` : token.rawName;
-    if (!spec) return token.rawName.startsWith('--') ? `unknown option ${flag}; see --help` : `unknown option ${flag} (options are spelled --name); see --help`;
-    if (spec.value && (token.value === undefined || (!token.inlineValue && token.value.startsWith('-') && token.value !== '-'))) {
+    if (!spec)
+      return token.rawName.startsWith('--')
+        ? `unknown option ${flag}; see --help`
+        : `unknown option ${flag} (options are spelled --name); see --help`;
+    if (
+      spec.value &&
+      (token.value === undefined || (!token.inlineValue && token.value.startsWith('-') && token.value !== '-'))
+    ) {
       return `${flag} needs a value${spec.arg ? ` ${spec.arg}` : ''}`;
     }
     if (!spec.value && token.inlineValue) return `${flag} takes no value`;
   }
-  return (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 'unknown option; see --help' : 'invalid command line; see --help';
+  return (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+    ? 'unknown option; see --help'
+    : 'invalid command line; see --help';
 }
 
 export function str(args: ParsedArgs, name: string): string | undefined {

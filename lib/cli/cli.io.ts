@@ -61,7 +61,14 @@ export function relative(at: number, now: number): string {
   const delta = at - now;
   const abs = Math.abs(delta);
   if (abs < 1_000) return 'now';
-  const text = abs < 60_000 ? `${Math.round(abs / 1000)} s` : abs < 3_600_000 ? `${Math.round(abs / 60_000)} min` : abs < 172_800_000 ? `${(abs / 3_600_000).toFixed(1)} h` : `${Math.round(abs / 86_400_000)} d`;
+  const text =
+    abs < 60_000
+      ? `${Math.round(abs / 1000)} s`
+      : abs < 3_600_000
+        ? `${Math.round(abs / 60_000)} min`
+        : abs < 172_800_000
+          ? `${(abs / 3_600_000).toFixed(1)} h`
+          : `${Math.round(abs / 86_400_000)} d`;
   return delta > 0 ? `in ${text}` : `${text} ago`;
 }
 
@@ -73,5 +80,10 @@ export function age(at: number | undefined, now: number): string {
 
 export function table(rows: string[][]): string[] {
   const widths = rows[0].map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length)));
-  return rows.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]))).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col])))
+      .join('  ')
+      .trimEnd(),
+  );
 }

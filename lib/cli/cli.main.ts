@@ -8,13 +8,13 @@
  */
 import { createInterface } from 'node:readline/promises';
 import { pathToFileURL } from 'node:url';
-import { ConfigError, VersionConflictError, isSourceError } from '../domain/errors.js';
+import { ConfigError, isSourceError, VersionConflictError } from '../domain/errors.js';
 import { UsageError } from './argv.js';
-import { Output, type CliIo } from './cli.io.js';
-import { runSources, NotFoundError } from './sources.command.js';
 import { runCheckLogin } from './check-login.command.js';
+import { type CliIo, Output } from './cli.io.js';
 import { runDlq } from './dlq.command.js';
 import { LOGIN_VENDORS, runLogin } from './login.command.js';
+import { NotFoundError, runSources } from './sources.command.js';
 
 export type { CliIo } from './cli.io.js';
 
@@ -58,7 +58,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       case 'login':
         return await runLogin(rest, io, out);
       default:
-        throw new UsageError(`unknown command "${command.replace(/[^\w-]/g, '')}"; commands: sources, check-login, dlq, login`);
+        throw new UsageError(
+          `unknown command "${command.replace(/[^\w-]/g, '')}"; commands: sources, check-login, dlq, login`,
+        );
     }
   } catch (err) {
     return report(err, out);
@@ -111,7 +113,11 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
       stderr: (s) => process.stderr.write(s),
       env: process.env,
       prompt: async (question) => {
-        rl ??= createInterface({ input: process.stdin, output: process.stderr, terminal: Boolean(process.stdin.isTTY) });
+        rl ??= createInterface({
+          input: process.stdin,
+          output: process.stderr,
+          terminal: Boolean(process.stdin.isTTY),
+        });
         return rl.question(question);
       },
     });

@@ -10,37 +10,72 @@
  * neither gives comes from the running `npm start`'s `<data>/local-endpoints.json` (`--data`, default `.data`), read
  * only when a value is actually missing, so explicit flags never depend on that file.
  */
-import { createDynamoDbClient, createSecretsManagerClient, createSqsClient, type AwsClientOptions } from '../adapters/aws/aws-clients.js';
-import { DynamoDbSourceStore } from '../adapters/aws/dynamodb-source.store.js';
+import {
+  type AwsClientOptions,
+  createDynamoDbClient,
+  createSecretsManagerClient,
+  createSqsClient,
+} from '../adapters/aws/aws-clients.js';
 import { DynamoDbSessionStore } from '../adapters/aws/dynamodb-session.store.js';
+import { DynamoDbSourceStore } from '../adapters/aws/dynamodb-source.store.js';
 import { SecretsManagerCredentialStore } from '../adapters/aws/secrets-manager-credential.store.js';
-import { SqsDlqRedrive, type DlqRedrive } from '../adapters/aws/sqs-dlq.redrive.js';
-import { DEFAULT_DATA_DIR, localEndpointsPath, readLocalEndpoints, type LocalEndpoints } from '../config/local-endpoints.js';
+import { type DlqRedrive, SqsDlqRedrive } from '../adapters/aws/sqs-dlq.redrive.js';
 import type { ManageDeps } from '../app/manage-sources.js';
 import { statusReader } from '../app/source-status.js';
+import {
+  DEFAULT_DATA_DIR,
+  type LocalEndpoints,
+  localEndpointsPath,
+  readLocalEndpoints,
+} from '../config/local-endpoints.js';
 import { PARKED_HINTS, specFor } from '../sources/vendor.catalog.js';
 
 // Client types through the factories, so the SDK stays behind lib/adapters/aws even for types.
 type DynamoDBClient = ReturnType<typeof createDynamoDbClient>;
 type SQSClient = ReturnType<typeof createSqsClient>;
 type SecretsManagerClient = ReturnType<typeof createSecretsManagerClient>;
-import { type Clock, type LogPort } from '../ports/observability.port.js';
+
 import { silentLog, systemClock } from '../adapters/system/system.observability.js';
-import { UsageError, bool, str, type FlagSpecs, type ParsedArgs } from './argv.js';
+import type { Clock, LogPort } from '../ports/observability.port.js';
+import { bool, type FlagSpecs, type ParsedArgs, str, UsageError } from './argv.js';
 import type { CliIo, Output } from './cli.io.js';
 
 export const TARGET_FLAGS: FlagSpecs = {
-  target: { value: true, arg: 'aws|local', help: 'aws, or local (the running npm start, found through <data>/local-endpoints.json, or --endpoint-* options). Default: local when an endpoint is given, else aws' },
-  data: { value: true, arg: '<dir>', help: 'local: the data directory of npm start (default .data), where it writes local-endpoints.json' },
+  target: {
+    value: true,
+    arg: 'aws|local',
+    help: 'aws, or local (the running npm start, found through <data>/local-endpoints.json, or --endpoint-* options). Default: local when an endpoint is given, else aws',
+  },
+  data: {
+    value: true,
+    arg: '<dir>',
+    help: 'local: the data directory of npm start (default .data), where it writes local-endpoints.json',
+  },
   region: { value: true, arg: '<region>', help: 'AWS region (default AWS_REGION)' },
   table: { value: true, arg: '<name>', help: 'DynamoDB table (default TABLE_NAME)' },
   'fetch-queue-url': { value: true, arg: '<url>', help: 'fetch queue URL (default FETCH_QUEUE_URL)' },
   'persist-queue-url': { value: true, arg: '<url>', help: 'persist queue URL (default PERSIST_QUEUE_URL)' },
-  'secret-prefix': { value: true, arg: '<prefix>', help: 'credential secret prefix, e.g. NightscoutConnect/ (default CREDENTIALS_SECRET_PREFIX)' },
-  'credential-shards': { value: true, arg: '<n>', help: 'number of credential secrets (default CREDENTIAL_SHARDS or 1); must match the stack' },
-  'endpoint-dynamodb': { value: true, arg: '<url>', help: 'local DynamoDB endpoint (default AWS_ENDPOINT_URL_DYNAMODB)' },
+  'secret-prefix': {
+    value: true,
+    arg: '<prefix>',
+    help: 'credential secret prefix, e.g. NightscoutConnect/ (default CREDENTIALS_SECRET_PREFIX)',
+  },
+  'credential-shards': {
+    value: true,
+    arg: '<n>',
+    help: 'number of credential secrets (default CREDENTIAL_SHARDS or 1); must match the stack',
+  },
+  'endpoint-dynamodb': {
+    value: true,
+    arg: '<url>',
+    help: 'local DynamoDB endpoint (default AWS_ENDPOINT_URL_DYNAMODB)',
+  },
   'endpoint-sqs': { value: true, arg: '<url>', help: 'local SQS endpoint (default AWS_ENDPOINT_URL_SQS)' },
-  'endpoint-secrets': { value: true, arg: '<url>', help: 'local Secrets Manager endpoint (default AWS_ENDPOINT_URL_SECRETS_MANAGER)' },
+  'endpoint-secrets': {
+    value: true,
+    arg: '<url>',
+    help: 'local Secrets Manager endpoint (default AWS_ENDPOINT_URL_SECRETS_MANAGER)',
+  },
   verbose: { help: 'log what the use cases do (to stderr; never secrets)' },
   help: { help: 'show this help' },
 };
@@ -70,7 +105,8 @@ export function resolveTarget(args: ParsedArgs, env: Record<string, string | und
     secrets: pick('endpoint-secrets', 'AWS_ENDPOINT_URL_SECRETS_MANAGER'),
   };
   const targetText = str(args, 'target');
-  if (targetText !== undefined && targetText !== 'aws' && targetText !== 'local') throw new UsageError('--target must be aws or local');
+  if (targetText !== undefined && targetText !== 'aws' && targetText !== 'local')
+    throw new UsageError('--target must be aws or local');
   const anyEndpoint = Object.values(endpoints).some((v) => v !== undefined);
   // Without --target, endpoint overrides mean a local target; otherwise AWS.
   const kind: 'aws' | 'local' = (targetText as 'aws' | 'local' | undefined) ?? (anyEndpoint ? 'local' : 'aws');
@@ -81,7 +117,10 @@ export function resolveTarget(args: ParsedArgs, env: Record<string, string | und
   }
   const shardsText = pick('credential-shards', 'CREDENTIAL_SHARDS');
   const credentialShards = shardsText === undefined ? undefined : Number(shardsText);
-  if (credentialShards !== undefined && (!Number.isInteger(credentialShards) || credentialShards < 1 || credentialShards > 1000)) {
+  if (
+    credentialShards !== undefined &&
+    (!Number.isInteger(credentialShards) || credentialShards < 1 || credentialShards > 1000)
+  ) {
     throw new UsageError('--credential-shards (CREDENTIAL_SHARDS) must be a whole number from 1 to 1000');
   }
   return {
@@ -133,7 +172,8 @@ export class CliContext {
 
   private options(service: 'dynamodb' | 'sqs' | 'secrets', flag: string): AwsClientOptions {
     const endpoint = this.target.endpoints[service] ?? this.localRunner()?.endpoints[service];
-    if (this.target.kind === 'local' && endpoint === undefined) throw new UsageError(`--target local needs the local ${service} endpoint: ${this.localHint(flag)}`);
+    if (this.target.kind === 'local' && endpoint === undefined)
+      throw new UsageError(`--target local needs the local ${service} endpoint: ${this.localHint(flag)}`);
     const region = this.value('region');
     return { ...(endpoint !== undefined ? { endpoint } : {}), ...(region !== undefined ? { region } : {}) };
   }
@@ -154,12 +194,21 @@ export class CliContext {
 
   tableName(): string {
     const table = this.value('table');
-    if (!table) throw new UsageError(this.target.kind === 'local' ? `the DynamoDB table is not set: ${this.localHint('table')}` : 'the DynamoDB table is not set: pass --table or set TABLE_NAME');
+    if (!table)
+      throw new UsageError(
+        this.target.kind === 'local'
+          ? `the DynamoDB table is not set: ${this.localHint('table')}`
+          : 'the DynamoDB table is not set: pass --table or set TABLE_NAME',
+      );
     return table;
   }
 
   sources(): DynamoDbSourceStore {
-    return new DynamoDbSourceStore({ client: this.dynamoDb(), tableName: this.tableName(), statusOf: statusReader(PARKED_HINTS) });
+    return new DynamoDbSourceStore({
+      client: this.dynamoDb(),
+      tableName: this.tableName(),
+      statusOf: statusReader(PARKED_HINTS),
+    });
   }
 
   sessions(): DynamoDbSessionStore {
@@ -170,14 +219,20 @@ export class CliContext {
     if (!this.credentialStore) {
       const prefix = this.value('secretPrefix');
       if (!prefix) {
-        throw new UsageError(this.target.kind === 'local'
-          ? `the credential secret prefix is not set: ${this.localHint('secret-prefix')}`
-          : 'the credential secret prefix is not set: pass --secret-prefix or set CREDENTIALS_SECRET_PREFIX');
+        throw new UsageError(
+          this.target.kind === 'local'
+            ? `the credential secret prefix is not set: ${this.localHint('secret-prefix')}`
+            : 'the credential secret prefix is not set: pass --secret-prefix or set CREDENTIALS_SECRET_PREFIX',
+        );
       }
       this.secretsClient ??= createSecretsManagerClient(this.options('secrets', 'endpoint-secrets'));
       // No cache: every CLI read should see what is stored now.
       this.credentialStore = new SecretsManagerCredentialStore({
-        client: this.secretsClient, prefix, shards: this.credentialShards(), cacheTtlMs: 0, clock: this.clock,
+        client: this.secretsClient,
+        prefix,
+        shards: this.credentialShards(),
+        cacheTtlMs: 0,
+        clock: this.clock,
       });
     }
     return this.credentialStore;
@@ -190,7 +245,12 @@ export class CliContext {
   manage(): ManageDeps {
     const self = this;
     return {
-      sources: this.sources(), specFor, parkedHints: PARKED_HINTS, clock: this.clock, log: this.log, sessions: this.sessions(),
+      sources: this.sources(),
+      specFor,
+      parkedHints: PARKED_HINTS,
+      clock: this.clock,
+      log: this.log,
+      sessions: this.sessions(),
       get credentials() {
         return self.credentials();
       },
@@ -204,9 +264,11 @@ export class CliContext {
   queueUrl(queue: 'fetch' | 'persist'): string {
     const url = this.value(queue === 'fetch' ? 'fetchQueueUrl' : 'persistQueueUrl');
     if (!url) {
-      throw new UsageError(this.target.kind === 'local'
-        ? `the ${queue} queue is not set: ${this.localHint(`${queue}-queue-url`)}`
-        : `the ${queue} queue is not set: pass --${queue}-queue-url or set ${queue.toUpperCase()}_QUEUE_URL`);
+      throw new UsageError(
+        this.target.kind === 'local'
+          ? `the ${queue} queue is not set: ${this.localHint(`${queue}-queue-url`)}`
+          : `the ${queue} queue is not set: pass --${queue}-queue-url or set ${queue.toUpperCase()}_QUEUE_URL`,
+      );
     }
     return url;
   }
@@ -226,6 +288,7 @@ export function contextFor(args: ParsedArgs, io: CliIo, out: Output): CliContext
 
 /** JSON lines on stderr. The use cases log ids, states and codes only; the output redactor still applies. */
 function stderrLog(out: Output): LogPort {
-  const write = (level: string) => (message: string, fields?: Record<string, unknown>) => out.error(JSON.stringify({ level, message, ...fields }));
+  const write = (level: string) => (message: string, fields?: Record<string, unknown>) =>
+    out.error(JSON.stringify({ level, message, ...fields }));
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }

@@ -5,16 +5,17 @@
  * and an existing source gets `credentials.changed` (which also un-parks it after an auth rejection). Tokens are never
  * printed.
  */
-import { ConfigError } from '../domain/errors.js';
-import type { SourceCredentials } from '../domain/source.js';
+
 import { updateCredentials } from '../app/manage-sources.js';
 import { parseConnectSource } from '../config/connect-env.config.js';
-import { VENDORS, driverFor, vendorFor } from '../sources/vendor.catalog.js';
-import { UsageError, bool, helpText, parseArgs, type FlagSpecs } from './argv.js';
-import { TARGET_FLAGS, contextFor } from './cli.target.js';
+import { ConfigError } from '../domain/errors.js';
+import type { SourceCredentials } from '../domain/source.js';
+import { driverFor, VENDORS, vendorFor } from '../sources/vendor.catalog.js';
+import { bool, type FlagSpecs, helpText, parseArgs, UsageError } from './argv.js';
 import type { CliIo, Output } from './cli.io.js';
+import { contextFor, TARGET_FLAGS } from './cli.target.js';
 import { placeholderSecrets, secretStrings } from './read-secret.js';
-import { SOURCE_INPUT_FLAGS, gatherSourceValues } from './source-input.js';
+import { gatherSourceValues, SOURCE_INPUT_FLAGS } from './source-input.js';
 
 /** The vendors that declare an interactive login. */
 export const LOGIN_VENDORS = VENDORS.filter((v) => v.login);
@@ -23,9 +24,9 @@ const LOGIN_KINDS = LOGIN_VENDORS.map((v) => v.kind);
 const USAGE = `nightscout-connect login --source ${LOGIN_KINDS.join('|') || '<kind>'} [--from-env | --file <path>] [--set KEY=VALUE…]`;
 const DESCRIPTION = [
   'Logs in to a vendor that needs a person in a browser and stores what the login yields (a refresh token) as the',
-  'source\'s credentials:',
+  "source's credentials:",
   ...LOGIN_VENDORS.map((v) => `  ${v.kind} (${v.displayName}): ${v.login?.summary}`),
-  'Settings (the vendor\'s CONNECT_* settings, CONNECT_NIGHTSCOUT_ENDPOINT, CONNECT_SOURCE_ID…) are read from the',
+  "Settings (the vendor's CONNECT_* settings, CONNECT_NIGHTSCOUT_ENDPOINT, CONNECT_SOURCE_ID…) are read from the",
   'environment unless --file is given. If the source exists it resumes with the new credentials; otherwise add it',
   'afterwards with `sources add` and the same settings (the stored credentials are kept).',
 ].join('\n');
@@ -44,7 +45,10 @@ export async function runLogin(argv: string[], io: CliIo, out: Output): Promise<
   if (!values.CONNECT_SOURCE) throw new UsageError(`say which source: --source ${LOGIN_KINDS.join(' or ')}`);
   const vendor = vendorFor(values.CONNECT_SOURCE);
   const kind = vendor.kind;
-  if (!vendor.login) throw new UsageError(`login is only needed for ${LOGIN_KINDS.join(', ')}; ${kind} logs in with the stored password (check it with check-login)`);
+  if (!vendor.login)
+    throw new UsageError(
+      `login is only needed for ${LOGIN_KINDS.join(', ')}; ${kind} logs in with the stored password (check it with check-login)`,
+    );
   // What the login obtains are secrets: validate everything else with placeholders standing in for them.
   const probe = parseConnectSource({ ...values, ...placeholderSecrets(kind, values) });
   const id = probe.config.id;
@@ -53,7 +57,9 @@ export async function runLogin(argv: string[], io: CliIo, out: Output): Promise<
   const interactiveLogin = driver.login;
   if (!interactiveLogin) throw new Error(`vendor ${kind} declares a login but its driver has none`);
   const givenNightscout = Object.fromEntries(
-    Object.entries({ apiSecret: values.CONNECT_API_SECRET, token: values.CONNECT_NIGHTSCOUT_TOKEN }).filter((e): e is [string, string] => Boolean(e[1])),
+    Object.entries({ apiSecret: values.CONNECT_API_SECRET, token: values.CONNECT_NIGHTSCOUT_TOKEN }).filter(
+      (e): e is [string, string] => Boolean(e[1]),
+    ),
   );
 
   const prompt = io.prompt;
@@ -84,8 +90,12 @@ export async function runLogin(argv: string[], io: CliIo, out: Output): Promise<
       },
       now: () => ctx.clock.now(),
     });
-    if (record) out.line(`source ${id} notified (credentials.changed): it logs in with the new tokens on its next frame`);
-    else out.line(`no source ${id} yet: add it with \`nightscout-connect sources add\` and the same settings; the stored tokens are used`);
+    if (record)
+      out.line(`source ${id} notified (credentials.changed): it logs in with the new tokens on its next frame`);
+    else
+      out.line(
+        `no source ${id} yet: add it with \`nightscout-connect sources add\` and the same settings; the stored tokens are used`,
+      );
     return 0;
   } finally {
     ctx.close();

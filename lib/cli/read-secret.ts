@@ -7,10 +7,10 @@
  * - a JSON object of `CONNECT_*` keys.
  */
 import { readFile } from 'node:fs/promises';
-import { UsageError } from './argv.js';
 import type { SourceCredentials } from '../domain/source.js';
 import { VENDORS } from '../sources/vendor.catalog.js';
 import type { SecretSpec } from '../sources/vendor.declaration.js';
+import { UsageError } from './argv.js';
 
 /**
  * Where each secret `CONNECT_*` variable lands in `SourceCredentials`, per kind: the Nightscout secrets, then what the
@@ -30,7 +30,12 @@ const NIGHTSCOUT_FIELDS: SecretField[] = [
 
 function vendorFields(kind: string): SecretField[] {
   const vendor = VENDORS.find((v) => v.kind === kind);
-  return Object.entries(vendor?.secrets ?? {}).map(([field, spec]) => ({ key: spec.variable, part: 'vendor' as const, field, required: spec.required }));
+  return Object.entries(vendor?.secrets ?? {}).map(([field, spec]) => ({
+    key: spec.variable,
+    part: 'vendor' as const,
+    field,
+    required: spec.required,
+  }));
 }
 
 const KNOWN_SECRET_KEYS = new Set([
@@ -39,7 +44,8 @@ const KNOWN_SECRET_KEYS = new Set([
 ]);
 
 /** Anything that looks like a credential or a personal identifier is treated as secret, known or not. */
-const SECRET_PATTERN = /(PASSWORD|PASSWD|SECRET|TOKEN|ACCOUNT_NAME|USERNAME|EMAIL|CLIENT_ID|TOKEN_URL|API_KEY|COOKIE|SESSION)/;
+const SECRET_PATTERN =
+  /(PASSWORD|PASSWD|SECRET|TOKEN|ACCOUNT_NAME|USERNAME|EMAIL|CLIENT_ID|TOKEN_URL|API_KEY|COOKIE|SESSION)/;
 
 export function isSecretKey(key: string): boolean {
   const upper = key.toUpperCase();
@@ -60,7 +66,9 @@ export function parseConnectInput(text: string, origin: string): Record<string, 
     const key = rawKey.trim().toUpperCase();
     if (!/^CONNECT_[A-Z0-9_]+$/.test(key)) {
       // Key names are not secret, but a mangled line might be a value: only show names that look like names.
-      throw new UsageError(`${where} of ${origin}: ${/^[A-Za-z0-9_]{1,64}$/.test(rawKey.trim()) ? `"${rawKey.trim()}" is not a CONNECT_* setting` : 'expected a CONNECT_* key'}`);
+      throw new UsageError(
+        `${where} of ${origin}: ${/^[A-Za-z0-9_]{1,64}$/.test(rawKey.trim()) ? `"${rawKey.trim()}" is not a CONNECT_* setting` : 'expected a CONNECT_* key'}`,
+      );
     }
     out[key] = value;
   };
@@ -72,11 +80,14 @@ export function parseConnectInput(text: string, origin: string): Record<string, 
       // No detail on purpose: JSON.parse quotes the input, which may hold secrets.
       throw new UsageError(`${origin} is not valid JSON`);
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`${origin} must be a JSON object of CONNECT_* keys`);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new UsageError(`${origin} must be a JSON object of CONNECT_* keys`);
     for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
       if (value === null || value === undefined) continue;
       if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-        throw new UsageError(`${origin}: the value of ${/^[A-Za-z0-9_]{1,64}$/.test(key) ? key : 'a key'} must be text`);
+        throw new UsageError(
+          `${origin}: the value of ${/^[A-Za-z0-9_]{1,64}$/.test(key) ? key : 'a key'} must be text`,
+        );
       }
       put(key, String(value), 'a key');
     }
@@ -90,7 +101,8 @@ export function parseConnectInput(text: string, origin: string): Record<string, 
     const eq = body.indexOf('=');
     if (eq <= 0) throw new UsageError(`line ${index + 1} of ${origin} is not KEY=VALUE`);
     let value = body.slice(eq + 1).trim();
-    if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value[value.length - 1] === value[0]) value = value.slice(1, -1);
+    if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value[value.length - 1] === value[0])
+      value = value.slice(1, -1);
     put(body.slice(0, eq), value, `line ${index + 1}`);
   });
   return out;
@@ -108,7 +120,10 @@ export async function readConnectFile(path: string, what: string): Promise<Recor
 }
 
 /** Split values into (non-secret settings, secrets). */
-export function splitSecrets(values: Record<string, string>): { settings: Record<string, string>; secrets: Record<string, string> } {
+export function splitSecrets(values: Record<string, string>): {
+  settings: Record<string, string>;
+  secrets: Record<string, string>;
+} {
   const settings: Record<string, string> = {};
   const secrets: Record<string, string> = {};
   for (const [key, value] of Object.entries(values)) (isSecretKey(key) ? secrets : settings)[key] = value;
@@ -152,14 +167,21 @@ export function placeholderSecrets(kind: string, values: Record<string, string>)
  * Values treated as secret on input but public by nature (an OAuth client id and token URL are printed in the login
  * URL itself), so masking them in output would only garble what a person must see.
  */
-const NOT_MASKED = new Set(VENDORS.flatMap((v) => Object.entries(v.secrets).filter(([, spec]) => spec.masked === false).flatMap(([field, spec]) => [field, spec.variable])));
+const NOT_MASKED = new Set(
+  VENDORS.flatMap((v) =>
+    Object.entries(v.secrets)
+      .filter(([, spec]) => spec.masked === false)
+      .flatMap(([field, spec]) => [field, spec.variable]),
+  ),
+);
 
 /** Every secret string in a set of values or credentials, for output redaction. */
 export function secretStrings(...sources: unknown[]): string[] {
   const found: string[] = [];
   const walk = (value: unknown) => {
     if (typeof value === 'string') found.push(value);
-    else if (value && typeof value === 'object') for (const [key, v] of Object.entries(value)) if (!NOT_MASKED.has(key)) walk(v);
+    else if (value && typeof value === 'object')
+      for (const [key, v] of Object.entries(value)) if (!NOT_MASKED.has(key)) walk(v);
   };
   for (const source of sources) walk(source);
   return found;

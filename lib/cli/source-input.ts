@@ -3,14 +3,23 @@
  * the environment (`--from-env`), a file (`--file`, may hold secrets), flags and `--set KEY=VALUE` (non-secret only),
  * then secrets from stdin (`--secrets-stdin`) or a file (`--secrets-file`).
  */
+
+import { type ParsedSource, parseConnectSource } from '../config/connect-env.config.js';
 import { ConfigError } from '../domain/errors.js';
 import type { SourceConfig, SourceCredentials } from '../domain/source.js';
 import type { CredentialStore } from '../ports/credential.store.port.js';
-import { parseConnectSource, type ParsedSource } from '../config/connect-env.config.js';
-import { KIND_LIST, canonicalKind } from '../sources/vendor.catalog.js';
-import { UsageError, bool, list, str, type FlagSpecs, type ParsedArgs } from './argv.js';
+import { canonicalKind, KIND_LIST } from '../sources/vendor.catalog.js';
+import { bool, type FlagSpecs, list, type ParsedArgs, str, UsageError } from './argv.js';
 import type { Output } from './cli.io.js';
-import { connectKey, credentialsAsEnv, isSecretKey, parseConnectInput, placeholderSecrets, readConnectFile, secretStrings } from './read-secret.js';
+import {
+  connectKey,
+  credentialsAsEnv,
+  isSecretKey,
+  parseConnectInput,
+  placeholderSecrets,
+  readConnectFile,
+  secretStrings,
+} from './read-secret.js';
 
 export const SECRET_INPUT_FLAGS: FlagSpecs = {
   'secrets-stdin': { help: 'read secrets from stdin as CONNECT_KEY=value lines (or a JSON object)' },
@@ -22,7 +31,12 @@ export const SOURCE_INPUT_FLAGS: FlagSpecs = {
   'source-id': { value: true, arg: '<id>', help: 'CONNECT_SOURCE_ID (default: derived from kind and Nightscout URL)' },
   'nightscout-endpoint': { value: true, arg: '<url>', help: 'CONNECT_NIGHTSCOUT_ENDPOINT (no credentials in the URL)' },
   'nightscout-api-version': { value: true, arg: 'v1|v3', help: 'CONNECT_NIGHTSCOUT_API_VERSION' },
-  set: { value: true, repeat: true, arg: 'KEY=VALUE', help: 'a non-secret CONNECT_* setting, e.g. --set SHARE_REGION=ous' },
+  set: {
+    value: true,
+    repeat: true,
+    arg: 'KEY=VALUE',
+    help: 'a non-secret CONNECT_* setting, e.g. --set SHARE_REGION=ous',
+  },
   file: { value: true, arg: '<path>', help: 'CONNECT_* settings (and secrets) as JSON or KEY=value lines' },
   'from-env': { help: 'take CONNECT_* settings (and secrets) from the environment' },
   ...SECRET_INPUT_FLAGS,
@@ -37,7 +51,9 @@ function refuseCredentialUrl(what: string, value: string): void {
     return; // validated later with a proper message
   }
   if (url.username || url.password || url.searchParams.has('token') || url.searchParams.has('secret')) {
-    throw new UsageError(`${what} must not contain credentials (user:password@, ?token=): pass them with --secrets-stdin or --secrets-file`);
+    throw new UsageError(
+      `${what} must not contain credentials (user:password@, ?token=): pass them with --secrets-stdin or --secrets-file`,
+    );
   }
 }
 
@@ -52,11 +68,16 @@ export async function readSecretInput(args: ParsedArgs, out: Output): Promise<Re
   return secrets;
 }
 
-export async function gatherSourceValues(args: ParsedArgs, env: Record<string, string | undefined>, out: Output): Promise<Record<string, string>> {
+export async function gatherSourceValues(
+  args: ParsedArgs,
+  env: Record<string, string | undefined>,
+  out: Output,
+): Promise<Record<string, string>> {
   const values: Record<string, string> = {};
   if (bool(args, 'from-env')) {
     for (const [key, value] of Object.entries(env)) {
-      if (key.toUpperCase().startsWith('CONNECT_') && value !== undefined && value !== '') values[key.toUpperCase()] = value;
+      if (key.toUpperCase().startsWith('CONNECT_') && value !== undefined && value !== '')
+        values[key.toUpperCase()] = value;
     }
   }
   const file = str(args, 'file');
@@ -82,7 +103,9 @@ export async function gatherSourceValues(args: ParsedArgs, env: Record<string, s
     const key = /^[A-Za-z0-9_-]{1,80}$/.test(name) ? connectKey(name) : undefined;
     if (key === undefined) throw new UsageError('--set needs KEY=VALUE with a CONNECT_* key name');
     if (isSecretKey(key)) {
-      throw new UsageError(`${key} is a secret and is never accepted on the command line (it would show in ps and shell history); pass it with --secrets-stdin or --secrets-file`);
+      throw new UsageError(
+        `${key} is a secret and is never accepted on the command line (it would show in ps and shell history); pass it with --secrets-stdin or --secrets-file`,
+      );
     }
     const value = entry.slice(eq + 1);
     if (/ENDPOINT|URL|SERVER/.test(key)) refuseCredentialUrl(`--set ${key}`, value);
@@ -96,7 +119,10 @@ export async function gatherSourceValues(args: ParsedArgs, env: Record<string, s
  * Validate values into a source. Secrets left out are taken from the credentials already stored for the same source
  * id (so a settings change or a CareLink `login` followed by `sources add` need not repeat them). Given values win.
  */
-export async function parseWithStoredSecrets(values: Record<string, string>, credentials: CredentialStore | undefined): Promise<ParsedSource & { reusedStored: boolean }> {
+export async function parseWithStoredSecrets(
+  values: Record<string, string>,
+  credentials: CredentialStore | undefined,
+): Promise<ParsedSource & { reusedStored: boolean }> {
   try {
     return { ...parseConnectSource(values), reusedStored: false };
   } catch (err) {
@@ -123,7 +149,10 @@ export async function parseWithStoredSecrets(values: Record<string, string>, cre
 function withSecretHint(err: unknown): unknown {
   if (!(err instanceof ConfigError)) return err;
   if (!err.problems.some((p) => /required|needs/.test(p))) return err;
-  return new ConfigError([...err.problems, 'secrets are read from --secrets-stdin or --secrets-file (or the --file / --from-env settings), never from the command line']);
+  return new ConfigError([
+    ...err.problems,
+    'secrets are read from --secrets-stdin or --secrets-file (or the --file / --from-env settings), never from the command line',
+  ]);
 }
 
 /** A stored config expressed as the `CONNECT_*` variables it came from. */
@@ -134,6 +163,7 @@ export function configAsEnv(config: SourceConfig): Record<string, string> {
     CONNECT_NIGHTSCOUT_ENDPOINT: config.nightscout.endpoint,
     CONNECT_NIGHTSCOUT_API_VERSION: config.nightscout.apiVersion,
   };
-  for (const [key, value] of Object.entries(config.settings)) env[`CONNECT_${key.replace(/([A-Z])/g, '_$1').toUpperCase()}`] = String(value);
+  for (const [key, value] of Object.entries(config.settings))
+    env[`CONNECT_${key.replace(/([A-Z])/g, '_$1').toUpperCase()}`] = String(value);
   return env;
 }

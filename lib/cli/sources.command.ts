@@ -2,16 +2,29 @@
  * `sources add|list|show|pause|resume|update-credentials|remove`: thin wrappers around the operator use cases in
  * lib/app/manage-sources.ts. Nothing here prints a credential: records hold none, and secret input is only passed on.
  */
-import { addOrUpdateSource, pauseSource, removeSource, resumeSource, updateCredentials } from '../app/manage-sources.js';
+import {
+  addOrUpdateSource,
+  pauseSource,
+  removeSource,
+  resumeSource,
+  updateCredentials,
+} from '../app/manage-sources.js';
+import { parseConnectSource } from '../config/connect-env.config.js';
 import { ConfigError } from '../domain/errors.js';
 import type { SourceCredentials } from '../domain/source.js';
 import type { SourceRecord, TransitionRecord } from '../ports/source.store.port.js';
-import { parseConnectSource } from '../config/connect-env.config.js';
-import { UsageError, bool, helpText, parseArgs, type FlagSpecs } from './argv.js';
-import { CliContext, TARGET_FLAGS, contextFor } from './cli.target.js';
-import { age, table, when, type CliIo, type Output } from './cli.io.js';
+import { bool, type FlagSpecs, helpText, parseArgs, UsageError } from './argv.js';
+import { age, type CliIo, type Output, table, when } from './cli.io.js';
+import { type CliContext, contextFor, TARGET_FLAGS } from './cli.target.js';
 import { credentialsAsEnv, isSecretKey, secretStrings } from './read-secret.js';
-import { SECRET_INPUT_FLAGS, SOURCE_INPUT_FLAGS, configAsEnv, gatherSourceValues, parseWithStoredSecrets, readSecretInput } from './source-input.js';
+import {
+  configAsEnv,
+  gatherSourceValues,
+  parseWithStoredSecrets,
+  readSecretInput,
+  SECRET_INPUT_FLAGS,
+  SOURCE_INPUT_FLAGS,
+} from './source-input.js';
 
 export const SOURCES_HELP = `Usage: nightscout-connect sources <command> [options]
 
@@ -42,7 +55,8 @@ interface SubCommand {
 
 const SUBCOMMANDS: Record<string, SubCommand> = {
   add: {
-    usage: 'nightscout-connect sources add (--source <kind> --nightscout-endpoint <url> [--set KEY=VALUE…] | --file <path> | --from-env) [--secrets-stdin | --secrets-file <path>]',
+    usage:
+      'nightscout-connect sources add (--source <kind> --nightscout-endpoint <url> [--set KEY=VALUE…] | --file <path> | --from-env) [--secrets-stdin | --secrets-file <path>]',
     description: [
       'Adds a source (or updates the settings and credentials of an existing one with the same id) and prints its id',
       'and next due time. Settings are validated like CONNECT_* variables. Secrets (passwords, API secrets, tokens,',
@@ -54,16 +68,21 @@ const SUBCOMMANDS: Record<string, SubCommand> = {
     ids: 0,
     run: async (ctx, args, io, out) => {
       const values = await gatherSourceValues(args, io.env, out);
-      if (!values.CONNECT_SOURCE) throw new UsageError('say which source: --source <kind>, --file <path> or --from-env (with CONNECT_SOURCE)');
+      if (!values.CONNECT_SOURCE)
+        throw new UsageError('say which source: --source <kind>, --file <path> or --from-env (with CONNECT_SOURCE)');
       const deps = ctx.manage();
       const parsed = await parseWithStoredSecrets(values, deps.credentials);
       out.addSecrets(secretStrings(parsed.credentials));
       const { created, record } = await addOrUpdateSource(deps, parsed.config, parsed.credentials);
       const now = ctx.clock.now();
-      out.line(`${created ? 'added' : 'updated'} source ${record.id} (${record.config.kind} → ${record.config.nightscout.endpoint}, API ${record.config.nightscout.apiVersion})`);
+      out.line(
+        `${created ? 'added' : 'updated'} source ${record.id} (${record.config.kind} → ${record.config.nightscout.endpoint}, API ${record.config.nightscout.apiVersion})`,
+      );
       if (parsed.reusedStored) out.line('secrets not given were kept from the stored credentials');
       out.line(`state:    ${record.status.state}`);
-      out.line(`next due: ${record.status.nextWakeAt === undefined ? 'not scheduled' : when(record.status.nextWakeAt, now)}`);
+      out.line(
+        `next due: ${record.status.nextWakeAt === undefined ? 'not scheduled' : when(record.status.nextWakeAt, now)}`,
+      );
       return 0;
     },
   },
@@ -76,7 +95,18 @@ const SUBCOMMANDS: Record<string, SubCommand> = {
       const records = await ctx.sources().list();
       const now = ctx.clock.now();
       if (bool(args, 'json')) {
-        out.line(JSON.stringify(records.map((r) => ({ id: r.id, kind: r.config.kind, status: r.status, nextDueAt: r.status.nextWakeAt ?? null })), null, 2));
+        out.line(
+          JSON.stringify(
+            records.map((r) => ({
+              id: r.id,
+              kind: r.config.kind,
+              status: r.status,
+              nextDueAt: r.status.nextWakeAt ?? null,
+            })),
+            null,
+            2,
+          ),
+        );
         return 0;
       }
       if (records.length === 0) {
@@ -86,8 +116,12 @@ const SUBCOMMANDS: Record<string, SubCommand> = {
       const rows = [['ID', 'KIND', 'STATE', 'NEWEST READING', 'NEXT DUE', 'LAST ERROR']];
       for (const r of records) {
         rows.push([
-          r.id, r.config.kind, shortState(r), r.status.newestReadingAt === undefined ? '-' : `${age(r.status.newestReadingAt, now)} old`,
-          r.status.nextWakeAt === undefined ? '-' : when(r.status.nextWakeAt, now), r.status.lastError ? `${r.status.lastError.kind} ${r.status.lastError.code}` : '-',
+          r.id,
+          r.config.kind,
+          shortState(r),
+          r.status.newestReadingAt === undefined ? '-' : `${age(r.status.newestReadingAt, now)} old`,
+          r.status.nextWakeAt === undefined ? '-' : when(r.status.nextWakeAt, now),
+          r.status.lastError ? `${r.status.lastError.kind} ${r.status.lastError.code}` : '-',
         ]);
       }
       for (const line of table(rows)) out.line(line);
@@ -96,7 +130,8 @@ const SUBCOMMANDS: Record<string, SubCommand> = {
   },
   show: {
     usage: 'nightscout-connect sources show <id> [--json]',
-    description: 'Shows one source: state, newest reading, next due, last error, session expiry, lockout, why it is parked, and recent transitions.',
+    description:
+      'Shows one source: state, newest reading, next due, last error, session expiry, lockout, why it is parked, and recent transitions.',
     flags: JSON_FLAG,
     ids: 1,
     run: async (ctx, args, _io, out) => {
@@ -135,11 +170,15 @@ const SUBCOMMANDS: Record<string, SubCommand> = {
     ids: 1,
     run: async (ctx, args, _io, out) => {
       const id = args.positionals[0];
-      if (!bool(args, 'secrets-stdin') && args.flags['secrets-file'] === undefined) throw new UsageError('give the new secrets with --secrets-stdin or --secrets-file');
+      if (!bool(args, 'secrets-stdin') && args.flags['secrets-file'] === undefined)
+        throw new UsageError('give the new secrets with --secrets-stdin or --secrets-file');
       const given = await readSecretInput(args, out);
       if (Object.keys(given).length === 0) throw new UsageError('no secrets given');
       const settingsKeys = Object.keys(given).filter((k) => !isSecretKey(k));
-      if (settingsKeys.length > 0) throw new UsageError(`update-credentials only changes secrets; ${settingsKeys.join(', ')} ${settingsKeys.length === 1 ? 'is a setting' : 'are settings'}: use sources add`);
+      if (settingsKeys.length > 0)
+        throw new UsageError(
+          `update-credentials only changes secrets; ${settingsKeys.join(', ')} ${settingsKeys.length === 1 ? 'is a setting' : 'are settings'}: use sources add`,
+        );
       const deps = ctx.manage();
       const record = await mustGet(ctx, id);
       let stored: SourceCredentials | undefined;
@@ -148,7 +187,11 @@ const SUBCOMMANDS: Record<string, SubCommand> = {
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
       }
-      const parsed = parseConnectSource({ ...configAsEnv(record.config), ...(stored ? credentialsAsEnv(record.config.kind, stored) : {}), ...given });
+      const parsed = parseConnectSource({
+        ...configAsEnv(record.config),
+        ...(stored ? credentialsAsEnv(record.config.kind, stored) : {}),
+        ...given,
+      });
       if (parsed.config.id !== id) throw new Error(`internal: credentials parsed for ${parsed.config.id}, not ${id}`);
       out.addSecrets(secretStrings(parsed.credentials));
       const updated = await updateCredentials(deps, id, parsed.credentials);
@@ -156,7 +199,9 @@ const SUBCOMMANDS: Record<string, SubCommand> = {
       out.line(`credentials of ${id} updated (${Object.keys(given).join(', ')})`);
       if (updated) {
         out.line(`state:    ${updated.status.state}`);
-        out.line(`next due: ${updated.status.nextWakeAt === undefined ? 'not scheduled' : when(updated.status.nextWakeAt, now)}`);
+        out.line(
+          `next due: ${updated.status.nextWakeAt === undefined ? 'not scheduled' : when(updated.status.nextWakeAt, now)}`,
+        );
       }
       return 0;
     },
@@ -168,7 +213,8 @@ const SUBCOMMANDS: Record<string, SubCommand> = {
     ids: 1,
     run: async (ctx, args, _io, out) => {
       const id = args.positionals[0];
-      if (!bool(args, 'yes')) throw new UsageError(`removing ${id} deletes its state and credentials; add --yes to confirm`);
+      if (!bool(args, 'yes'))
+        throw new UsageError(`removing ${id} deletes its state and credentials; add --yes to confirm`);
       await mustGet(ctx, id);
       await removeSource(ctx.manage(), id);
       out.line(`removed source ${id} (its session and credentials too)`);
@@ -184,7 +230,10 @@ export async function runSources(argv: string[], io: CliIo, out: Output): Promis
     return name === undefined ? 2 : 0;
   }
   const sub = SUBCOMMANDS[name];
-  if (!sub) throw new UsageError(`unknown command "sources ${name.replace(/[^\w-]/g, '')}"; commands: ${Object.keys(SUBCOMMANDS).join(', ')}`);
+  if (!sub)
+    throw new UsageError(
+      `unknown command "sources ${name.replace(/[^\w-]/g, '')}"; commands: ${Object.keys(SUBCOMMANDS).join(', ')}`,
+    );
   const specs = { ...sub.flags, ...TARGET_FLAGS };
   const args = parseArgs(rest, specs);
   if (bool(args, 'help')) {
@@ -192,7 +241,9 @@ export async function runSources(argv: string[], io: CliIo, out: Output): Promis
     return 0;
   }
   if (args.positionals.length !== sub.ids) {
-    throw new UsageError(sub.ids === 1 ? `sources ${name} needs exactly one source id` : `sources ${name} takes no positional arguments`);
+    throw new UsageError(
+      sub.ids === 1 ? `sources ${name} needs exactly one source id` : `sources ${name} takes no positional arguments`,
+    );
   }
   const ctx = contextFor(args, io, out);
   try {
@@ -225,7 +276,9 @@ async function stateChange(
   const now = ctx.clock.now();
   out.line(`${applied.changed ? verb : `already ${verb}`}: ${id}`);
   out.line(`state:    ${applied.record.status.state}`);
-  out.line(`next due: ${applied.record.status.nextWakeAt === undefined ? 'not scheduled' : when(applied.record.status.nextWakeAt, now)}`);
+  out.line(
+    `next due: ${applied.record.status.nextWakeAt === undefined ? 'not scheduled' : when(applied.record.status.nextWakeAt, now)}`,
+  );
   return 0;
 }
 
@@ -240,7 +293,9 @@ export function shortState(record: SourceRecord): string {
 
 export function describeRecord(record: SourceRecord, recent: TransitionRecord[], now: number): string[] {
   const s = record.status;
-  const settings = Object.entries(record.config.settings).map(([k, v]) => `${k}=${String(v)}`).join(', ');
+  const settings = Object.entries(record.config.settings)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(', ');
   const lines = [
     `id:              ${record.id}`,
     `kind:            ${record.config.kind}`,
@@ -257,9 +312,12 @@ export function describeRecord(record: SourceRecord, recent: TransitionRecord[],
     `version:         ${record.version} (machine v${record.machineVersion})`,
     'recent transitions (oldest first):',
   ];
-  if (recent.length === 0) lines.push('  none (routine fetch cycles are not traced; notable transitions are kept 14 days)');
+  if (recent.length === 0)
+    lines.push('  none (routine fetch cycles are not traced; notable transitions are kept 14 days)');
   for (const t of recent) {
-    lines.push(`  ${new Date(t.at).toISOString()}  ${t.event}  ${t.from} → ${t.to}${t.effects.length ? `  [${t.effects.join(', ')}]` : ''}`);
+    lines.push(
+      `  ${new Date(t.at).toISOString()}  ${t.event}  ${t.from} → ${t.to}${t.effects.length ? `  [${t.effects.join(', ')}]` : ''}`,
+    );
   }
   return lines;
 }

@@ -56,7 +56,10 @@ export function removeLocalEndpoints(dataDir: string, pid = process.pid): void {
  * The runner's endpoints, or undefined when no runner has written them. Throws a ConfigError (the CLI's exit
  * status 2) for a file it cannot use: unreadable, another format, or left behind by a runner that is not running.
  */
-export function readLocalEndpoints(dataDir: string, isAlive: (pid: number) => boolean = processIsAlive): LocalEndpoints | undefined {
+export function readLocalEndpoints(
+  dataDir: string,
+  isAlive: (pid: number) => boolean = processIsAlive,
+): LocalEndpoints | undefined {
   const path = localEndpointsPath(dataDir);
   if (!existsSync(path)) return undefined;
   let parsed: Partial<LocalEndpoints>;
@@ -65,7 +68,10 @@ export function readLocalEndpoints(dataDir: string, isAlive: (pid: number) => bo
   } catch {
     throw new ConfigError([`${path} is not valid JSON; restart the local runner (npm start) to rewrite it`]);
   }
-  if (parsed.format !== 1) throw new ConfigError([`${path} has format ${String(parsed.format)}, this CLI reads format 1; use the CLI of the same checkout as npm start`]);
+  if (parsed.format !== 1)
+    throw new ConfigError([
+      `${path} has format ${String(parsed.format)}, this CLI reads format 1; use the CLI of the same checkout as npm start`,
+    ]);
   const problems: string[] = [];
   for (const key of ['region', 'table', 'fetchQueueUrl', 'persistQueueUrl', 'secretPrefix'] as const) {
     if (typeof parsed[key] !== 'string' || parsed[key] === '') problems.push(`${path}: "${key}" is missing`);
@@ -73,11 +79,14 @@ export function readLocalEndpoints(dataDir: string, isAlive: (pid: number) => bo
   for (const key of ['dynamodb', 'sqs', 'secrets'] as const) {
     if (typeof parsed.endpoints?.[key] !== 'string') problems.push(`${path}: "endpoints.${key}" is missing`);
   }
-  if (!Number.isInteger(parsed.credentialShards) || (parsed.credentialShards as number) < 1) problems.push(`${path}: "credentialShards" must be a positive integer`);
+  if (!Number.isInteger(parsed.credentialShards) || (parsed.credentialShards as number) < 1)
+    problems.push(`${path}: "credentialShards" must be a positive integer`);
   if (!Number.isInteger(parsed.pid)) problems.push(`${path}: "pid" is missing`);
   if (problems.length > 0) throw new ConfigError(problems);
   if (!isAlive(parsed.pid as number)) {
-    throw new ConfigError([`${path} was left by a local runner (pid ${parsed.pid}) that is no longer running; start it again with npm start`]);
+    throw new ConfigError([
+      `${path} was left by a local runner (pid ${parsed.pid}) that is no longer running; start it again with npm start`,
+    ]);
   }
   return parsed as LocalEndpoints;
 }

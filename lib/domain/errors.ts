@@ -21,7 +21,11 @@ export abstract class SourceError extends Error {
   abstract readonly kind: FailureKind;
   readonly retryAfterMs?: number;
   readonly lockedUntil?: number;
-  constructor(message: string, readonly code: string, options?: SourceErrorOptions) {
+  constructor(
+    message: string,
+    readonly code: string,
+    options?: SourceErrorOptions,
+  ) {
     super(message, options);
     this.retryAfterMs = options?.retryAfterMs;
     this.lockedUntil = options?.lockedUntil;

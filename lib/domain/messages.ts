@@ -2,8 +2,9 @@
  * What travels between the functions. Queue bodies hold ids, instants, cursors and readings; never a password,
  * token, session id or API secret (those stay in the credential and session stores).
  */
-import type { Batch, Cursor } from './records.js';
+
 import type { FailureSummary } from './errors.js';
+import type { Batch, Cursor } from './records.js';
 import type { SourceConfig } from './source.js';
 
 export const MESSAGE_VERSION = 1;
@@ -57,9 +58,38 @@ export type FrameStage = 'fetch' | 'persist';
 
 /** Outcome events: facts that fetch-frame and persist report back to the source machine. */
 export type FrameOutcomeEvent =
-  | { type: 'frame.retrying'; now: number; loop: string; frameId: string; stage: FrameStage; attempt: number; retryAt: number; error: FailureSummary; session?: SessionInfo }
-  | { type: 'frame.failed'; now: number; loop: string; frameId: string; stage: FrameStage; attempt: number; error: FailureSummary; retryAfterMs?: number; session?: SessionInfo }
-  | { type: 'frame.persisted'; now: number; loop: string; frameId: string; cursor: Cursor; written: WriteCounts; newestReadingAt?: number; session?: SessionInfo }
+  | {
+      type: 'frame.retrying';
+      now: number;
+      loop: string;
+      frameId: string;
+      stage: FrameStage;
+      attempt: number;
+      retryAt: number;
+      error: FailureSummary;
+      session?: SessionInfo;
+    }
+  | {
+      type: 'frame.failed';
+      now: number;
+      loop: string;
+      frameId: string;
+      stage: FrameStage;
+      attempt: number;
+      error: FailureSummary;
+      retryAfterMs?: number;
+      session?: SessionInfo;
+    }
+  | {
+      type: 'frame.persisted';
+      now: number;
+      loop: string;
+      frameId: string;
+      cursor: Cursor;
+      written: WriteCounts;
+      newestReadingAt?: number;
+      session?: SessionInfo;
+    }
   | { type: 'auth.rejected'; now: number; loop: string; frameId: string; code: string }
   | { type: 'auth.lockedOut'; now: number; loop: string; frameId: string; code: string; until: number };
 

@@ -4,8 +4,18 @@
  * `dateString` always equals `date` so Nightscout's `{sysTime, type}` upsert key is stable to the millisecond.
  */
 export type Direction =
-  | 'NONE' | 'DoubleUp' | 'SingleUp' | 'FortyFiveUp' | 'Flat' | 'FortyFiveDown' | 'SingleDown' | 'DoubleDown'
-  | 'NOT COMPUTABLE' | 'RATE OUT OF RANGE' | 'TripleUp' | 'TripleDown';
+  | 'NONE'
+  | 'DoubleUp'
+  | 'SingleUp'
+  | 'FortyFiveUp'
+  | 'Flat'
+  | 'FortyFiveDown'
+  | 'SingleDown'
+  | 'DoubleDown'
+  | 'NOT COMPUTABLE'
+  | 'RATE OUT OF RANGE'
+  | 'TripleUp'
+  | 'TripleDown';
 
 export interface SgvEntry {
   type: 'sgv';

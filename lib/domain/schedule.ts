@@ -13,7 +13,12 @@ export interface AlignPolicy {
   jitterMs: number;
 }
 
-export function nextAlignedDue(policy: AlignPolicy, now: number, newestReadingAt: number | undefined, fraction: number): number {
+export function nextAlignedDue(
+  policy: AlignPolicy,
+  now: number,
+  newestReadingAt: number | undefined,
+  fraction: number,
+): number {
   const spread = policy.lagMs + Math.floor(fraction * policy.jitterMs);
   if (newestReadingAt === undefined || !Number.isFinite(newestReadingAt)) return now + policy.intervalMs;
   if (newestReadingAt > now) return now + policy.intervalMs + spread;

@@ -9,8 +9,8 @@
  */
 import type { Batch, Cursor, RereadWindow } from '../domain/records.js';
 import type { SourceConfig, SourceCredentials } from '../domain/source.js';
-import type { LogPort } from './observability.port.js';
 import type { MachineLoopSpec, MachineSpec } from '../machines/source/source.spec.js';
+import type { LogPort } from './observability.port.js';
 
 export interface DriverContext<Settings> {
   sourceId: string;

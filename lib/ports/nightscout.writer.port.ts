@@ -1,5 +1,5 @@
-import type { Batch, Cursor, RereadWindow } from '../domain/records.js';
 import type { WriteCounts } from '../domain/messages.js';
+import type { Batch, Cursor, RereadWindow } from '../domain/records.js';
 
 export interface PersistRequest {
   batch: Batch;

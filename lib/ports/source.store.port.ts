@@ -1,5 +1,5 @@
-import type { SourceConfig } from '../domain/source.js';
 import type { FailureSummary } from '../domain/errors.js';
+import type { SourceConfig } from '../domain/source.js';
 import type { LoopMode, OperationMode, SessionMode } from '../machines/source/source.state.js';
 
 /** Status summary derived from the snapshot for people and the CLI (`sources show`). */

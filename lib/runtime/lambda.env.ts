@@ -23,7 +23,8 @@ export function readLambdaEnv(env: NodeJS.ProcessEnv, needs: Array<keyof LambdaE
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
     const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) problems.push(`${name} must be a whole number from ${min} to ${max}`);
+    if (!Number.isInteger(value) || value < min || value > max)
+      problems.push(`${name} must be a whole number from ${min} to ${max}`);
     return value;
   };
   const result: LambdaEnv = {

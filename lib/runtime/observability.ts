@@ -37,7 +37,12 @@ function jsonReplacer(): (key: string, value: unknown) => unknown {
   return function replace(_key, value) {
     if (typeof value === 'bigint') return value.toString();
     if (value instanceof Error) {
-      return { name: value.name, message: value.message, stack: value.stack, ...(value.cause !== undefined ? { cause: value.cause } : {}) };
+      return {
+        name: value.name,
+        message: value.message,
+        stack: value.stack,
+        ...(value.cause !== undefined ? { cause: value.cause } : {}),
+      };
     }
     if (typeof value === 'object' && value !== null) {
       if (seen.has(value)) return '[Circular]';
@@ -101,11 +106,13 @@ export function createEmfMetrics(options: EmfMetricsOptions): MetricsPort & { fl
     const document: Record<string, unknown> = {
       _aws: {
         Timestamp: now(),
-        CloudWatchMetrics: [{
-          Namespace: options.namespace,
-          Dimensions: [['service']],
-          Metrics: metrics.map(([name, { unit }]) => ({ Name: name, Unit: unit })),
-        }],
+        CloudWatchMetrics: [
+          {
+            Namespace: options.namespace,
+            Dimensions: [['service']],
+            Metrics: metrics.map(([name, { unit }]) => ({ Name: name, Unit: unit })),
+          },
+        ],
       },
       service: options.service,
     };
@@ -136,9 +143,16 @@ function currentTraceId(): string | undefined {
 
 const service = process.env.POWERTOOLS_SERVICE_NAME || 'service_undefined';
 
-export const logPort: LogPort = createJsonLogger({ service, level: process.env.POWERTOOLS_LOG_LEVEL, traceId: currentTraceId });
+export const logPort: LogPort = createJsonLogger({
+  service,
+  level: process.env.POWERTOOLS_LOG_LEVEL,
+  traceId: currentTraceId,
+});
 
-const metrics = createEmfMetrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || 'NightscoutConnect', service });
+const metrics = createEmfMetrics({
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || 'NightscoutConnect',
+  service,
+});
 
 export const metricsPort: MetricsPort = metrics;
 

@@ -9,6 +9,9 @@
  *
  *   driverBuilder<DexcomShareSettings>().supportSession({…}).registerLoop('DexcomShare', { fetch, transform }).build()
  */
+
+import type { RereadWindow } from '../domain/records.js';
+import type { SourceCredentials } from '../domain/source.js';
 import type {
   Driver,
   InteractiveLoginContext,
@@ -17,8 +20,6 @@ import type {
   LoopSpec,
   SessionBehaviour,
 } from '../ports/driver.port.js';
-import type { RereadWindow } from '../domain/records.js';
-import type { SourceCredentials } from '../domain/source.js';
 
 /** What `<vendor>.source.ts` exports: session and loop behaviour, no timing. */
 export interface SourceImplementation<Settings, Auth = unknown, Session = unknown> {
@@ -83,7 +84,8 @@ export function assembleDriver<Settings, Auth, Session>(
     return { ...timing, fetch: behaviour.fetch, transform: behaviour.transform };
   });
   for (const name of Object.keys(implementation.loops)) {
-    if (!schedule.some((l) => l.name === name)) throw new Error(`driver ${declared.kind}: loop ${name} is implemented but not declared`);
+    if (!schedule.some((l) => l.name === name))
+      throw new Error(`driver ${declared.kind}: loop ${name} is implemented but not declared`);
   }
   const driver: Driver<Settings, Auth, Session> = {
     kind: declared.kind,
@@ -108,7 +110,8 @@ export function checkSchedule(kind: string, schedule: readonly LoopSchedule[]): 
     if (names.has(loop.name)) throw new Error(`driver ${kind}: loop ${loop.name} declared twice`);
     names.add(loop.name);
     if (!(loop.attempts >= 1)) throw new Error(`driver ${kind}: loop ${loop.name} needs at least one attempt`);
-    if (!(loop.intervalMs > 0) || !(loop.maxLookbackMs > 0)) throw new Error(`driver ${kind}: loop ${loop.name} needs a positive interval and look-back`);
+    if (!(loop.intervalMs > 0) || !(loop.maxLookbackMs > 0))
+      throw new Error(`driver ${kind}: loop ${loop.name} needs a positive interval and look-back`);
     if (loop.reread) checkReread(kind, loop.name, loop.reread, loop.maxLookbackMs);
   }
 }
@@ -117,9 +120,13 @@ export function checkSchedule(kind: string, schedule: readonly LoopSchedule[]): 
 function checkReread(kind: string, loop: string, reread: RereadWindow, maxLookbackMs: number): void {
   const ok = (v: number) => Number.isFinite(v) && v >= 0;
   if (!ok(reread.windowMs) || reread.windowMs > maxLookbackMs) {
-    throw new Error(`driver ${kind}: loop ${loop} re-read window must be between 0 and its look-back (${maxLookbackMs} ms)`);
+    throw new Error(
+      `driver ${kind}: loop ${loop} re-read window must be between 0 and its look-back (${maxLookbackMs} ms)`,
+    );
   }
   if (!ok(reread.sameReadingMs) || (reread.sameReadingMs > 0 && reread.sameReadingMs >= reread.windowMs)) {
-    throw new Error(`driver ${kind}: loop ${loop} same-reading tolerance must be ≥ 0 and shorter than the re-read window`);
+    throw new Error(
+      `driver ${kind}: loop ${loop} same-reading tolerance must be ≥ 0 and shorter than the re-read window`,
+    );
   }
 }

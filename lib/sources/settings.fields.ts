@@ -36,7 +36,10 @@ export function settingVariable(key: string): string {
 
 /** `CONNECT_SHARE_ACCOUNT_NAME` → `shareAccountName` (nightscout-connect's camel-casing). */
 export function settingKey(variable: string): string {
-  return variable.replace(/^CONNECT_/, '').toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+  return variable
+    .replace(/^CONNECT_/, '')
+    .toLowerCase()
+    .replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
 /** Stored value as trimmed text; undefined when absent or blank. */
@@ -46,9 +49,14 @@ export function textOf(raw: unknown): string | undefined {
   return text === '' ? undefined : text;
 }
 
-export function parseFields<F extends SettingFields>(fields: F, raw: Readonly<Record<string, unknown>>, problems: string[]): FieldValues<F> {
+export function parseFields<F extends SettingFields>(
+  fields: F,
+  raw: Readonly<Record<string, unknown>>,
+  problems: string[],
+): FieldValues<F> {
   const values: Record<string, unknown> = {};
-  for (const [key, field] of Object.entries(fields)) values[key] = field.parse(raw[key], settingVariable(key), problems);
+  for (const [key, field] of Object.entries(fields))
+    values[key] = field.parse(raw[key], settingVariable(key), problems);
   return values as FieldValues<F>;
 }
 
@@ -89,8 +97,14 @@ export function text(options: TextOptions & { default?: string } = {}): SettingF
 
 /** One of a few words, case-insensitive. */
 export function oneOf<const V extends string>(values: readonly V[], options: { default: V }): SettingField<V>;
-export function oneOf<const V extends string>(values: readonly V[], options?: { default?: undefined }): SettingField<V | undefined>;
-export function oneOf<const V extends string>(values: readonly V[], options: { default?: V } = {}): SettingField<V | undefined> {
+export function oneOf<const V extends string>(
+  values: readonly V[],
+  options?: { default?: undefined },
+): SettingField<V | undefined>;
+export function oneOf<const V extends string>(
+  values: readonly V[],
+  options: { default?: V } = {},
+): SettingField<V | undefined> {
   return field((raw, variable, problems) => {
     const value = textOf(raw)?.toLowerCase();
     if (value === undefined) return options.default;
@@ -200,9 +214,11 @@ export function url(options: UrlOptions): SettingField<string | undefined> {
       if (!hasScheme && !bareHost) throw new TypeError('no scheme');
       parsed = new URL(hasScheme ? value : `https://${value}`);
     } catch {
-      problems.push(bareHost
-        ? `${variable} must be a host name (e.g. ${options.example}) or an https:// URL`
-        : `${variable} must be an absolute https:// URL (e.g. https://${options.example})`);
+      problems.push(
+        bareHost
+          ? `${variable} must be a host name (e.g. ${options.example}) or an https:// URL`
+          : `${variable} must be an absolute https:// URL (e.g. https://${options.example})`,
+      );
       return undefined;
     }
     if (parsed.username || parsed.password) {

@@ -7,8 +7,8 @@
 import { ConfigError } from '../domain/errors.js';
 import type { SourceConfig } from '../domain/source.js';
 import type { Driver, DriverFor, LoopSchedule, SpecFor } from '../ports/driver.port.js';
-import * as registry from './vendor.registry.js';
 import type { ParkedHints, Vendor } from './vendor.declaration.js';
+import * as registry from './vendor.registry.js';
 
 /** The registered vendors, by kind. */
 export const VENDORS: readonly Vendor[] = checked(Object.values(registry)).sort((a, b) => a.kind.localeCompare(b.kind));
@@ -18,7 +18,9 @@ export const SOURCE_KINDS: readonly string[] = VENDORS.map((v) => v.kind);
 /** `dexcomshare, glooko, …` for help text and messages. */
 export const KIND_LIST = SOURCE_KINDS.join(', ');
 
-const BY_NAME = new Map<string, Vendor>(VENDORS.flatMap((v) => [[v.kind, v], ...v.aliases.map((a) => [a, v] as [string, Vendor])]));
+const BY_NAME = new Map<string, Vendor>(
+  VENDORS.flatMap((v) => [[v.kind, v], ...v.aliases.map((a) => [a, v] as [string, Vendor])]),
+);
 
 /** What a person must do, per vendor code a source can be parked with (codes are vendor-prefixed, so one map). */
 export const PARKED_HINTS: ParkedHints = Object.freeze(Object.assign({}, ...VENDORS.map((v) => v.parked)));
@@ -26,7 +28,8 @@ export const PARKED_HINTS: ParkedHints = Object.freeze(Object.assign({}, ...VEND
 /** The vendor for a `CONNECT_SOURCE` value, or a ConfigError naming the accepted values. */
 export function vendorFor(kind: string): Vendor {
   const vendor = BY_NAME.get(kind.trim().toLowerCase());
-  if (!vendor) throw new ConfigError([`CONNECT_SOURCE: unknown source "${kind}"; accepted: ${[...BY_NAME.keys()].join(', ')}`]);
+  if (!vendor)
+    throw new ConfigError([`CONNECT_SOURCE: unknown source "${kind}"; accepted: ${[...BY_NAME.keys()].join(', ')}`]);
   return vendor;
 }
 
@@ -60,7 +63,11 @@ export const driverFor: DriverFor = (config) => {
 };
 
 function stableJson(settings: Readonly<Record<string, unknown>>): string {
-  return JSON.stringify(Object.keys(settings).sort().map((k) => [k, settings[k]]));
+  return JSON.stringify(
+    Object.keys(settings)
+      .sort()
+      .map((k) => [k, settings[k]]),
+  );
 }
 
 /** Programming errors in the declarations, found when the registry loads: two vendors claiming one name or code. */
@@ -70,11 +77,13 @@ function checked(vendors: Vendor[]): Vendor[] {
   const variables = new Map<string, string>();
   const claim = (seen: Map<string, string>, what: string, value: string, kind: string) => {
     const owner = seen.get(value);
-    if (owner !== undefined && owner !== kind) throw new Error(`vendor registry: ${what} ${value} is claimed by ${owner} and ${kind}`);
+    if (owner !== undefined && owner !== kind)
+      throw new Error(`vendor registry: ${what} ${value} is claimed by ${owner} and ${kind}`);
     seen.set(value, kind);
   };
   for (const v of vendors) {
-    if (!/^[a-z][a-z0-9]*$/.test(v.kind)) throw new Error(`vendor registry: kind ${v.kind} must be lower-case letters and digits`);
+    if (!/^[a-z][a-z0-9]*$/.test(v.kind))
+      throw new Error(`vendor registry: kind ${v.kind} must be lower-case letters and digits`);
     for (const name of [v.kind, ...v.aliases]) claim(names, 'source name', name, v.kind);
     for (const code of Object.keys(v.parked)) claim(codes, 'parked code', code, v.kind);
     for (const spec of Object.values(v.secrets)) claim(variables, 'secret variable', spec.variable, v.kind);

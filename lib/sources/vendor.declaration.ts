@@ -12,11 +12,18 @@
  */
 import { ConfigError } from '../domain/errors.js';
 import type { SourceCredentials } from '../domain/source.js';
-import type { Driver, LoopSchedule } from '../ports/driver.port.js';
 import type { MachineSpec } from '../machines/source/source.spec.js';
+import type { Driver, LoopSchedule } from '../ports/driver.port.js';
 import type { ParkedHints } from '../ports/source.store.port.js';
 import { assembleDriver, checkSchedule, type SourceImplementation } from './driver.builder.js';
-import { parseFields, settingKey, settingVariable, type FieldValues, type ResolveContext, type SettingFields } from './settings.fields.js';
+import {
+  type FieldValues,
+  parseFields,
+  type ResolveContext,
+  type SettingFields,
+  settingKey,
+  settingVariable,
+} from './settings.fields.js';
 
 /** One secret `CONNECT_*` variable and where it is kept in the source's vendor credentials. */
 export interface SecretSpec {
@@ -52,7 +59,10 @@ export interface VendorDefinition<Fields extends SettingFields, Settings> {
   /** Rules on the vendor credentials beyond presence; push problems that never echo a value. */
   checkCredentials?: (vendor: Readonly<Record<string, unknown>>, problems: string[]) => void;
   /** Secrets people put inside a setting (a `?token=` in a URL): moved to the vendor credentials before validation. */
-  secretsInSettings?: (settings: Readonly<Record<string, string>>) => { settings: Record<string, string>; vendor: Record<string, string> };
+  secretsInSettings?: (settings: Readonly<Record<string, string>>) => {
+    settings: Record<string, string>;
+    vendor: Record<string, string>;
+  };
   /** What a person must do when the source is parked with one of these codes, where "update the credentials" is wrong. */
   parked?: ParkedHints;
   /** The vendor needs a person for its first login (the `login` command); `summary` says why, for help text. */
@@ -92,7 +102,10 @@ export interface Vendor<Settings = unknown> {
    * The vendor credentials among `CONNECT_*` values (camelCase keys), and the settings without any secret they
    * carried (see `secretsInSettings`).
    */
-  takeSecrets(values: Readonly<Record<string, string>>, settings: Readonly<Record<string, string>>): { settings: Record<string, string>; vendor: Record<string, string> };
+  takeSecrets(
+    values: Readonly<Record<string, string>>,
+    settings: Readonly<Record<string, string>>,
+  ): { settings: Record<string, string>; vendor: Record<string, string> };
   schedule(raw: Record<string, unknown>): LoopSchedule[];
   spec(raw: Record<string, unknown>): MachineSpec;
   /** Load the implementation and assemble the driver for these settings. */
@@ -100,22 +113,33 @@ export interface Vendor<Settings = unknown> {
 }
 
 export function defineVendor<Fields extends SettingFields, Settings>(
-  definition: VendorDefinition<Fields, Settings> & { resolve: (values: FieldValues<Fields>, ctx: ResolveContext) => Settings },
+  definition: VendorDefinition<Fields, Settings> & {
+    resolve: (values: FieldValues<Fields>, ctx: ResolveContext) => Settings;
+  },
 ): Vendor<Settings>;
-export function defineVendor<Fields extends SettingFields>(definition: VendorDefinition<Fields, FieldValues<Fields>>): Vendor<FieldValues<Fields>>;
-export function defineVendor<Fields extends SettingFields, Settings>(definition: VendorDefinition<Fields, Settings>): Vendor<Settings> {
+export function defineVendor<Fields extends SettingFields>(
+  definition: VendorDefinition<Fields, FieldValues<Fields>>,
+): Vendor<FieldValues<Fields>>;
+export function defineVendor<Fields extends SettingFields, Settings>(
+  definition: VendorDefinition<Fields, Settings>,
+): Vendor<Settings> {
   const d = definition;
   const kind = d.kind.toLowerCase();
   for (const key of Object.keys(d.settings)) {
     // Stored settings are keyed by nightscout-connect's camelCase of the variable: the two must map onto each other.
-    if (settingKey(settingVariable(key)) !== key) throw new Error(`vendor ${kind}: setting key ${key} is not the camelCase of a CONNECT_* name`);
+    if (settingKey(settingVariable(key)) !== key)
+      throw new Error(`vendor ${kind}: setting key ${key} is not the camelCase of a CONNECT_* name`);
   }
-  const resolve = (values: FieldValues<Fields>, ctx: ResolveContext): Settings => (d.resolve ? d.resolve(values, ctx) : (values as unknown as Settings));
+  const resolve = (values: FieldValues<Fields>, ctx: ResolveContext): Settings =>
+    d.resolve ? d.resolve(values, ctx) : (values as unknown as Settings);
 
   /** Parse; `problems` collects every problem, and the result is still usable (invalid values at their defaults). */
   const parse = (raw: Record<string, unknown>, problems: string[]): Settings => {
     const values = parseFields(d.settings, raw, problems);
-    return resolve(values, { problems, given: (key) => raw[key] !== undefined && raw[key] !== null && String(raw[key]).trim() !== '' });
+    return resolve(values, {
+      problems,
+      given: (key) => raw[key] !== undefined && raw[key] !== null && String(raw[key]).trim() !== '',
+    });
   };
 
   const vendor: Vendor<Settings> = {
@@ -160,7 +184,14 @@ export function defineVendor<Fields extends SettingFields, Settings>(definition:
       return {
         kind,
         sessionLifetimeMs: d.sessionLifetimeMs,
-        loops: vendor.schedule(raw).map(({ name, intervalMs, align, attempts, retry, backoff }) => ({ name, intervalMs, align, attempts, retry, backoff })),
+        loops: vendor.schedule(raw).map(({ name, intervalMs, align, attempts, retry, backoff }) => ({
+          name,
+          intervalMs,
+          align,
+          attempts,
+          retry,
+          backoff,
+        })),
       };
     },
     async driver(raw) {
@@ -171,7 +202,10 @@ export function defineVendor<Fields extends SettingFields, Settings>(definition:
 }
 
 /** Required secrets that are missing (or not text), as problems naming the variable. */
-function credentialProblems(secrets: Readonly<Record<string, SecretSpec>>, vendor: Readonly<Record<string, unknown>>): string[] {
+function credentialProblems(
+  secrets: Readonly<Record<string, SecretSpec>>,
+  vendor: Readonly<Record<string, unknown>>,
+): string[] {
   const problems: string[] = [];
   const present = (key: string) => typeof vendor[key] === 'string' && (vendor[key] as string).trim() !== '';
   for (const [key, spec] of Object.entries(secrets)) {

@@ -6,9 +6,10 @@
  * of `enteredBy`, and API v3 create-with-dedup. Faults (5xx, down, hanging requests) are injected on demand.
  * The request log never records secrets: `token`/`secret` query values and v2 authorization paths are redacted.
  */
+
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createHash, randomBytes } from 'node:crypto';
 
 export type NightscoutVersion = '15.0.6' | '15.0.7';
 
@@ -79,7 +80,10 @@ type Auth = { kind: 'anonymous' } | { kind: 'invalid' } | { kind: 'subject'; nam
 type Filter = { field: string; op: '$eq' | '$gt' | '$gte' | '$lt' | '$lte' | '$ne'; value: unknown };
 
 class HttpFailure extends Error {
-  constructor(readonly status: number, readonly body: unknown) {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {
     super(`HTTP ${status}`);
   }
 }
@@ -112,7 +116,8 @@ export async function startNightscoutSimulator(options: NightscoutSimulatorOptio
       if (lower === secretSha1 || lower === secretSha512) return { kind: 'subject', name: 'admin', permissions: ['*'] };
       // The api-secret header may also carry an access token, raw or as its SHA-1.
       for (const [token, permissions] of Object.entries(tokens)) {
-        if (presented === token || lower === sha1(token)) return { kind: 'subject', name: subjectName(token), permissions };
+        if (presented === token || lower === sha1(token))
+          return { kind: 'subject', name: subjectName(token), permissions };
       }
       return { kind: 'invalid' };
     }
@@ -163,7 +168,8 @@ export async function startNightscoutSimulator(options: NightscoutSimulatorOptio
     if (remaining <= 0) faults.shift();
     else faults[0] = { ...fault, count: remaining };
     if (fault.kind === 'http5xx') {
-      const headers = fault.retryAfterSeconds === undefined ? undefined : { 'retry-after': String(fault.retryAfterSeconds) };
+      const headers =
+        fault.retryAfterSeconds === undefined ? undefined : { 'retry-after': String(fault.retryAfterSeconds) };
       send(res, fault.status ?? 500, { status: fault.status ?? 500, message: 'Injected failure' }, headers);
     } else {
       // Hold the request open: the client's timeout must fire. Released on close().
@@ -228,9 +234,18 @@ export async function startNightscoutSimulator(options: NightscoutSimulatorOptio
       return {
         status: 200,
         body: {
-          status: 'ok', name: 'nightscout', version, serverTime: new Date(now).toISOString(), serverTimeEpoch: now,
-          apiEnabled: true, careportalEnabled: true, boluscalcEnabled: false, settings: {}, extendedSettings: {},
-          authorized: null, runtimeState: 'loaded',
+          status: 'ok',
+          name: 'nightscout',
+          version,
+          serverTime: new Date(now).toISOString(),
+          serverTimeEpoch: now,
+          apiEnabled: true,
+          careportalEnabled: true,
+          boluscalcEnabled: false,
+          settings: {},
+          extendedSettings: {},
+          authorized: null,
+          runtimeState: 'loaded',
         },
       };
     }
@@ -257,7 +272,15 @@ export async function startNightscoutSimulator(options: NightscoutSimulatorOptio
     if (path === '/api/v3/version' && method === 'GET') {
       return {
         status: 200,
-        body: { status: 200, result: { version, apiVersion: '3.0.3-alpha', srvDate: clock.now(), storage: { storage: 'mongodb', version: '4.4.0' } } },
+        body: {
+          status: 200,
+          result: {
+            version,
+            apiVersion: '3.0.3-alpha',
+            srvDate: clock.now(),
+            storage: { storage: 'mongodb', version: '4.4.0' },
+          },
+        },
       };
     }
     const v3 = /^\/api\/v3\/(entries|treatments|devicestatus|profile)(?:\/([^/]+))?$/.exec(path);
@@ -302,10 +325,17 @@ export async function startNightscoutSimulator(options: NightscoutSimulatorOptio
     if (!filters.some((f) => f.field === dateField || f.field === 'dateString')) {
       // lib/server/query.js enforceDateFilter: the silent window every undated query gets.
       const min = clock.now() - NIGHTSCOUT_DEFAULT_DELTA_AGO_MS;
-      filters.push({ field: dateField, op: '$gte', value: collection === 'entries' ? min : new Date(min).toISOString() });
+      filters.push({
+        field: dateField,
+        op: '$gte',
+        value: collection === 'entries' ? min : new Date(min).toISOString(),
+      });
     }
     const count = parseCount(url.searchParams.get('count'));
-    return sortDesc(store[collection].filter((d) => matches(d, filters)), dateField).slice(0, count);
+    return sortDesc(
+      store[collection].filter((d) => matches(d, filters)),
+      dateField,
+    ).slice(0, count);
   }
 
   function listProfiles(url: URL): StoredDocument[] {
@@ -320,7 +350,8 @@ export async function startNightscoutSimulator(options: NightscoutSimulatorOptio
       if (!m) continue;
       const field = m[1];
       const op = (m[2] ?? '$eq') as Filter['op'];
-      if (!['$eq', '$gt', '$gte', '$lt', '$lte', '$ne'].includes(op)) throw new HttpFailure(400, { status: 400, message: `Unsupported operator ${op}` });
+      if (!['$eq', '$gt', '$gte', '$lt', '$lte', '$ne'].includes(op))
+        throw new HttpFailure(400, { status: 400, message: `Unsupported operator ${op}` });
       filters.push({ field, op, value: coerceV1(collection, field, raw) });
     }
     return filters;
@@ -352,8 +383,10 @@ export async function startNightscoutSimulator(options: NightscoutSimulatorOptio
     return docs.map((doc) => {
       const copy = structuredClone(doc);
       switch (collection) {
-        case 'entries': return upsertEntry(copy);
-        case 'treatments': return upsertTreatment(copy);
+        case 'entries':
+          return upsertEntry(copy);
+        case 'treatments':
+          return upsertTreatment(copy);
         case 'devicestatus':
           if (!copy.created_at) copy.created_at = new Date(clock.now()).toISOString();
           return insert('devicestatus', copy);
@@ -382,7 +415,8 @@ export async function startNightscoutSimulator(options: NightscoutSimulatorOptio
   function upsertTreatment(doc: Record<string, unknown>): StoredDocument {
     if (version === '15.0.7') normaliseUuidId(doc);
     else delete doc._id;
-    const original = typeof doc.created_at === 'string' || typeof doc.created_at === 'number' ? String(doc.created_at) : '';
+    const original =
+      typeof doc.created_at === 'string' || typeof doc.created_at === 'number' ? String(doc.created_at) : '';
     const created = Date.parse(original);
     // A missing or invalid created_at becomes server time: every re-post then creates a new row.
     doc.created_at = new Date(Number.isNaN(created) ? clock.now() : created).toISOString();
@@ -428,15 +462,22 @@ export async function startNightscoutSimulator(options: NightscoutSimulatorOptio
       if (key === 'limit') limit = Number(raw);
       else if (key === 'skip') skip = Number(raw);
       else if (key === 'sort') sortField = raw;
-      else if (key === 'sort$desc') { sortField = raw; descending = true; }
-      else if (key === 'fields' || key === 'now') continue;
+      else if (key === 'sort$desc') {
+        sortField = raw;
+        descending = true;
+      } else if (key === 'fields' || key === 'now') continue;
       else {
         const m = /^([^$]+)(?:\$(eq|ne|gt|gte|lt|lte))?$/.exec(key);
         if (!m) throw new HttpFailure(400, { status: 400, message: `Unsupported filter ${key}` });
-        filters.push({ field: m[1], op: `$${m[2] ?? 'eq'}` as Filter['op'], value: /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw });
+        filters.push({
+          field: m[1],
+          op: `$${m[2] ?? 'eq'}` as Filter['op'],
+          value: /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw,
+        });
       }
     }
-    if (!Number.isInteger(limit) || limit < 1 || limit > API3_MAX_LIMIT) throw new HttpFailure(400, { status: 400, message: 'Parameter limit out of tolerance' });
+    if (!Number.isInteger(limit) || limit < 1 || limit > API3_MAX_LIMIT)
+      throw new HttpFailure(400, { status: 400, message: 'Parameter limit out of tolerance' });
     let docs = store[collection].filter((d) => d.isValid !== false && matches(d, filters));
     if (sortField) docs = descending ? sortDesc(docs, sortField) : sortDesc(docs, sortField).reverse();
     return docs.slice(skip, skip + limit);
@@ -445,22 +486,30 @@ export async function startNightscoutSimulator(options: NightscoutSimulatorOptio
   function createV3(req: IncomingMessage, auth: Auth, colName: string, collection: Collection, body: unknown): Reply {
     // Authentication first (401), the create/update permission once we know which one applies (403).
     demandV3(req, auth, 'api');
-    if (!isObject(body) || Object.keys(body).length === 0) throw new HttpFailure(400, { status: 400, message: 'Bad or missing request body' });
+    if (!isObject(body) || Object.keys(body).length === 0)
+      throw new HttpFailure(400, { status: 400, message: 'Bad or missing request body' });
     const doc = structuredClone(body);
     if (typeof doc.date === 'string') doc.date = Date.parse(doc.date);
     else if (typeof doc.date === 'number' && doc.date < 100_000_000_000) doc.date = doc.date * 1000;
-    if (typeof doc.date !== 'number' || !(doc.date > API3_MIN_TIMESTAMP)) throw new HttpFailure(400, { status: 400, message: 'Bad or missing date field' });
-    if (typeof doc.app !== 'string' || doc.app.trim() === '') throw new HttpFailure(400, { status: 400, message: 'Bad or missing app field' });
+    if (typeof doc.date !== 'number' || !(doc.date > API3_MIN_TIMESTAMP))
+      throw new HttpFailure(400, { status: 400, message: 'Bad or missing date field' });
+    if (typeof doc.app !== 'string' || doc.app.trim() === '')
+      throw new HttpFailure(400, { status: 400, message: 'Bad or missing app field' });
     if (doc.utcOffset === undefined) doc.utcOffset = 0;
     if (typeof doc.identifier !== 'string' || doc.identifier === '') {
       doc.identifier = uuidV5(`${doc.device}_${doc.date}${doc.eventType ? `_${doc.eventType}` : ''}`);
     }
     const fallback: Record<Collection, string[]> = {
-      entries: ['date', 'type'], treatments: ['created_at', 'eventType'], devicestatus: ['created_at', 'device'], profiles: ['created_at'],
+      entries: ['date', 'type'],
+      treatments: ['created_at', 'eventType'],
+      devicestatus: ['created_at', 'device'],
+      profiles: ['created_at'],
     };
-    const found = store[collection].findIndex((d) =>
-      d.identifier === doc.identifier || d._id === doc.identifier
-      || (d.identifier === undefined && fallback[collection].every((f) => d[f] !== undefined && d[f] === doc[f])),
+    const found = store[collection].findIndex(
+      (d) =>
+        d.identifier === doc.identifier ||
+        d._id === doc.identifier ||
+        (d.identifier === undefined && fallback[collection].every((f) => d[f] !== undefined && d[f] === doc[f])),
     );
     const now = clock.now();
     const subject = auth.kind === 'subject' ? auth.name : undefined;
@@ -468,7 +517,14 @@ export async function startNightscoutSimulator(options: NightscoutSimulatorOptio
       demandV3(req, auth, `api:${colName}:update`);
       const old = store[collection][found];
       const identifier = typeof old.identifier === 'string' ? old.identifier : String(doc.identifier);
-      store[collection][found] = { ...doc, identifier, _id: old._id, srvCreated: old.srvCreated ?? now, srvModified: now, subject };
+      store[collection][found] = {
+        ...doc,
+        identifier,
+        _id: old._id,
+        srvCreated: old.srvCreated ?? now,
+        srvModified: now,
+        subject,
+      };
       const fields: Record<string, unknown> = { status: 200, identifier, lastModified: now, isDeduplication: true };
       if (identifier !== doc.identifier) fields.deduplicatedIdentifier = identifier;
       return { status: 200, body: fields };
@@ -478,7 +534,10 @@ export async function startNightscoutSimulator(options: NightscoutSimulatorOptio
     return {
       status: 201,
       body: { status: 201, identifier: doc.identifier, lastModified: now },
-      headers: { location: `/api/v3/${colName}/${String(doc.identifier)}`, 'last-modified': new Date(now).toUTCString() },
+      headers: {
+        location: `/api/v3/${colName}/${String(doc.identifier)}`,
+        'last-modified': new Date(now).toUTCString(),
+      },
     };
   }
 
@@ -491,15 +550,21 @@ export async function startNightscoutSimulator(options: NightscoutSimulatorOptio
       if (f.op === '$eq') return actual === f.value;
       if (f.op === '$ne') return actual !== f.value;
       // MongoDB only compares values of the same BSON type.
-      const sameType = (typeof actual === 'number' && typeof f.value === 'number') || (typeof actual === 'string' && typeof f.value === 'string');
+      const sameType =
+        (typeof actual === 'number' && typeof f.value === 'number') ||
+        (typeof actual === 'string' && typeof f.value === 'string');
       if (!sameType) return false;
       const a = actual as number | string;
       const b = f.value as number | string;
       switch (f.op) {
-        case '$gt': return a > b;
-        case '$gte': return a >= b;
-        case '$lt': return a < b;
-        case '$lte': return a <= b;
+        case '$gt':
+          return a > b;
+        case '$gte':
+          return a >= b;
+        case '$lt':
+          return a < b;
+        case '$lte':
+          return a <= b;
       }
     });
   }

@@ -4,9 +4,9 @@
  * queue hop; nothing is lost or doubled.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSimWorld, type SimWorld } from '../../local/sim-runner.js';
-import { countReadings, startScenario, type Scenario } from '../../local/scenarios.js';
 import { DEXCOM_DEVICE } from '../../lib/sources/dexcom-share/dexcom-share.vendor.js';
+import { countReadings, type Scenario, startScenario } from '../../local/scenarios.js';
+import { createSimWorld, type SimWorld } from '../../local/sim-runner.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -41,7 +41,9 @@ async function run(batchingWindowMs: number) {
     await world.addSource(scenario.config, scenario.credentials);
   }
   await world.runUntil(START + 2 * HOUR);
-  const readings = scenarios.map((s) => countReadings(s, START - DAY + 10 * MIN, START + 2 * HOUR - 10 * MIN, DEXCOM_DEVICE, START + 2 * HOUR));
+  const readings = scenarios.map((s) =>
+    countReadings(s, START - DAY + 10 * MIN, START + 2 * HOUR - 10 * MIN, DEXCOM_DEVICE, START + 2 * HOUR),
+  );
   return {
     receives: world.queueRequests['SQS.ReceiveMessage'] ?? 0,
     live,

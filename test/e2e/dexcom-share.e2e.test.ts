@@ -2,16 +2,20 @@
  * End to end through the real handlers on a simulated clock: Dexcom Share simulator → tick → fetch-frame → persist →
  * Nightscout simulator, with the real DynamoDB adapter on dynalite. Each test checks one guarantee of the engine.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import { createSimWorld, TABLE, type SimWorld } from '../../local/sim-runner.js';
-import { countReadings, type Scenario } from '../../local/scenarios.js';
-import { startDexcomShareSimulator, type DexcomShareSimulator } from '../../local/vendors/dexcom-share/dexcom-share.simulator.js';
-import { startNightscoutSimulator } from '../../local/nightscout/nightscout.simulator.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { runTick, TICK_LOOKAHEAD_MS } from '../../lib/app/run-tick.js';
 import type { SourceContext } from '../../lib/machines/source/source.types.js';
-import { specFor } from '../../lib/sources/vendor.catalog.js';
 import { DEXCOM_DEVICE } from '../../lib/sources/dexcom-share/dexcom-share.vendor.js';
+import { specFor } from '../../lib/sources/vendor.catalog.js';
+import { startNightscoutSimulator } from '../../local/nightscout/nightscout.simulator.js';
+import { countReadings, type Scenario } from '../../local/scenarios.js';
+import { createSimWorld, type SimWorld, TABLE } from '../../local/sim-runner.js';
+import {
+  type DexcomShareSimulator,
+  startDexcomShareSimulator,
+} from '../../local/vendors/dexcom-share/dexcom-share.simulator.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -38,12 +42,24 @@ async function setup(options: { password?: string; configPassword?: string } = {
   const vendor = share;
   scenario = {
     kind: 'dexcomshare',
-    config: { id: 'e2e-dexcom', kind: 'dexcomshare', settings: { shareRegion: 'us', shareServer: share.url }, nightscout: { endpoint: nightscout.url, apiVersion: 'v1' } },
+    config: {
+      id: 'e2e-dexcom',
+      kind: 'dexcomshare',
+      settings: { shareRegion: 'us', shareServer: share.url },
+      nightscout: { endpoint: nightscout.url, apiVersion: 'v1' },
+    },
     credentials: { vendor: { accountName: 'e2e-account', password }, nightscout: { apiSecret: CANARY_SECRET } },
     nightscout,
-    vendorReadings: (from, until) => vendor.readingsUpTo(until).map((r) => r.date).filter((d) => d >= from),
+    vendorReadings: (from, until) =>
+      vendor
+        .readingsUpTo(until)
+        .map((r) => r.date)
+        .filter((d) => d >= from),
     vendorStats: () => ({ ...vendor.stats, readingsServed: vendor.stats.readingsServed.size }),
-    async close() { await vendor.close(); await nightscout.close(); },
+    async close() {
+      await vendor.close();
+      await nightscout.close();
+    },
   };
   const credentials = structuredClone(scenario.credentials);
   if (options.configPassword) credentials.vendor.password = options.configPassword;
@@ -102,7 +118,10 @@ describe('Dexcom Share → Nightscout, a simulated day', () => {
     await w.runUntil(START + 2 * HOUR);
     expect(s.vendorStats()).toMatchObject({ authenticate: 2, failedLogins: 1 });
     // Share serves at most 24 h back, counted from the first successful read after the fix.
-    expect(countReadings(s, START + HOUR - DAY + 5 * MIN, START + 2 * HOUR - 10 * MIN, DEXCOM_DEVICE)).toMatchObject({ missing: 0, duplicates: 0 });
+    expect(countReadings(s, START + HOUR - DAY + 5 * MIN, START + 2 * HOUR - 10 * MIN, DEXCOM_DEVICE)).toMatchObject({
+      missing: 0,
+      duplicates: 0,
+    });
   });
 
   it('vendor 5xx: frames retry with capped backoff, the cycle backs off, then everything arrives', async () => {
@@ -135,7 +154,14 @@ describe('Dexcom Share → Nightscout, a simulated day', () => {
 
   it('two racing ticks lose no update and send each frame once', async () => {
     const { world: w, scenario: s } = await setup();
-    const deps = { sources: w.sources, specFor, frameQueue: w.fetchQueue, clock: w.clock, log: w.log, metrics: w.metrics };
+    const deps = {
+      sources: w.sources,
+      specFor,
+      frameQueue: w.fetchQueue,
+      clock: w.clock,
+      log: w.log,
+      metrics: w.metrics,
+    };
     const [a, b] = await Promise.all([runTick(deps), runTick(deps)]);
     expect(a.framesSent + b.framesSent).toBe(1);
     const record = await w.sources.get(s.config.id);
@@ -143,19 +169,28 @@ describe('Dexcom Share → Nightscout, a simulated day', () => {
     expect(record?.status.state).toContain('fetching');
   });
 
-  it('a frame lost between the tick\'s save and its send is resent from the due index, and nothing is missed', async () => {
+  it("a frame lost between the tick's save and its send is resent from the due index, and nothing is missed", async () => {
     const { world: w, scenario: s } = await setup();
     await w.runUntil(START + HOUR);
     // The next tick that dispatches saves its frame as in flight, then "crashes" before SQS accepts it.
     const send = w.fetchQueue.send.bind(w.fetchQueue);
     let lost = 0;
     w.fetchQueue.send = async (messages) => {
-      if (lost === 0 && messages.length > 0) { lost = messages.length; throw new Error('simulated crash before SendMessage'); }
+      if (lost === 0 && messages.length > 0) {
+        lost = messages.length;
+        throw new Error('simulated crash before SendMessage');
+      }
       return send(messages);
     };
     // The tick invocation fails like a Lambda would (the scheduler's retry is just another tick).
     const tick = w.tick.bind(w);
-    w.tick = async () => { try { await tick(); } catch (err) { if (!String(err).includes('simulated crash')) throw err; } };
+    w.tick = async () => {
+      try {
+        await tick();
+      } catch (err) {
+        if (!String(err).includes('simulated crash')) throw err;
+      }
+    };
     await w.runUntil(START + HOUR + 5 * MIN);
     expect(lost).toBe(1);
     const record = await w.sources.get(s.config.id);
@@ -165,7 +200,11 @@ describe('Dexcom Share → Nightscout, a simulated day', () => {
     expect(record?.nextDueAt).toBeLessThan(frame!.resendAt);
     expect(record?.nextDueAt).toBeLessThanOrEqual(w.clock.now() + TICK_LOOKAHEAD_MS);
     await w.runUntil(START + 2 * HOUR);
-    expect((await w.sources.recentTransitions(s.config.id)).some((t) => t.event === 'clock.ticked' && t.effects.includes('requestFrame'))).toBe(true);
+    expect(
+      (await w.sources.recentTransitions(s.config.id)).some(
+        (t) => t.event === 'clock.ticked' && t.effects.includes('requestFrame'),
+      ),
+    ).toBe(true);
     expect(check(w, s, START + 2 * HOUR)).toMatchObject({ missing: 0, duplicates: 0 });
   });
 
@@ -175,7 +214,10 @@ describe('Dexcom Share → Nightscout, a simulated day', () => {
     // Capture the next persist message and deliver it a second time after it succeeded.
     const sent: string[] = [];
     const original = w.persistQueue.send.bind(w.persistQueue);
-    w.persistQueue.send = async (messages) => { sent.push(...messages.map((m) => JSON.stringify(m.body))); return original(messages); };
+    w.persistQueue.send = async (messages) => {
+      sent.push(...messages.map((m) => JSON.stringify(m.body)));
+      return original(messages);
+    };
     await w.runUntil(START + 45 * MIN);
     expect(sent.length).toBeGreaterThan(0);
     const before = s.nightscout.store.entries.length;

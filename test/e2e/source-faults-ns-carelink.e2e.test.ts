@@ -14,22 +14,34 @@
  * the source lives on the rotating refresh token kept in the session store (lib/sources/carelink/carelink.source.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { createSimWorld, TABLE, type SimWorld } from '../../local/sim-runner.js';
-import { startNightscoutSimulator, type NightscoutSimulator, type StoredDocument } from '../../local/nightscout/nightscout.simulator.js';
-import { careLinkSimDropout, startCareLinkSimulator, type CareLinkSimulator } from '../../local/vendors/carelink/carelink.simulator.js';
-import { completeCareLinkLogin, startCareLinkLogin } from '../../lib/sources/carelink/carelink-login.flow.js';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { SOURCE_TABLE_SCHEMA } from '../../lib/adapters/aws/dynamodb-source.store.js';
+import { pauseSource, resumeSource, updateCredentials } from '../../lib/app/manage-sources.js';
+import { backoffCeiling } from '../../lib/domain/backoff.js';
+import type { SourceConfig, SourceCredentials } from '../../lib/domain/source.js';
+import type { LoopSpec } from '../../lib/ports/driver.port.js';
 import { ACCESS_EXPIRY_MARGIN_MS, careLinkSource } from '../../lib/sources/carelink/carelink.source.js';
-import { CARELINK_DEVICE_PREFIX, CARELINK_RELOGIN_HINT, careLinkVendor } from '../../lib/sources/carelink/carelink.vendor.js';
+import {
+  CARELINK_DEVICE_PREFIX,
+  CARELINK_RELOGIN_HINT,
+  careLinkVendor,
+} from '../../lib/sources/carelink/carelink.vendor.js';
+import { completeCareLinkLogin, startCareLinkLogin } from '../../lib/sources/carelink/carelink-login.flow.js';
+import { assembleDriver } from '../../lib/sources/driver.builder.js';
 import { nightscoutSource } from '../../lib/sources/nightscout/nightscout.source.js';
 import { nightscoutVendor } from '../../lib/sources/nightscout/nightscout.vendor.js';
-import { assembleDriver } from '../../lib/sources/driver.builder.js';
-import { pauseSource, resumeSource, updateCredentials } from '../../lib/app/manage-sources.js';
-import { SOURCE_TABLE_SCHEMA } from '../../lib/adapters/aws/dynamodb-source.store.js';
-import type { SourceConfig, SourceCredentials } from '../../lib/domain/source.js';
-import { backoffCeiling } from '../../lib/domain/backoff.js';
-import type { LoopSpec } from '../../lib/ports/driver.port.js';
+import {
+  type NightscoutSimulator,
+  type StoredDocument,
+  startNightscoutSimulator,
+} from '../../local/nightscout/nightscout.simulator.js';
+import { createSimWorld, type SimWorld, TABLE } from '../../local/sim-runner.js';
+import {
+  type CareLinkSimulator,
+  careLinkSimDropout,
+  startCareLinkSimulator,
+} from '../../local/vendors/carelink/carelink.simulator.js';
 
 const nightscoutSourceDriver = assembleDriver(nightscoutVendor, nightscoutSource, {});
 const careLinkDriver = assembleDriver(careLinkVendor, careLinkSource, {});
@@ -121,16 +133,23 @@ function expectAbsent(where: Record<string, string>, secrets: string[]) {
  * cycles are at least half their backoff ceiling apart (equal jitter), each cycle makes at most `attempts` tries of
  * one request each, and one more cycle may already be under way when the outage begins.
  */
-function outageRequestBound(loop: Pick<LoopSpec<unknown, unknown, unknown>, 'attempts' | 'backoff'>, windowMs: number): number {
+function outageRequestBound(
+  loop: Pick<LoopSpec<unknown, unknown, unknown>, 'attempts' | 'backoff'>,
+  windowMs: number,
+): number {
   let cycles = 1;
-  for (let n = 1, t = backoffCeiling(loop.backoff, 1) / 2; t <= windowMs; n++, t += backoffCeiling(loop.backoff, n) / 2) cycles++;
+  for (let n = 1, t = backoffCeiling(loop.backoff, 1) / 2; t <= windowMs; n++, t += backoffCeiling(loop.backoff, n) / 2)
+    cycles++;
   return (cycles + 1) * loop.attempts;
 }
 
 async function rawSessionItem(w: SimWorld, id: string) {
-  const out = await w.dynamo.send(new GetItemCommand({
-    TableName: TABLE, Key: { pk: { S: `${SOURCE_TABLE_SCHEMA.sessionPrefix}${id}` }, sk: { S: SOURCE_TABLE_SCHEMA.sessionSortKey } },
-  }));
+  const out = await w.dynamo.send(
+    new GetItemCommand({
+      TableName: TABLE,
+      Key: { pk: { S: `${SOURCE_TABLE_SCHEMA.sessionPrefix}${id}` }, sk: { S: SOURCE_TABLE_SCHEMA.sessionSortKey } },
+    }),
+  );
   return out.Item;
 }
 
@@ -162,7 +181,12 @@ const statusKey = (at: number, device: string) => `${new Date(at).toISOString()}
 
 async function startSourceSite(w: SimWorld): Promise<SourceSite> {
   const clock = w.clock;
-  const sim = await startNightscoutSimulator({ apiSecret: SOURCE_SECRET, clock, tokens: { [SOURCE_TOKEN]: ['api:*:read'] }, defaultRoles: 'denied' });
+  const sim = await startNightscoutSimulator({
+    apiSecret: SOURCE_SECRET,
+    clock,
+    tokens: { [SOURCE_TOKEN]: ['api:*:read'] },
+    defaultRoles: 'denied',
+  });
   closers.push(() => sim.close());
   const historyStart = clock.now() - 3 * DAY;
   const entryPhase = 2 * MIN + 13_456;
@@ -172,7 +196,8 @@ async function startSourceSite(w: SimWorld): Promise<SourceSite> {
   const tempPhase = 11 * MIN + 5_321;
   const mealPhase = HOUR + 17 * MIN + 42_123;
   const treatmentLag = 10 * SEC;
-  const sgvAt = (t: number) => Math.round(140 + 50 * Math.sin(t / (2.5 * HOUR)) + ((Math.floor(t / (5 * MIN)) * 13) % 9));
+  const sgvAt = (t: number) =>
+    Math.round(140 + 50 * Math.sin(t / (2.5 * HOUR)) + ((Math.floor(t / (5 * MIN)) * 13) % 9));
   const temps = (from: number, to: number) => grid(from, to, 30 * MIN, tempPhase);
   const meals = (from: number, to: number) => grid(from, to, 4 * HOUR, mealPhase);
 
@@ -186,26 +211,70 @@ async function startSourceSite(w: SimWorld): Promise<SourceSite> {
     const from = postedUpTo + 1;
     for (const date of grid(from - entryLag, now - entryLag, 5 * MIN, entryPhase)) {
       const iso = new Date(date).toISOString();
-      entries.push({ _id: randomBytes(12).toString('hex'), type: 'sgv', sgv: sgvAt(date), date, dateString: iso, sysTime: iso, utcOffset: 0, direction: 'Flat', device: NS_DEVICE, noise: 1 });
+      entries.push({
+        _id: randomBytes(12).toString('hex'),
+        type: 'sgv',
+        sgv: sgvAt(date),
+        date,
+        dateString: iso,
+        sysTime: iso,
+        utcOffset: 0,
+        direction: 'Flat',
+        device: NS_DEVICE,
+        noise: 1,
+      });
     }
     for (const at of grid(from - statusLag, now - statusLag, 5 * MIN, statusPhase)) {
       const iso = new Date(at).toISOString();
       devicestatus.push({
-        _id: randomBytes(12).toString('hex'), device: LOOP_DEVICE, created_at: iso, utcOffset: 0,
-        loop: { timestamp: iso, iob: { iob: 1.25, timestamp: iso }, cob: { cob: 12, timestamp: iso } }, pump: { clock: iso, reservoir: 120.5 }, uploaderBattery: 80,
+        _id: randomBytes(12).toString('hex'),
+        device: LOOP_DEVICE,
+        created_at: iso,
+        utcOffset: 0,
+        loop: { timestamp: iso, iob: { iob: 1.25, timestamp: iso }, cob: { cob: 12, timestamp: iso } },
+        pump: { clock: iso, reservoir: 120.5 },
+        uploaderBattery: 80,
       });
     }
     for (const at of temps(from - treatmentLag, now - treatmentLag)) {
-      treatments.push({ _id: randomBytes(12).toString('hex'), eventType: 'Temp Basal', created_at: new Date(at).toISOString(), duration: 30, rate: 0.8, absolute: 0.8, enteredBy: LOOP_DEVICE, utcOffset: 0 });
+      treatments.push({
+        _id: randomBytes(12).toString('hex'),
+        eventType: 'Temp Basal',
+        created_at: new Date(at).toISOString(),
+        duration: 30,
+        rate: 0.8,
+        absolute: 0.8,
+        enteredBy: LOOP_DEVICE,
+        utcOffset: 0,
+      });
     }
     for (const at of meals(from - treatmentLag, now - treatmentLag)) {
-      treatments.push({ _id: randomBytes(12).toString('hex'), eventType: 'Meal Bolus', created_at: new Date(at).toISOString(), insulin: 4.25, carbs: 45, enteredBy: LOOP_DEVICE, utcOffset: 0 });
+      treatments.push({
+        _id: randomBytes(12).toString('hex'),
+        eventType: 'Meal Bolus',
+        created_at: new Date(at).toISOString(),
+        insulin: 4.25,
+        carbs: 45,
+        enteredBy: LOOP_DEVICE,
+        utcOffset: 0,
+      });
     }
     postedUpTo = now;
   };
   // The simulator reads its collections on every request: post whatever is due first.
-  for (const [name, list] of [['entries', entries], ['treatments', treatments], ['devicestatus', devicestatus]] as const) {
-    Object.defineProperty(sim.store, name, { configurable: true, enumerable: true, get: () => { post(); return list; } });
+  for (const [name, list] of [
+    ['entries', entries],
+    ['treatments', treatments],
+    ['devicestatus', devicestatus],
+  ] as const) {
+    Object.defineProperty(sim.store, name, {
+      configurable: true,
+      enumerable: true,
+      get: () => {
+        post();
+        return list;
+      },
+    });
   }
   const clip = (from: number, until: number, lag: number) => [Math.max(from, historyStart), until - lag] as const;
   return {
@@ -215,9 +284,16 @@ async function startSourceSite(w: SimWorld): Promise<SourceSite> {
       ...temps(...clip(from, until, treatmentLag)).map((at) => treatmentKey(at, 'Temp Basal')),
       ...meals(...clip(from, until, treatmentLag)).map((at) => treatmentKey(at, 'Meal Bolus')),
     ],
-    devicestatus: (from, until) => grid(...clip(from, until, statusLag), 5 * MIN, statusPhase).map((at) => statusKey(at, LOOP_DEVICE)),
-    reads: () => Object.entries(sim.requests).filter(([key]) => /^GET \/api\/v[13]\/(entries|treatments|devicestatus|profile)/.test(key)).reduce((n, [, c]) => n + c, 0),
-    authAttempts: () => ({ verifyauth: sim.requests['GET /api/v1/verifyauth'] ?? 0, jwt: sim.requests['GET /api/v2/authorization/request/:token'] ?? 0 }),
+    devicestatus: (from, until) =>
+      grid(...clip(from, until, statusLag), 5 * MIN, statusPhase).map((at) => statusKey(at, LOOP_DEVICE)),
+    reads: () =>
+      Object.entries(sim.requests)
+        .filter(([key]) => /^GET \/api\/v[13]\/(entries|treatments|devicestatus|profile)/.test(key))
+        .reduce((n, [, c]) => n + c, 0),
+    authAttempts: () => ({
+      verifyauth: sim.requests['GET /api/v1/verifyauth'] ?? 0,
+      jwt: sim.requests['GET /api/v2/authorization/request/:token'] ?? 0,
+    }),
   };
 }
 
@@ -228,12 +304,19 @@ async function setupNightscout(options: { mode: NsMode; wrong?: boolean }) {
   const target = await targetNightscout(w);
   const site = await startSourceSite(w);
   const config: SourceConfig = {
-    id: `e2e-ns-${options.mode}`, kind: 'nightscout',
+    id: `e2e-ns-${options.mode}`,
+    kind: 'nightscout',
     settings: { sourceEndpoint: site.sim.url },
     nightscout: { endpoint: target.url, apiVersion: 'v1' },
   };
-  const vendor = (wrong: boolean): Record<string, string> => (options.mode === 'apiSecret' ? { apiSecret: wrong ? WRONG_SECRET : SOURCE_SECRET } : { token: wrong ? WRONG_TOKEN : SOURCE_TOKEN });
-  const credentials = (wrong: boolean): SourceCredentials => ({ vendor: vendor(wrong), nightscout: { apiSecret: TARGET_SECRET } });
+  const vendor = (wrong: boolean): Record<string, string> =>
+    options.mode === 'apiSecret'
+      ? { apiSecret: wrong ? WRONG_SECRET : SOURCE_SECRET }
+      : { token: wrong ? WRONG_TOKEN : SOURCE_TOKEN };
+  const credentials = (wrong: boolean): SourceCredentials => ({
+    vendor: vendor(wrong),
+    nightscout: { apiSecret: TARGET_SECRET },
+  });
   await w.addSource(config, credentials(options.wrong ?? false));
   return { w, target, site, config, credentials };
 }
@@ -248,16 +331,33 @@ function nightscoutDelivery(site: SourceSite, target: NightscoutSimulator, from:
   const sgv = stored.entries.filter((e) => e.type === 'sgv' && e.device === NS_DEVICE);
   for (const e of sgv) expect(Date.parse(String(e.dateString))).toBe(e.date);
   return {
-    entries: compare(site.entries(0, now).map(String), site.entries(from, required).map(String), sgv.map((e) => String(e.date))),
-    treatments: compare(site.treatments(0, now), site.treatments(from, required), stored.treatments.map((t) => `${String(t.created_at)}|${String(t.eventType)}`)),
-    devicestatus: compare(site.devicestatus(0, now), site.devicestatus(from, required), stored.devicestatus.map((d) => `${String(d.created_at)}|${String(d.device)}`)),
+    entries: compare(
+      site.entries(0, now).map(String),
+      site.entries(from, required).map(String),
+      sgv.map((e) => String(e.date)),
+    ),
+    treatments: compare(
+      site.treatments(0, now),
+      site.treatments(from, required),
+      stored.treatments.map((t) => `${String(t.created_at)}|${String(t.eventType)}`),
+    ),
+    devicestatus: compare(
+      site.devicestatus(0, now),
+      site.devicestatus(from, required),
+      stored.devicestatus.map((d) => `${String(d.created_at)}|${String(d.device)}`),
+    ),
   };
 }
 
 function expectDelivered(result: ReturnType<typeof nightscoutDelivery>) {
   for (const [collection, r] of Object.entries(result)) {
     expect(r.required, `${collection}: something to check`).toBeGreaterThan(0);
-    expect({ collection, missing: r.missing, twice: r.twice, invented: r.invented }).toEqual({ collection, missing: [], twice: [], invented: [] });
+    expect({ collection, missing: r.missing, twice: r.twice, invented: r.invented }).toEqual({
+      collection,
+      missing: [],
+      twice: [],
+      invented: [],
+    });
   }
 }
 
@@ -273,7 +373,9 @@ describe('Nightscout as a source', () => {
     const delivery = nightscoutDelivery(site, target, NS_START - NS_LOOP.maxLookbackMs + EDGE_MS, end);
     expectDelivered(delivery);
     // A day of live data on top of the two-day backfill (5-minute grid for entries and device status).
-    expect(delivery.entries.required).toBeGreaterThan((NS_LOOP.maxLookbackMs + DAY - EDGE_MS - SETTLE_MS) / (5 * MIN) - 2);
+    expect(delivery.entries.required).toBeGreaterThan(
+      (NS_LOOP.maxLookbackMs + DAY - EDGE_MS - SETTLE_MS) / (5 * MIN) - 2,
+    );
     expect(w.fetchDlq.depth() + w.persistDlq.depth()).toBe(0);
     expect((await w.sources.get(config.id))?.status.parkedReason).toBeUndefined();
 
@@ -293,8 +395,10 @@ describe('Nightscout as a source', () => {
     expect(where.dynamo).not.toContain('TRACE#');
     expect(w.sentBodies.length).toBeGreaterThan(DAY / NS_LOOP.intervalMs);
     expectAbsent(where, NS_SECRETS);
-    summary.push(`nightscout apiSecret day: entries=${delivery.entries.required} treatments=${delivery.treatments.required} devicestatus=${delivery.devicestatus.required} `
-      + `verifyauth=${verifyauth} dataReads=${site.reads()} queueBodies=${w.sentBodies.length} wall=${((performance.now() - wall) / 1000).toFixed(1)} s`);
+    summary.push(
+      `nightscout apiSecret day: entries=${delivery.entries.required} treatments=${delivery.treatments.required} devicestatus=${delivery.devicestatus.required} ` +
+        `verifyauth=${verifyauth} dataReads=${site.reads()} queueBodies=${w.sentBodies.length} wall=${((performance.now() - wall) / 1000).toFixed(1)} s`,
+    );
   });
 
   it('token (v3): the site revokes every JWT mid-run → exactly one re-authorization, nothing lost', async () => {
@@ -323,31 +427,38 @@ describe('Nightscout as a source', () => {
     const { session, ...rest } = where;
     expect(session).toContain(jwt);
     expectAbsent(rest, [jwt!]);
-    summary.push(`nightscout token, JWTs revoked: authorizations=${site.authAttempts().jwt} (1 + one re-authorization)`);
+    summary.push(
+      `nightscout token, JWTs revoked: authorizations=${site.authAttempts().jwt} (1 + one re-authorization)`,
+    );
   });
 
-  it.each<NsMode>(['apiSecret', 'token'])('%s wrong → one attempt, parked as auth rejected; corrected credentials resume with backfill', async (mode) => {
-    const { w, target, site, config, credentials } = await setupNightscout({ mode, wrong: true });
-    const fixAt = NS_START + 3 * HOUR;
-    await w.runUntil(fixAt);
-    const attempts = () => (mode === 'apiSecret' ? site.authAttempts().verifyauth : site.authAttempts().jwt);
-    expect(attempts()).toBe(1);
-    expect(site.reads()).toBe(0);
-    const parked = await w.sources.get(config.id);
-    expect(parked?.status.state).toContain('session:rejected');
-    expect(parked?.status.parkedReason).toMatch(mode === 'apiSecret' ? /NIGHTSCOUT_SOURCE\.SECRET_REJECTED/ : /NIGHTSCOUT_SOURCE\.TOKEN_REJECTED/);
-    expect(parked?.nextDueAt).toBeUndefined();
-    expect(target.store.entries).toHaveLength(0);
+  it.each<NsMode>(['apiSecret', 'token'])(
+    '%s wrong → one attempt, parked as auth rejected; corrected credentials resume with backfill',
+    async (mode) => {
+      const { w, target, site, config, credentials } = await setupNightscout({ mode, wrong: true });
+      const fixAt = NS_START + 3 * HOUR;
+      await w.runUntil(fixAt);
+      const attempts = () => (mode === 'apiSecret' ? site.authAttempts().verifyauth : site.authAttempts().jwt);
+      expect(attempts()).toBe(1);
+      expect(site.reads()).toBe(0);
+      const parked = await w.sources.get(config.id);
+      expect(parked?.status.state).toContain('session:rejected');
+      expect(parked?.status.parkedReason).toMatch(
+        mode === 'apiSecret' ? /NIGHTSCOUT_SOURCE\.SECRET_REJECTED/ : /NIGHTSCOUT_SOURCE\.TOKEN_REJECTED/,
+      );
+      expect(parked?.nextDueAt).toBeUndefined();
+      expect(target.store.entries).toHaveLength(0);
 
-    await updateCredentials(w.manage, config.id, credentials(false));
-    const end = fixAt + HOUR;
-    await w.runUntil(end);
-    expect(attempts()).toBe(2);
-    expect((await w.sources.get(config.id))?.status.parkedReason).toBeUndefined();
-    // The look-back counts from the first frame after the fix.
-    expectDelivered(nightscoutDelivery(site, target, fixAt - NS_LOOP.maxLookbackMs + EDGE_MS, end));
-    expectAbsent(await haystacks(w, target), [...NS_SECRETS, WRONG_SECRET, sha1(WRONG_SECRET), WRONG_TOKEN]);
-  });
+      await updateCredentials(w.manage, config.id, credentials(false));
+      const end = fixAt + HOUR;
+      await w.runUntil(end);
+      expect(attempts()).toBe(2);
+      expect((await w.sources.get(config.id))?.status.parkedReason).toBeUndefined();
+      // The look-back counts from the first frame after the fix.
+      expectDelivered(nightscoutDelivery(site, target, fixAt - NS_LOOP.maxLookbackMs + EDGE_MS, end));
+      expectAbsent(await haystacks(w, target), [...NS_SECRETS, WRONG_SECRET, sha1(WRONG_SECRET), WRONG_TOKEN]);
+    },
+  );
 
   it('source site down for an hour: capped backoff, then everything arrives', async () => {
     const { w, target, site, config } = await setupNightscout({ mode: 'apiSecret' });
@@ -371,12 +482,16 @@ describe('Nightscout as a source', () => {
 
     // The cycle backoff is capped, so the outage window is caught up within one cap after the site returns.
     await w.runUntil(upAt + NS_LOOP.backoff.capMs + NS_LOOP.align.lagMs + NS_LOOP.align.jitterMs);
-    expectDelivered(nightscoutDelivery(site, target, NS_START - NS_LOOP.maxLookbackMs + EDGE_MS, upAt + SETTLE_MS, w.clock.now()));
+    expectDelivered(
+      nightscoutDelivery(site, target, NS_START - NS_LOOP.maxLookbackMs + EDGE_MS, upAt + SETTLE_MS, w.clock.now()),
+    );
     const end = upAt + 2 * HOUR;
     await w.runUntil(end);
     expectDelivered(nightscoutDelivery(site, target, NS_START - NS_LOOP.maxLookbackMs + EDGE_MS, end));
     expect(w.fetchDlq.depth() + w.persistDlq.depth()).toBe(0);
-    summary.push(`nightscout site down 1 h: entries reads during outage=${duringOutage} (bound ${outageRequestBound(NS_LOOP, HOUR)}, all requests ${allDuringOutage})`);
+    summary.push(
+      `nightscout site down 1 h: entries reads during outage=${duringOutage} (bound ${outageRequestBound(NS_LOOP, HOUR)}, all requests ${allDuringOutage})`,
+    );
   });
 });
 
@@ -395,7 +510,12 @@ async function playBrowser(authorizeUrl: string, username: string, password: str
   if (!action) throw new Error(`no login form (HTTP ${page.status})`);
   const form = new URLSearchParams({ username, password });
   for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) form.set(m[1], m[2]);
-  const res = await fetch(new URL(action, authorizeUrl), { method: 'POST', body: form.toString(), redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+  const res = await fetch(new URL(action, authorizeUrl), {
+    method: 'POST',
+    body: form.toString(),
+    redirect: 'manual',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+  });
   const location = res.headers.get('location');
   if (res.status !== 302 || !location) throw new Error(`login form answered HTTP ${res.status}`);
   return location;
@@ -405,37 +525,83 @@ async function setupCareLink() {
   const w = await world(CL_START);
   const target = await targetNightscout(w);
   const carelink: CareLinkSimulator = await startCareLinkSimulator({
-    clock: w.clock, accessTokenLifetimeS: ACCESS_LIFETIME_S,
-    accounts: [{ username: CARELINK_USER, password: CARELINK_PASSWORD, role: 'patient', deviceFamily: 'NGP', timezoneOffset: '+02:00' }],
+    clock: w.clock,
+    accessTokenLifetimeS: ACCESS_LIFETIME_S,
+    accounts: [
+      {
+        username: CARELINK_USER,
+        password: CARELINK_PASSWORD,
+        role: 'patient',
+        deviceFamily: 'NGP',
+        timezoneOffset: '+02:00',
+      },
+    ],
   });
   closers.push(() => carelink.close());
-  const settings = { carelinkRegion: 'eu', countryCode: 'gb', carelinkServer: carelink.url, carelinkDiscoveryUrl: carelink.discoveryUrl };
+  const settings = {
+    carelinkRegion: 'eu',
+    countryCode: 'gb',
+    carelinkServer: carelink.url,
+    carelinkDiscoveryUrl: carelink.discoveryUrl,
+  };
   const parsed = careLinkDriver.parseSettings(settings);
   /** What the `login` command does: a browser login whose refresh token goes to the credential store. */
   const browserLogin = async (): Promise<SourceCredentials> => {
     const pending = await startCareLinkLogin(parsed);
-    const vendor = await completeCareLinkLogin(parsed, pending, await playBrowser(pending.authorizeUrl, CARELINK_USER, CARELINK_PASSWORD), w.clock.now());
+    const vendor = await completeCareLinkLogin(
+      parsed,
+      pending,
+      await playBrowser(pending.authorizeUrl, CARELINK_USER, CARELINK_PASSWORD),
+      w.clock.now(),
+    );
     return { vendor: { ...vendor }, nightscout: { apiSecret: TARGET_SECRET } };
   };
-  const config: SourceConfig = { id: 'e2e-carelink', kind: 'minimedcarelink', settings, nightscout: { endpoint: target.url, apiVersion: 'v1' } };
+  const config: SourceConfig = {
+    id: 'e2e-carelink',
+    kind: 'minimedcarelink',
+    settings,
+    nightscout: { endpoint: target.url, apiVersion: 'v1' },
+  };
   await w.addSource(config, await browserLogin());
-  const count = (route: string, method?: string) => carelink.requests.filter((r) => r.route === route && (method === undefined || r.method === method)).length;
-  const stats = () => ({ browserLogins: count('authorize', 'POST'), tokenGrants: count('token'), rejectedGrants: carelink.requests.filter((r) => r.route === 'token' && r.status !== 200).length, dataRequests: count('data') });
+  const count = (route: string, method?: string) =>
+    carelink.requests.filter((r) => r.route === route && (method === undefined || r.method === method)).length;
+  const stats = () => ({
+    browserLogins: count('authorize', 'POST'),
+    tokenGrants: count('token'),
+    rejectedGrants: carelink.requests.filter((r) => r.route === 'token' && r.status !== 200).length,
+    dataRequests: count('data'),
+  });
   /** Every 5-minute SG slot at least a minute old, except the simulator's fixed sensor dropout. */
-  const published = (from: number, until: number) => grid(from, Math.floor((until - MIN) / (5 * MIN)) * 5 * MIN, 5 * MIN).filter((t) => !careLinkSimDropout(t));
+  const published = (from: number, until: number) =>
+    grid(from, Math.floor((until - MIN) / (5 * MIN)) * 5 * MIN, 5 * MIN).filter((t) => !careLinkSimDropout(t));
   return { w, target, carelink, config, browserLogin, stats, published };
 }
 
-function careLinkDelivery(target: NightscoutSimulator, published: (from: number, until: number) => number[], from: number, until: number) {
-  const sgv = target.store.entries.filter((e) => e.type === 'sgv' && String(e.device).startsWith(CARELINK_DEVICE_PREFIX));
+function careLinkDelivery(
+  target: NightscoutSimulator,
+  published: (from: number, until: number) => number[],
+  from: number,
+  until: number,
+) {
+  const sgv = target.store.entries.filter(
+    (e) => e.type === 'sgv' && String(e.device).startsWith(CARELINK_DEVICE_PREFIX),
+  );
   for (const e of sgv) expect(Date.parse(String(e.dateString))).toBe(e.date);
   // Nothing older than the first frame's look-back can have been read, so "published" starts there.
-  return compare(published(CL_START - 2 * CL_LOOP.maxLookbackMs, until).map(String), published(from, until - SETTLE_MS).map(String), sgv.map((e: StoredDocument) => String(e.date)));
+  return compare(
+    published(CL_START - 2 * CL_LOOP.maxLookbackMs, until).map(String),
+    published(from, until - SETTLE_MS).map(String),
+    sgv.map((e: StoredDocument) => String(e.date)),
+  );
 }
 
 function expectReadings(result: ReturnType<typeof careLinkDelivery>) {
   expect(result.required).toBeGreaterThan(0);
-  expect({ missing: result.missing, twice: result.twice, invented: result.invented }).toEqual({ missing: [], twice: [], invented: [] });
+  expect({ missing: result.missing, twice: result.twice, invented: result.invented }).toEqual({
+    missing: [],
+    twice: [],
+    invented: [],
+  });
 }
 
 /**
@@ -484,8 +650,10 @@ describe('CareLink', () => {
     const current = ((await w.sessions.get(config.id))?.material as { refreshToken: string }).refreshToken;
     expect(tokens.filter((t) => session.includes(t)).filter((t) => t.startsWith('rt_'))).toEqual([current]);
     expect((await rawSessionItem(w, config.id))?.[SOURCE_TABLE_SCHEMA.ttlAttribute]).toBeUndefined();
-    summary.push(`carelink day: readings=${readings.required} tokenGrants=${grants} (bounds ${bounds.min}–${bounds.max}) dataRequests=${s.dataRequests - atStart.dataRequests} `
-      + `browserLogins=${s.browserLogins} wall=${((performance.now() - wall) / 1000).toFixed(1)} s`);
+    summary.push(
+      `carelink day: readings=${readings.required} tokenGrants=${grants} (bounds ${bounds.min}–${bounds.max}) dataRequests=${s.dataRequests - atStart.dataRequests} ` +
+        `browserLogins=${s.browserLogins} wall=${((performance.now() - wall) / 1000).toFixed(1)} s`,
+    );
   });
 
   it('refresh token revoked → parked as auth rejected telling the person to run `login`, no further token attempts; a new login resumes', async () => {
@@ -505,7 +673,9 @@ describe('CareLink', () => {
 
     const parked = await w.sources.get(config.id);
     expect(parked?.status.state).toContain('session:rejected');
-    expect(parked?.status.parkedReason).toMatch(/run `nightscout-connect login --source minimedcarelink`.*CARELINK\.LOGIN_REQUIRED/);
+    expect(parked?.status.parkedReason).toMatch(
+      /run `nightscout-connect login --source minimedcarelink`.*CARELINK\.LOGIN_REQUIRED/,
+    );
     expect(parked?.nextDueAt).toBeUndefined();
     expect(w.log.lines.filter((l) => l.includes(CARELINK_RELOGIN_HINT))).toHaveLength(1);
     expect(await w.sessions.get(config.id)).toBeUndefined();
@@ -524,7 +694,9 @@ describe('CareLink', () => {
     expect((await w.sources.get(config.id))?.status.parkedReason).toBeUndefined();
     expectReadings(careLinkDelivery(target, published, resumedAt - CL_LOOP.maxLookbackMs + EDGE_MS, end));
     expectAbsent(await haystacks(w, target), [CARELINK_PASSWORD, TARGET_SECRET]);
-    summary.push(`carelink refresh token revoked: token attempts until parked=${attemptsAfterRevoke}, afterwards 0 for ${((resumedAt - parkedAt) / HOUR).toFixed(1)} h of ticks`);
+    summary.push(
+      `carelink refresh token revoked: token attempts until parked=${attemptsAfterRevoke}, afterwards 0 for ${((resumedAt - parkedAt) / HOUR).toFixed(1)} h of ticks`,
+    );
   });
 
   it('CareLink answers 5xx for an hour: bounded attempts, the refresh token survives, every reading arrives', async () => {

@@ -9,19 +9,15 @@
  * policy allows in a window when every attempt fails (shortest jittered delays, Retry-After honoured), so a change
  * that tightens a retry loop fails here while a retuned policy does not need the test edited.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import { createSimWorld, TABLE, type SimWorld } from '../../local/sim-runner.js';
-import { RecordingLog } from '../../local/recording.observability.js';
-import { startNightscoutSimulator, type NightscoutSimulator, type StoredDocument } from '../../local/nightscout/nightscout.simulator.js';
-import { startLibreLinkUpSimulator, type LibreEndpoint, type LibreLinkUpSimulator } from '../../local/vendors/librelinkup/librelinkup.simulator.js';
-import { startGlookoSimulator, type GlookoSimulator } from '../../local/vendors/glooko/glooko.simulator.js';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { updateCredentials } from '../../lib/app/manage-sources.js';
-import { backoffCeiling, type BackoffPolicy } from '../../lib/domain/backoff.js';
+import { type BackoffPolicy, backoffCeiling } from '../../lib/domain/backoff.js';
 import type { SourceConfig, SourceCredentials } from '../../lib/domain/source.js';
 import type { SourceContext } from '../../lib/machines/source/source.types.js';
-import { scheduleFor } from '../../lib/sources/vendor.catalog.js';
 import { assembleDriver } from '../../lib/sources/driver.builder.js';
+import { GLOOKO_DEVICE } from '../../lib/sources/glooko/glooko.vendor.js';
 import { libreLinkUpSource } from '../../lib/sources/librelinkup/librelinkup.source.js';
 import {
   DEFAULT_LINK_UP_PRODUCT,
@@ -29,7 +25,20 @@ import {
   LIBRELINKUP_DEVICE,
   libreLinkUpVendor,
 } from '../../lib/sources/librelinkup/librelinkup.vendor.js';
-import { GLOOKO_DEVICE } from '../../lib/sources/glooko/glooko.vendor.js';
+import { scheduleFor } from '../../lib/sources/vendor.catalog.js';
+import {
+  type NightscoutSimulator,
+  type StoredDocument,
+  startNightscoutSimulator,
+} from '../../local/nightscout/nightscout.simulator.js';
+import { RecordingLog } from '../../local/recording.observability.js';
+import { createSimWorld, type SimWorld, TABLE } from '../../local/sim-runner.js';
+import { type GlookoSimulator, startGlookoSimulator } from '../../local/vendors/glooko/glooko.simulator.js';
+import {
+  type LibreEndpoint,
+  type LibreLinkUpSimulator,
+  startLibreLinkUpSimulator,
+} from '../../local/vendors/librelinkup/librelinkup.simulator.js';
 
 const libreLinkUpDriver = assembleDriver(libreLinkUpVendor, libreLinkUpSource, {});
 const parseLibreLinkUpSettings = libreLinkUpVendor.parseSettings;
@@ -185,13 +194,16 @@ interface LibreRig extends Rig {
 
 const LIBRE_REGIONS = ['AE', 'AP', 'AU', 'CA', 'DE', 'EU', 'EU2', 'FR', 'JP', 'US', 'LA', 'RU', 'CN'];
 
-async function libreRig(start: number, options: {
-  configPassword?: string;
-  minimumVersion?: string;
-  termsPending?: Array<'tou' | 'pp'>;
-  lockoutSeconds?: number;
-  timeZone?: string;
-} = {}): Promise<LibreRig> {
+async function libreRig(
+  start: number,
+  options: {
+    configPassword?: string;
+    minimumVersion?: string;
+    termsPending?: Array<'tou' | 'pp'>;
+    lockoutSeconds?: number;
+    timeZone?: string;
+  } = {},
+): Promise<LibreRig> {
   const { world, nightscout } = await baseRig(start);
   const clock = world.clock;
   const email = 'fault-follower@example.invalid';
@@ -201,10 +213,17 @@ async function libreRig(start: number, options: {
     graphLagMs: GRAPH_LAG_MS,
     ...(options.minimumVersion ? { minimumVersion: options.minimumVersion } : {}),
     lockoutPolicy: { failures: 3, windowSeconds: 60, lockoutSeconds: options.lockoutSeconds ?? 300 },
-    accounts: [{
-      email, password: CANARY_PASSWORD, region: 'eu', termsPending: options.termsPending,
-      patients: [{ patientId: 'fault-patient-1', firstName: 'Fault', timeZone: options.timeZone ?? 'Europe/Berlin', glucose }],
-    }],
+    accounts: [
+      {
+        email,
+        password: CANARY_PASSWORD,
+        region: 'eu',
+        termsPending: options.termsPending,
+        patients: [
+          { patientId: 'fault-patient-1', firstName: 'Fault', timeZone: options.timeZone ?? 'Europe/Berlin', glucose },
+        ],
+      },
+    ],
   });
   cleanups.push(() => libre.close());
   const calls: LibreRig['calls'] = [];
@@ -216,20 +235,36 @@ async function libreRig(start: number, options: {
   // Every region points at the simulator, so no redirect could ever reach a real Abbott host.
   const hosts = Object.fromEntries(LIBRE_REGIONS.map((region) => [region, libre.hostFor(region)]));
   const config: SourceConfig = {
-    id: 'fault-librelinkup', kind: 'librelinkup',
+    id: 'fault-librelinkup',
+    kind: 'librelinkup',
     settings: { linkUpRegion: 'EU', linkUpHosts: JSON.stringify(hosts) },
     nightscout: { endpoint: nightscout.url, apiVersion: 'v1' },
   };
-  const credentials: SourceCredentials = { vendor: { username: email, password: CANARY_PASSWORD }, nightscout: { apiSecret: CANARY_SECRET } };
+  const credentials: SourceCredentials = {
+    vendor: { username: email, password: CANARY_PASSWORD },
+    nightscout: { apiSecret: CANARY_SECRET },
+  };
   const configured = structuredClone(credentials);
   if (options.configPassword) configured.vendor.password = options.configPassword;
   await world.addSource(config, configured);
-  return { world, nightscout, config, credentials, secrets: [CANARY_PASSWORD, CANARY_SECRET, WRONG_PASSWORD], libre, email, calls, glucose };
+  return {
+    world,
+    nightscout,
+    config,
+    credentials,
+    secrets: [CANARY_PASSWORD, CANARY_SECRET, WRONG_PASSWORD],
+    libre,
+    email,
+    calls,
+    glucose,
+  };
 }
 
 const libreLoop = () => libreLinkUpDriver.loops[0];
-const loginsOf = (rig: LibreRig, from = 0, to = Infinity) => rig.calls.filter((c) => c.endpoint === 'login' && c.at >= from && c.at < to);
-const graphCallsOf = (rig: LibreRig, from = 0, to = Infinity) => rig.calls.filter((c) => c.endpoint === 'graph' && c.at >= from && c.at < to);
+const loginsOf = (rig: LibreRig, from = 0, to = Infinity) =>
+  rig.calls.filter((c) => c.endpoint === 'login' && c.at >= from && c.at < to);
+const graphCallsOf = (rig: LibreRig, from = 0, to = Infinity) =>
+  rig.calls.filter((c) => c.endpoint === 'graph' && c.at >= from && c.at < to);
 /** Graph rows a `/graph` call at instant t carries at its newest. */
 const newestGraphRow = (t: number) => Math.floor((t - GRAPH_LAG_MS) / FIVE_MIN) * FIVE_MIN;
 
@@ -249,7 +284,11 @@ async function acceptTermsInApp(rig: LibreRig): Promise<void> {
   expect(login.status).toBe(4);
   const res = await fetch(`${rig.libre.hostFor('eu')}/auth/continue/${login.data.step.type}`, {
     method: 'POST',
-    headers: { Authorization: `Bearer ${login.data.authTicket.token}`, version: DEFAULT_LINK_UP_VERSION, product: DEFAULT_LINK_UP_PRODUCT },
+    headers: {
+      Authorization: `Bearer ${login.data.authTicket.token}`,
+      version: DEFAULT_LINK_UP_VERSION,
+      product: DEFAULT_LINK_UP_PRODUCT,
+    },
   });
   expect(((await res.json()) as { status?: number }).status).toBe(0);
 }
@@ -257,10 +296,18 @@ async function acceptTermsInApp(rig: LibreRig): Promise<void> {
 /** The driver's own error for a login now, for the human-readable reason the stored status reduces to a code. */
 async function libreLoginError(rig: LibreRig): Promise<Error> {
   const ctx = {
-    sourceId: 'fault-message-check', settings: parseLibreLinkUpSettings(rig.config.settings), credentials: rig.credentials,
-    now: rig.world.clock.now(), log: new RecordingLog(),
+    sourceId: 'fault-message-check',
+    settings: parseLibreLinkUpSettings(rig.config.settings),
+    credentials: rig.credentials,
+    now: rig.world.clock.now(),
+    log: new RecordingLog(),
   };
-  return libreLinkUpDriver.session.authenticate(ctx).then(() => { throw new Error('login unexpectedly succeeded'); }, (err: Error) => err);
+  return libreLinkUpDriver.session.authenticate(ctx).then(
+    () => {
+      throw new Error('login unexpectedly succeeded');
+    },
+    (err: Error) => err,
+  );
 }
 
 /** The first frame after (re)starting has no cursor: its whole graph window must land, each row once. */
@@ -272,200 +319,260 @@ function expectLibreBackfill(rig: LibreRig, startedAt: number, what: string): vo
 }
 
 describe('LibreLinkUp fault runs', () => {
-  it('a simulated day across the Australia/Sydney fall-back: every graph row and current measurement exactly once, to the ms; one login; no canary anywhere', async () => {
-    // 2026-04-04 16:00 UTC: Sydney goes from AEDT back to AEST, so the rows' local Timestamp repeats an hour.
-    const start = Date.UTC(2026, 3, 4, 6, 0, 7);
-    const end = start + DAY;
-    const wall = performance.now();
-    const rig = await libreRig(start, { timeZone: 'Australia/Sydney' });
-    await rig.world.runUntil(end);
+  it(
+    'a simulated day across the Australia/Sydney fall-back: every graph row and current measurement exactly once, to the ms; one login; no canary anywhere',
+    async () => {
+      // 2026-04-04 16:00 UTC: Sydney goes from AEDT back to AEST, so the rows' local Timestamp repeats an hour.
+      const start = Date.UTC(2026, 3, 4, 6, 0, 7);
+      const end = start + DAY;
+      const wall = performance.now();
+      const rig = await libreRig(start, { timeZone: 'Australia/Sydney' });
+      await rig.world.runUntil(end);
 
-    const from = start - libreLoop().maxLookbackMs + EDGE_MS;
-    const until = end - SETTLE_MS;
-    const graphRows = grid(from, newestGraphRow(until), FIVE_MIN);
-    const polls = graphCallsOf(rig, 0, until + 1);
-    // Each poll carried the current (1-minute) measurement of its minute.
-    const currents = [...new Set(polls.map((c) => Math.floor(c.at / MIN) * MIN))];
-    const owed = [...new Set([...graphRows, ...currents])].sort((a, b) => a - b);
-    expect(polls.length).toBeGreaterThanOrEqual(Math.floor((until - start) / libreLoop().intervalMs) - 1);
-    expectExactlyOnce(rig.nightscout, LIBRELINKUP_DEVICE, owed, 'LibreLinkUp day: graph rows and current measurements');
+      const from = start - libreLoop().maxLookbackMs + EDGE_MS;
+      const until = end - SETTLE_MS;
+      const graphRows = grid(from, newestGraphRow(until), FIVE_MIN);
+      const polls = graphCallsOf(rig, 0, until + 1);
+      // Each poll carried the current (1-minute) measurement of its minute.
+      const currents = [...new Set(polls.map((c) => Math.floor(c.at / MIN) * MIN))];
+      const owed = [...new Set([...graphRows, ...currents])].sort((a, b) => a - b);
+      expect(polls.length).toBeGreaterThanOrEqual(Math.floor((until - start) / libreLoop().intervalMs) - 1);
+      expectExactlyOnce(
+        rig.nightscout,
+        LIBRELINKUP_DEVICE,
+        owed,
+        'LibreLinkUp day: graph rows and current measurements',
+      );
 
-    // Nothing invented, values as the vendor served them.
-    // The first poll's graph window (12 h back from its newest row) is the oldest anything could come from.
-    const oldestServed = newestGraphRow(polls[0].at) - GRAPH_WINDOW_MS + FIVE_MIN;
-    const served = new Set([...grid(oldestServed, newestGraphRow(end), FIVE_MIN), ...graphCallsOf(rig).map((c) => Math.floor(c.at / MIN) * MIN)]);
-    const byDate = entriesByDate(rig.nightscout, LIBRELINKUP_DEVICE);
-    expect([...byDate.keys()].filter((d) => !served.has(d)).map(iso)).toEqual([]);
-    for (const [date, [entry]] of byDate) expect(entry.sgv, iso(date)).toBe(Math.round(rig.glucose(date)));
+      // Nothing invented, values as the vendor served them.
+      // The first poll's graph window (12 h back from its newest row) is the oldest anything could come from.
+      const oldestServed = newestGraphRow(polls[0].at) - GRAPH_WINDOW_MS + FIVE_MIN;
+      const served = new Set([
+        ...grid(oldestServed, newestGraphRow(end), FIVE_MIN),
+        ...graphCallsOf(rig).map((c) => Math.floor(c.at / MIN) * MIN),
+      ]);
+      const byDate = entriesByDate(rig.nightscout, LIBRELINKUP_DEVICE);
+      expect([...byDate.keys()].filter((d) => !served.has(d)).map(iso)).toEqual([]);
+      for (const [date, [entry]] of byDate) expect(entry.sgv, iso(date)).toBe(Math.round(rig.glucose(date)));
 
-    expect(loginsOf(rig)).toHaveLength(1);
-    expect(rig.libre.stats.failedLogins).toBe(0);
-    await healthyEnd(rig);
-    expect(await rig.world.sessions.get(rig.config.id)).toBeDefined();
-    await expectNoSecrets(rig);
-    figures.push(`librelinkup day: polls=${polls.length} owed=${owed.length} stored=${byDate.size} logins=${loginsOf(rig).length} wall=${((performance.now() - wall) / 1000).toFixed(1)} s`);
-  }, TEST_TIMEOUT_MS);
+      expect(loginsOf(rig)).toHaveLength(1);
+      expect(rig.libre.stats.failedLogins).toBe(0);
+      await healthyEnd(rig);
+      expect(await rig.world.sessions.get(rig.config.id)).toBeDefined();
+      await expectNoSecrets(rig);
+      figures.push(
+        `librelinkup day: polls=${polls.length} owed=${owed.length} stored=${byDate.size} logins=${loginsOf(rig).length} wall=${((performance.now() - wall) / 1000).toFixed(1)} s`,
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('wrong password: exactly one login attempt all day, parked as auth rejected, no data; updated credentials resume with a backfill', async () => {
-    const start = Date.UTC(2026, 5, 1, 12, 0, 7);
-    const rig = await libreRig(start, { configPassword: WRONG_PASSWORD });
-    await rig.world.runUntil(start + DAY);
+  it(
+    'wrong password: exactly one login attempt all day, parked as auth rejected, no data; updated credentials resume with a backfill',
+    async () => {
+      const start = Date.UTC(2026, 5, 1, 12, 0, 7);
+      const rig = await libreRig(start, { configPassword: WRONG_PASSWORD });
+      await rig.world.runUntil(start + DAY);
 
-    expect(loginsOf(rig)).toHaveLength(1);
-    expect(rig.libre.stats).toMatchObject({ failedLogins: 1, connections: 0, graph: 0 });
-    const parked = await rig.world.sources.get(rig.config.id);
-    expect(parked?.status.state).toContain('session:rejected');
-    expect(parked?.status.parkedReason).toMatch(/credentials rejected \(LIBRELINKUP\.AUTH_REJECTED\)/);
-    expect(parked?.nextDueAt).toBeUndefined();
-    expect(rig.nightscout.store.entries).toHaveLength(0);
+      expect(loginsOf(rig)).toHaveLength(1);
+      expect(rig.libre.stats).toMatchObject({ failedLogins: 1, connections: 0, graph: 0 });
+      const parked = await rig.world.sources.get(rig.config.id);
+      expect(parked?.status.state).toContain('session:rejected');
+      expect(parked?.status.parkedReason).toMatch(/credentials rejected \(LIBRELINKUP\.AUTH_REJECTED\)/);
+      expect(parked?.nextDueAt).toBeUndefined();
+      expect(rig.nightscout.store.entries).toHaveLength(0);
 
-    const fixedAt = rig.world.clock.now();
-    await updateCredentials(rig.world.manage, rig.config.id, rig.credentials);
-    await rig.world.runUntil(fixedAt + HOUR);
-    expect(loginsOf(rig)).toHaveLength(2);
-    expect(loginsOf(rig, fixedAt)[0].at - fixedAt).toBeLessThanOrEqual(2 * MIN);
-    expectLibreBackfill(rig, fixedAt, 'LibreLinkUp backfill after the credentials were fixed');
-    await healthyEnd(rig);
-    await expectNoSecrets(rig);
-  }, TEST_TIMEOUT_MS);
+      const fixedAt = rig.world.clock.now();
+      await updateCredentials(rig.world.manage, rig.config.id, rig.credentials);
+      await rig.world.runUntil(fixedAt + HOUR);
+      expect(loginsOf(rig)).toHaveLength(2);
+      expect(loginsOf(rig, fixedAt)[0].at - fixedAt).toBeLessThanOrEqual(2 * MIN);
+      expectLibreBackfill(rig, fixedAt, 'LibreLinkUp backfill after the credentials were fixed');
+      await healthyEnd(rig);
+      await expectNoSecrets(rig);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('429 lockout with `lockout` seconds: no login before the lock ends, then recovery with a backfill', async () => {
-    const start = Date.UTC(2026, 5, 2, 8, 0, 7);
-    const lockoutSeconds = 40 * 60;
-    const rig = await libreRig(start, { lockoutSeconds });
-    // Someone mistypes the password in the app three times within a minute: Abbott locks the account.
-    for (let i = 0; i < 3; i++) expect((await appLogin(rig, 'mistyped-in-the-app')).status).toBe(2);
-    const lockEnd = start + lockoutSeconds * SEC;
-    const engineFrom = rig.calls.length;
-    const engineLogins = () => rig.calls.slice(engineFrom).filter((c) => c.endpoint === 'login');
+  it(
+    '429 lockout with `lockout` seconds: no login before the lock ends, then recovery with a backfill',
+    async () => {
+      const start = Date.UTC(2026, 5, 2, 8, 0, 7);
+      const lockoutSeconds = 40 * 60;
+      const rig = await libreRig(start, { lockoutSeconds });
+      // Someone mistypes the password in the app three times within a minute: Abbott locks the account.
+      for (let i = 0; i < 3; i++) expect((await appLogin(rig, 'mistyped-in-the-app')).status).toBe(2);
+      const lockEnd = start + lockoutSeconds * SEC;
+      const engineFrom = rig.calls.length;
+      const engineLogins = () => rig.calls.slice(engineFrom).filter((c) => c.endpoint === 'login');
 
-    await rig.world.runUntil(start + 10 * MIN);
-    expect(engineLogins()).toHaveLength(1);
-    const locked = await rig.world.sources.get(rig.config.id);
-    expect(locked?.status.state).toContain('session:lockedOut');
-    expect(locked?.status.lockedUntil).toBeGreaterThanOrEqual(lockEnd);
-    expect(locked?.status.lastError).toMatchObject({ kind: 'lockedOut', code: 'LIBRELINKUP.LOCKED' });
-    expect(locked?.nextDueAt).toBeGreaterThanOrEqual(lockEnd);
+      await rig.world.runUntil(start + 10 * MIN);
+      expect(engineLogins()).toHaveLength(1);
+      const locked = await rig.world.sources.get(rig.config.id);
+      expect(locked?.status.state).toContain('session:lockedOut');
+      expect(locked?.status.lockedUntil).toBeGreaterThanOrEqual(lockEnd);
+      expect(locked?.status.lastError).toMatchObject({ kind: 'lockedOut', code: 'LIBRELINKUP.LOCKED' });
+      expect(locked?.nextDueAt).toBeGreaterThanOrEqual(lockEnd);
 
-    await rig.world.runUntil(start + 2 * HOUR);
-    const logins = engineLogins();
-    expect(logins).toHaveLength(2);
-    expect(logins[1].at).toBeGreaterThanOrEqual(lockEnd);
-    expect(logins[1].at - lockEnd).toBeLessThanOrEqual(2 * MIN);
-    expect(rig.libre.stats.failedLogins).toBe(3);
-    expectLibreBackfill(rig, lockEnd, 'LibreLinkUp backfill after the lockout');
-    await healthyEnd(rig);
-    await expectNoSecrets(rig);
-  }, TEST_TIMEOUT_MS);
+      await rig.world.runUntil(start + 2 * HOUR);
+      const logins = engineLogins();
+      expect(logins).toHaveLength(2);
+      expect(logins[1].at).toBeGreaterThanOrEqual(lockEnd);
+      expect(logins[1].at - lockEnd).toBeLessThanOrEqual(2 * MIN);
+      expect(rig.libre.stats.failedLogins).toBe(3);
+      expectLibreBackfill(rig, lockEnd, 'LibreLinkUp backfill after the lockout');
+      await healthyEnd(rig);
+      await expectNoSecrets(rig);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('terms step (status 4): parked with the terms reason, no retry loop; accepted in the app and re-saved, it resumes', async () => {
-    const start = Date.UTC(2026, 5, 3, 8, 0, 7);
-    const rig = await libreRig(start, { termsPending: ['tou'] });
-    await rig.world.runUntil(start + DAY);
+  it(
+    'terms step (status 4): parked with the terms reason, no retry loop; accepted in the app and re-saved, it resumes',
+    async () => {
+      const start = Date.UTC(2026, 5, 3, 8, 0, 7);
+      const rig = await libreRig(start, { termsPending: ['tou'] });
+      await rig.world.runUntil(start + DAY);
 
-    expect(loginsOf(rig)).toHaveLength(1);
-    expect(rig.libre.stats).toMatchObject({ termsAccepted: 0, failedLogins: 0, graph: 0 });
-    const parked = await rig.world.sources.get(rig.config.id);
-    expect(parked?.status.state).toContain('session:rejected');
-    expect(parked?.status.parkedReason).toMatch(/accept the new terms in the LibreLinkUp app.*LIBRELINKUP\.TERMS_REQUIRED/);
-    expect(parked?.nextDueAt).toBeUndefined();
-    expect(rig.nightscout.store.entries).toHaveLength(0);
-    // The driver's own error says the same (what a one-off `check-login` shows).
-    expect((await libreLoginError(rig)).message).toMatch(/accept the new terms in the LibreLinkUp app/);
+      expect(loginsOf(rig)).toHaveLength(1);
+      expect(rig.libre.stats).toMatchObject({ termsAccepted: 0, failedLogins: 0, graph: 0 });
+      const parked = await rig.world.sources.get(rig.config.id);
+      expect(parked?.status.state).toContain('session:rejected');
+      expect(parked?.status.parkedReason).toMatch(
+        /accept the new terms in the LibreLinkUp app.*LIBRELINKUP\.TERMS_REQUIRED/,
+      );
+      expect(parked?.nextDueAt).toBeUndefined();
+      expect(rig.nightscout.store.entries).toHaveLength(0);
+      // The driver's own error says the same (what a one-off `check-login` shows).
+      expect((await libreLoginError(rig)).message).toMatch(/accept the new terms in the LibreLinkUp app/);
 
-    await acceptTermsInApp(rig);
-    const resavedAt = rig.world.clock.now();
-    await updateCredentials(rig.world.manage, rig.config.id, rig.credentials);
-    await rig.world.runUntil(resavedAt + HOUR);
-    expect(loginsOf(rig, resavedAt)).toHaveLength(3); // the message check, the app, the engine
-    expect(rig.libre.stats.termsAccepted).toBe(1);
-    expectLibreBackfill(rig, resavedAt, 'LibreLinkUp backfill after the terms were accepted');
-    await healthyEnd(rig);
-    await expectNoSecrets(rig);
-  }, TEST_TIMEOUT_MS);
+      await acceptTermsInApp(rig);
+      const resavedAt = rig.world.clock.now();
+      await updateCredentials(rig.world.manage, rig.config.id, rig.credentials);
+      await rig.world.runUntil(resavedAt + HOUR);
+      expect(loginsOf(rig, resavedAt)).toHaveLength(3); // the message check, the app, the engine
+      expect(rig.libre.stats.termsAccepted).toBe(1);
+      expectLibreBackfill(rig, resavedAt, 'LibreLinkUp backfill after the terms were accepted');
+      await healthyEnd(rig);
+      await expectNoSecrets(rig);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('app version below the minimum (status 920): permanent, the message names the version, logins bounded by the cycle backoff', async () => {
-    const start = Date.UTC(2026, 5, 4, 8, 0, 7);
-    const minimumVersion = '9.1.0';
-    const rig = await libreRig(start, { minimumVersion });
-    await rig.world.runUntil(start + DAY);
+  it(
+    'app version below the minimum (status 920): permanent, the message names the version, logins bounded by the cycle backoff',
+    async () => {
+      const start = Date.UTC(2026, 5, 4, 8, 0, 7);
+      const minimumVersion = '9.1.0';
+      const rig = await libreRig(start, { minimumVersion });
+      await rig.world.runUntil(start + DAY);
 
-    const logins = loginsOf(rig).map((c) => c.at);
-    const loop = libreLoop();
-    const bound = policyBound(loop, DAY, { attemptsPerCycle: 1 });
-    expect(logins.length).toBeGreaterThanOrEqual(1);
-    expect(logins.length).toBeLessThanOrEqual(bound);
-    expect(minGap(logins)).toBeGreaterThanOrEqual(loop.backoff.baseMs / 2);
-    expect(rig.libre.stats).toMatchObject({ failedLogins: 0, graph: 0 });
-    const record = await rig.world.sources.get(rig.config.id);
-    expect(record?.status.lastError).toMatchObject({ kind: 'permanent', code: 'LIBRELINKUP.VERSION_TOO_OLD' });
-    expect(rig.nightscout.store.entries).toHaveLength(0);
-    const message = (await libreLoginError(rig)).message;
-    expect(message).toContain(`requires app version ${minimumVersion}`);
-    expect(message).toContain(`CONNECT_LINK_UP_VERSION=${minimumVersion}`);
-    await expectNoSecrets(rig);
-    figures.push(`librelinkup 920 (version too old): logins/day=${logins.length} (policy bound ${bound}), min gap=${(minGap(logins) / MIN).toFixed(1)} min`);
-  }, TEST_TIMEOUT_MS);
+      const logins = loginsOf(rig).map((c) => c.at);
+      const loop = libreLoop();
+      const bound = policyBound(loop, DAY, { attemptsPerCycle: 1 });
+      expect(logins.length).toBeGreaterThanOrEqual(1);
+      expect(logins.length).toBeLessThanOrEqual(bound);
+      expect(minGap(logins)).toBeGreaterThanOrEqual(loop.backoff.baseMs / 2);
+      expect(rig.libre.stats).toMatchObject({ failedLogins: 0, graph: 0 });
+      const record = await rig.world.sources.get(rig.config.id);
+      expect(record?.status.lastError).toMatchObject({ kind: 'permanent', code: 'LIBRELINKUP.VERSION_TOO_OLD' });
+      expect(rig.nightscout.store.entries).toHaveLength(0);
+      const message = (await libreLoginError(rig)).message;
+      expect(message).toContain(`requires app version ${minimumVersion}`);
+      expect(message).toContain(`CONNECT_LINK_UP_VERSION=${minimumVersion}`);
+      await expectNoSecrets(rig);
+      figures.push(
+        `librelinkup 920 (version too old): logins/day=${logins.length} (policy bound ${bound}), min gap=${(minGap(logins) / MIN).toFixed(1)} min`,
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 
   it.each([
-    { fault: 'forbidden' as const, code: 'LIBRELINKUP.FORBIDDEN', kind: 'permanent', attemptsPerCycle: 1, retryAfterMs: 0 },
+    {
+      fault: 'forbidden' as const,
+      code: 'LIBRELINKUP.FORBIDDEN',
+      kind: 'permanent',
+      attemptsPerCycle: 1,
+      retryAfterMs: 0,
+    },
     // The driver asks for 15 min after a 430 (Cloudflare), so each retry and each cycle waits at least that long.
-    { fault: 'http430' as const, code: 'LIBRELINKUP.HTTP_430', kind: 'retryable', attemptsPerCycle: undefined, retryAfterMs: 15 * MIN },
-  ])('$fault on /graph for an hour: classified $code, bounded attempts, then every row since the cursor arrives', async ({ fault, code, kind, attemptsPerCycle, retryAfterMs }) => {
-    const start = Date.UTC(2026, 5, 5, 8, 0, 7);
-    const rig = await libreRig(start);
-    await rig.world.runUntil(start + HOUR);
-    const cursorBefore = contextOfRecord(await rig.world.sources.get(rig.config.id)).loops.LibreLinkUp.cursor?.entries;
-    expect(cursorBefore).toBeDefined();
+    {
+      fault: 'http430' as const,
+      code: 'LIBRELINKUP.HTTP_430',
+      kind: 'retryable',
+      attemptsPerCycle: undefined,
+      retryAfterMs: 15 * MIN,
+    },
+  ])(
+    '$fault on /graph for an hour: classified $code, bounded attempts, then every row since the cursor arrives',
+    async ({ fault, code, kind, attemptsPerCycle, retryAfterMs }) => {
+      const start = Date.UTC(2026, 5, 5, 8, 0, 7);
+      const rig = await libreRig(start);
+      await rig.world.runUntil(start + HOUR);
+      const cursorBefore = contextOfRecord(await rig.world.sources.get(rig.config.id)).loops.LibreLinkUp.cursor
+        ?.entries;
+      expect(cursorBefore).toBeDefined();
 
-    const faultStart = rig.world.clock.now();
-    const faultEnd = faultStart + HOUR;
-    rig.libre.inject({ kind: fault, endpoint: 'graph' });
-    await rig.world.runUntil(faultEnd);
-    const during = await rig.world.sources.get(rig.config.id);
-    expect(during?.status.lastError).toMatchObject({ kind, code });
-    expect(during?.status.parkedReason).toBeUndefined();
-    const attempts = graphCallsOf(rig, faultStart, faultEnd).map((c) => c.at);
-    const loop = libreLoop();
-    const bound = policyBound(loop, HOUR, { attemptsPerCycle, retryAfterMs });
-    expect(attempts.length).toBeGreaterThanOrEqual(1);
-    expect(attempts.length).toBeLessThanOrEqual(bound);
-    expect(minGap(attempts)).toBeGreaterThanOrEqual(Math.max(retryAfterMs, Math.min(loop.retry.baseMs, loop.backoff.baseMs) / 2));
+      const faultStart = rig.world.clock.now();
+      const faultEnd = faultStart + HOUR;
+      rig.libre.inject({ kind: fault, endpoint: 'graph' });
+      await rig.world.runUntil(faultEnd);
+      const during = await rig.world.sources.get(rig.config.id);
+      expect(during?.status.lastError).toMatchObject({ kind, code });
+      expect(during?.status.parkedReason).toBeUndefined();
+      const attempts = graphCallsOf(rig, faultStart, faultEnd).map((c) => c.at);
+      const loop = libreLoop();
+      const bound = policyBound(loop, HOUR, { attemptsPerCycle, retryAfterMs });
+      expect(attempts.length).toBeGreaterThanOrEqual(1);
+      expect(attempts.length).toBeLessThanOrEqual(bound);
+      expect(minGap(attempts)).toBeGreaterThanOrEqual(
+        Math.max(retryAfterMs, Math.min(loop.retry.baseMs, loop.backoff.baseMs) / 2),
+      );
 
-    rig.libre.clearFaults();
-    await rig.world.runUntil(faultEnd + HOUR);
-    const recovered = graphCallsOf(rig, faultEnd)[0];
-    expect(recovered).toBeDefined();
-    // The longest the loop can still be waiting when the fault clears: one capped cycle backoff (or Retry-After), plus the tick.
-    expect(recovered.at - faultEnd).toBeLessThanOrEqual(Math.max(loop.backoff.capMs, retryAfterMs) + MIN);
-    // Rows newer than the cursor the outage began with are owed once the vendor answers again.
-    const owed = grid(cursorBefore! + 1, newestGraphRow(recovered.at), FIVE_MIN);
-    expectExactlyOnce(rig.nightscout, LIBRELINKUP_DEVICE, owed, `LibreLinkUp rows across the ${fault} hour`);
-    expect(loginsOf(rig)).toHaveLength(1);
-    await healthyEnd(rig);
-    figures.push(`librelinkup ${fault} 1 h: graph attempts=${attempts.length} (policy bound ${bound}), min gap=${(minGap(attempts) / MIN).toFixed(1)} min, first success ${((recovered.at - faultEnd) / MIN).toFixed(1)} min after the fault`);
-  }, TEST_TIMEOUT_MS);
+      rig.libre.clearFaults();
+      await rig.world.runUntil(faultEnd + HOUR);
+      const recovered = graphCallsOf(rig, faultEnd)[0];
+      expect(recovered).toBeDefined();
+      // The longest the loop can still be waiting when the fault clears: one capped cycle backoff (or Retry-After), plus the tick.
+      expect(recovered.at - faultEnd).toBeLessThanOrEqual(Math.max(loop.backoff.capMs, retryAfterMs) + MIN);
+      // Rows newer than the cursor the outage began with are owed once the vendor answers again.
+      const owed = grid(cursorBefore! + 1, newestGraphRow(recovered.at), FIVE_MIN);
+      expectExactlyOnce(rig.nightscout, LIBRELINKUP_DEVICE, owed, `LibreLinkUp rows across the ${fault} hour`);
+      expect(loginsOf(rig)).toHaveLength(1);
+      await healthyEnd(rig);
+      figures.push(
+        `librelinkup ${fault} 1 h: graph attempts=${attempts.length} (policy bound ${bound}), min gap=${(minGap(attempts) / MIN).toFixed(1)} min, first success ${((recovered.at - faultEnd) / MIN).toFixed(1)} min after the fault`,
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('Nightscout down for two hours: every row since the cursor arrives afterwards, none twice', async () => {
-    const start = Date.UTC(2026, 5, 6, 8, 0, 7);
-    const rig = await libreRig(start);
-    await rig.world.runUntil(start + HOUR);
-    const cursorBefore = contextOfRecord(await rig.world.sources.get(rig.config.id)).loops.LibreLinkUp.cursor?.entries;
-    expect(cursorBefore).toBeDefined();
-    const downFrom = rig.world.clock.now();
-    const downUntil = downFrom + 2 * HOUR;
-    const storedBefore = rig.nightscout.store.entries.length;
-    rig.nightscout.inject({ kind: 'down', until: downUntil });
-    await rig.world.runUntil(downUntil);
-    expect(rig.nightscout.store.entries.length).toBe(storedBefore);
+  it(
+    'Nightscout down for two hours: every row since the cursor arrives afterwards, none twice',
+    async () => {
+      const start = Date.UTC(2026, 5, 6, 8, 0, 7);
+      const rig = await libreRig(start);
+      await rig.world.runUntil(start + HOUR);
+      const cursorBefore = contextOfRecord(await rig.world.sources.get(rig.config.id)).loops.LibreLinkUp.cursor
+        ?.entries;
+      expect(cursorBefore).toBeDefined();
+      const downFrom = rig.world.clock.now();
+      const downUntil = downFrom + 2 * HOUR;
+      const storedBefore = rig.nightscout.store.entries.length;
+      rig.nightscout.inject({ kind: 'down', until: downUntil });
+      await rig.world.runUntil(downUntil);
+      expect(rig.nightscout.store.entries.length).toBe(storedBefore);
 
-    await rig.world.runUntil(downUntil + HOUR);
-    const owed = grid(cursorBefore! + 1, newestGraphRow(downUntil + HOUR - SETTLE_MS), FIVE_MIN);
-    expectExactlyOnce(rig.nightscout, LIBRELINKUP_DEVICE, owed, 'LibreLinkUp rows across the Nightscout outage');
-    expect(loginsOf(rig)).toHaveLength(1);
-    await healthyEnd(rig);
-    await expectNoSecrets(rig);
-  }, TEST_TIMEOUT_MS);
+      await rig.world.runUntil(downUntil + HOUR);
+      const owed = grid(cursorBefore! + 1, newestGraphRow(downUntil + HOUR - SETTLE_MS), FIVE_MIN);
+      expectExactlyOnce(rig.nightscout, LIBRELINKUP_DEVICE, owed, 'LibreLinkUp rows across the Nightscout outage');
+      expect(loginsOf(rig)).toHaveLength(1);
+      await healthyEnd(rig);
+      await expectNoSecrets(rig);
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -478,7 +585,10 @@ interface GlookoRig extends Rig {
 
 const SIGN_IN = '/api/v2/users/sign_in';
 
-async function glookoRig(start: number, options: { configPassword?: string; timeZone?: string } = {}): Promise<GlookoRig> {
+async function glookoRig(
+  start: number,
+  options: { configPassword?: string; timeZone?: string } = {},
+): Promise<GlookoRig> {
   const { world, nightscout } = await baseRig(start);
   const clock = world.clock;
   const email = 'fault-glooko@example.invalid';
@@ -492,20 +602,34 @@ async function glookoRig(start: number, options: { configPassword?: string; time
     return push(...records);
   };
   const config: SourceConfig = {
-    id: 'fault-glooko', kind: 'glooko',
+    id: 'fault-glooko',
+    kind: 'glooko',
     settings: { glookoServer: glooko.url, glookoTimezone: timeZone },
     nightscout: { endpoint: nightscout.url, apiVersion: 'v1' },
   };
-  const credentials: SourceCredentials = { vendor: { email, password: CANARY_PASSWORD }, nightscout: { apiSecret: CANARY_SECRET } };
+  const credentials: SourceCredentials = {
+    vendor: { email, password: CANARY_PASSWORD },
+    nightscout: { apiSecret: CANARY_SECRET },
+  };
   const configured = structuredClone(credentials);
   if (options.configPassword) configured.vendor.password = options.configPassword;
   await world.addSource(config, configured);
-  return { world, nightscout, config, credentials, secrets: [CANARY_PASSWORD, CANARY_SECRET, WRONG_PASSWORD], glooko, calls };
+  return {
+    world,
+    nightscout,
+    config,
+    credentials,
+    secrets: [CANARY_PASSWORD, CANARY_SECRET, WRONG_PASSWORD],
+    glooko,
+    calls,
+  };
 }
 
 const glookoLoop = () => scheduleFor({ kind: 'glooko', settings: {} })[0];
-const signInsOf = (rig: GlookoRig, from = 0, to = Infinity) => rig.calls.filter((c) => c.method === 'POST' && c.path === SIGN_IN && c.at >= from && c.at < to);
-const dataGetsOf = (rig: GlookoRig, from = 0, to = Infinity) => rig.calls.filter((c) => c.method === 'GET' && c.at >= from && c.at < to);
+const signInsOf = (rig: GlookoRig, from = 0, to = Infinity) =>
+  rig.calls.filter((c) => c.method === 'POST' && c.path === SIGN_IN && c.at >= from && c.at < to);
+const dataGetsOf = (rig: GlookoRig, from = 0, to = Infinity) =>
+  rig.calls.filter((c) => c.method === 'GET' && c.at >= from && c.at < to);
 /** One poll asks the three endpoints (boluses, basals, CGM readings) at once. */
 const GLOOKO_ENDPOINTS_PER_POLL = 3;
 
@@ -519,7 +643,12 @@ function glookoTreatmentsOwed(rig: GlookoRig, from: number, until: number): Arra
 
 /** Readings and treatments the vendor holds in [from, until] are in Nightscout exactly once, at their real instants. */
 function expectGlookoExactlyOnce(rig: GlookoRig, from: number, until: number, what: string): void {
-  expectExactlyOnce(rig.nightscout, GLOOKO_DEVICE, rig.glooko.truth(from, until).readings.map((r) => r.instant), `${what}: readings`);
+  expectExactlyOnce(
+    rig.nightscout,
+    GLOOKO_DEVICE,
+    rig.glooko.truth(from, until).readings.map((r) => r.instant),
+    `${what}: readings`,
+  );
   const key = (at: number, eventType: string) => `${iso(at)} ${eventType}`;
   const stored = new Map<string, number>();
   for (const t of rig.nightscout.store.treatments) {
@@ -528,121 +657,166 @@ function expectGlookoExactlyOnce(rig: GlookoRig, from: number, until: number, wh
   }
   const owed = glookoTreatmentsOwed(rig, from, until);
   expect(owed.length, `${what}: no treatment owed`).toBeGreaterThan(0);
-  expect(owed.filter((o) => stored.get(key(o.at, o.eventType)) !== 1).map((o) => key(o.at, o.eventType)), `${what}: treatments`).toEqual([]);
-  expect([...stored].filter(([, n]) => n > 1).map(([k]) => k), `${what}: treatments twice`).toEqual([]);
+  expect(
+    owed.filter((o) => stored.get(key(o.at, o.eventType)) !== 1).map((o) => key(o.at, o.eventType)),
+    `${what}: treatments`,
+  ).toEqual([]);
+  expect(
+    [...stored].filter(([, n]) => n > 1).map(([k]) => k),
+    `${what}: treatments twice`,
+  ).toEqual([]);
 }
 
 describe('Glooko fault runs', () => {
-  it('a simulated day across the America/New_York spring-forward: every reading and treatment exactly once, to the ms; one sign-in; no canary anywhere', async () => {
-    // 2026-03-08 07:00 UTC: New York skips 02:00–03:00 local; Glooko's wall-time labels jump an hour.
-    const start = Date.UTC(2026, 2, 7, 18, 0, 0);
-    const end = start + DAY;
-    const wall = performance.now();
-    const rig = await glookoRig(start, { timeZone: 'America/New_York' });
-    await rig.world.runUntil(end);
+  it(
+    'a simulated day across the America/New_York spring-forward: every reading and treatment exactly once, to the ms; one sign-in; no canary anywhere',
+    async () => {
+      // 2026-03-08 07:00 UTC: New York skips 02:00–03:00 local; Glooko's wall-time labels jump an hour.
+      const start = Date.UTC(2026, 2, 7, 18, 0, 0);
+      const end = start + DAY;
+      const wall = performance.now();
+      const rig = await glookoRig(start, { timeZone: 'America/New_York' });
+      await rig.world.runUntil(end);
 
-    const lookback = glookoLoop().maxLookbackMs;
-    expectGlookoExactlyOnce(rig, start - lookback + EDGE_MS, end - SETTLE_MS, 'Glooko day');
-    // Nothing invented: every stored reading is one the vendor holds, with its value.
-    const truth = new Map(rig.glooko.truth(start - lookback - HOUR, end).readings.map((r) => [r.instant, r.value]));
-    const byDate = entriesByDate(rig.nightscout, GLOOKO_DEVICE);
-    expect([...byDate.keys()].filter((d) => !truth.has(d)).map(iso)).toEqual([]);
-    for (const [date, [entry]] of byDate) expect(entry.sgv, iso(date)).toBe(truth.get(date));
+      const lookback = glookoLoop().maxLookbackMs;
+      expectGlookoExactlyOnce(rig, start - lookback + EDGE_MS, end - SETTLE_MS, 'Glooko day');
+      // Nothing invented: every stored reading is one the vendor holds, with its value.
+      const truth = new Map(rig.glooko.truth(start - lookback - HOUR, end).readings.map((r) => [r.instant, r.value]));
+      const byDate = entriesByDate(rig.nightscout, GLOOKO_DEVICE);
+      expect([...byDate.keys()].filter((d) => !truth.has(d)).map(iso)).toEqual([]);
+      for (const [date, [entry]] of byDate) expect(entry.sgv, iso(date)).toBe(truth.get(date));
 
-    expect(signInsOf(rig)).toHaveLength(1);
-    await healthyEnd(rig);
-    expect(await rig.world.sessions.get(rig.config.id)).toBeDefined();
-    await expectNoSecrets(rig);
-    figures.push(`glooko day: readings=${byDate.size} treatments=${rig.nightscout.store.treatments.length} sign-ins=${signInsOf(rig).length} data GETs=${dataGetsOf(rig).length} wall=${((performance.now() - wall) / 1000).toFixed(1)} s`);
-  }, TEST_TIMEOUT_MS);
+      expect(signInsOf(rig)).toHaveLength(1);
+      await healthyEnd(rig);
+      expect(await rig.world.sessions.get(rig.config.id)).toBeDefined();
+      await expectNoSecrets(rig);
+      figures.push(
+        `glooko day: readings=${byDate.size} treatments=${rig.nightscout.store.treatments.length} sign-ins=${signInsOf(rig).length} data GETs=${dataGetsOf(rig).length} wall=${((performance.now() - wall) / 1000).toFixed(1)} s`,
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('wrong password: exactly one sign-in attempt all day, parked as auth rejected, no data; updated credentials resume with a backfill', async () => {
-    const start = Date.UTC(2026, 5, 1, 12, 0, 0);
-    const rig = await glookoRig(start, { configPassword: WRONG_PASSWORD });
-    await rig.world.runUntil(start + DAY);
+  it(
+    'wrong password: exactly one sign-in attempt all day, parked as auth rejected, no data; updated credentials resume with a backfill',
+    async () => {
+      const start = Date.UTC(2026, 5, 1, 12, 0, 0);
+      const rig = await glookoRig(start, { configPassword: WRONG_PASSWORD });
+      await rig.world.runUntil(start + DAY);
 
-    expect(signInsOf(rig)).toHaveLength(1);
-    expect(rig.glooko.signIns).toBe(0);
-    expect(dataGetsOf(rig)).toHaveLength(0);
-    const parked = await rig.world.sources.get(rig.config.id);
-    expect(parked?.status.state).toContain('session:rejected');
-    expect(parked?.status.parkedReason).toMatch(/credentials rejected \(GLOOKO\.HTTP_401\)/);
-    expect(parked?.nextDueAt).toBeUndefined();
-    expect(rig.nightscout.store.entries).toHaveLength(0);
+      expect(signInsOf(rig)).toHaveLength(1);
+      expect(rig.glooko.signIns).toBe(0);
+      expect(dataGetsOf(rig)).toHaveLength(0);
+      const parked = await rig.world.sources.get(rig.config.id);
+      expect(parked?.status.state).toContain('session:rejected');
+      expect(parked?.status.parkedReason).toMatch(/credentials rejected \(GLOOKO\.HTTP_401\)/);
+      expect(parked?.nextDueAt).toBeUndefined();
+      expect(rig.nightscout.store.entries).toHaveLength(0);
 
-    const fixedAt = rig.world.clock.now();
-    await updateCredentials(rig.world.manage, rig.config.id, rig.credentials);
-    await rig.world.runUntil(fixedAt + HOUR);
-    expect(signInsOf(rig)).toHaveLength(2);
-    expect(rig.glooko.signIns).toBe(1);
-    // The look-back (48 h) reaches over the whole parked day.
-    expectGlookoExactlyOnce(rig, fixedAt - glookoLoop().maxLookbackMs + EDGE_MS, fixedAt + HOUR - SETTLE_MS, 'Glooko backfill after the fix');
-    await healthyEnd(rig);
-    await expectNoSecrets(rig);
-  }, TEST_TIMEOUT_MS);
+      const fixedAt = rig.world.clock.now();
+      await updateCredentials(rig.world.manage, rig.config.id, rig.credentials);
+      await rig.world.runUntil(fixedAt + HOUR);
+      expect(signInsOf(rig)).toHaveLength(2);
+      expect(rig.glooko.signIns).toBe(1);
+      // The look-back (48 h) reaches over the whole parked day.
+      expectGlookoExactlyOnce(
+        rig,
+        fixedAt - glookoLoop().maxLookbackMs + EDGE_MS,
+        fixedAt + HOUR - SETTLE_MS,
+        'Glooko backfill after the fix',
+      );
+      await healthyEnd(rig);
+      await expectNoSecrets(rig);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('vendor 5xx for an hour: capped backoff (requests bounded by the policy), then every reading of the outage arrives', async () => {
-    const start = Date.UTC(2026, 5, 2, 6, 0, 0);
-    const rig = await glookoRig(start);
-    await rig.world.runUntil(start + HOUR);
-    const outageStart = rig.world.clock.now();
-    const outageEnd = outageStart + HOUR;
-    rig.glooko.inject({ kind: 'status', status: 503, until: outageEnd });
-    await rig.world.runUntil(outageEnd);
+  it(
+    'vendor 5xx for an hour: capped backoff (requests bounded by the policy), then every reading of the outage arrives',
+    async () => {
+      const start = Date.UTC(2026, 5, 2, 6, 0, 0);
+      const rig = await glookoRig(start);
+      await rig.world.runUntil(start + HOUR);
+      const outageStart = rig.world.clock.now();
+      const outageEnd = outageStart + HOUR;
+      rig.glooko.inject({ kind: 'status', status: 503, until: outageEnd });
+      await rig.world.runUntil(outageEnd);
 
-    const during = await rig.world.sources.get(rig.config.id);
-    expect(during?.status.lastError).toMatchObject({ kind: 'retryable', code: 'GLOOKO.HTTP_503' });
-    const loop = glookoLoop();
-    const gets = dataGetsOf(rig, outageStart, outageEnd);
-    const polls = [...new Set(gets.map((c) => c.at))];
-    const bound = policyBound(loop, HOUR);
-    expect(polls.length).toBeGreaterThan(loop.attempts); // it kept trying across cycles
-    expect(polls.length).toBeLessThanOrEqual(bound);
-    expect(gets.length).toBeLessThanOrEqual(GLOOKO_ENDPOINTS_PER_POLL * bound);
-    expect(minGap(polls)).toBeGreaterThanOrEqual(Math.min(loop.retry.baseMs, loop.backoff.baseMs) / 2);
+      const during = await rig.world.sources.get(rig.config.id);
+      expect(during?.status.lastError).toMatchObject({ kind: 'retryable', code: 'GLOOKO.HTTP_503' });
+      const loop = glookoLoop();
+      const gets = dataGetsOf(rig, outageStart, outageEnd);
+      const polls = [...new Set(gets.map((c) => c.at))];
+      const bound = policyBound(loop, HOUR);
+      expect(polls.length).toBeGreaterThan(loop.attempts); // it kept trying across cycles
+      expect(polls.length).toBeLessThanOrEqual(bound);
+      expect(gets.length).toBeLessThanOrEqual(GLOOKO_ENDPOINTS_PER_POLL * bound);
+      expect(minGap(polls)).toBeGreaterThanOrEqual(Math.min(loop.retry.baseMs, loop.backoff.baseMs) / 2);
 
-    await rig.world.runUntil(outageEnd + HOUR);
-    expectGlookoExactlyOnce(rig, outageStart - HOUR, outageEnd + HOUR - SETTLE_MS, 'Glooko across the vendor outage');
-    expect(signInsOf(rig)).toHaveLength(1);
-    await healthyEnd(rig);
-    figures.push(`glooko 503 1 h: polls=${polls.length} GETs=${gets.length} (policy bound ${bound} polls), min gap=${(minGap(polls) / MIN).toFixed(1)} min`);
-  }, TEST_TIMEOUT_MS);
+      await rig.world.runUntil(outageEnd + HOUR);
+      expectGlookoExactlyOnce(rig, outageStart - HOUR, outageEnd + HOUR - SETTLE_MS, 'Glooko across the vendor outage');
+      expect(signInsOf(rig)).toHaveLength(1);
+      await healthyEnd(rig);
+      figures.push(
+        `glooko 503 1 h: polls=${polls.length} GETs=${gets.length} (policy bound ${bound} polls), min gap=${(minGap(polls) / MIN).toFixed(1)} min`,
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('session expiry mid-day: exactly one re-login, nothing lost or doubled', async () => {
-    const start = Date.UTC(2026, 5, 3, 0, 0, 0);
-    const rig = await glookoRig(start);
-    await rig.world.runUntil(start + 12 * HOUR);
-    expect(signInsOf(rig)).toHaveLength(1);
-    const expiredAt = rig.world.clock.now();
-    rig.glooko.expireSessions();
-    await rig.world.runUntil(start + DAY);
+  it(
+    'session expiry mid-day: exactly one re-login, nothing lost or doubled',
+    async () => {
+      const start = Date.UTC(2026, 5, 3, 0, 0, 0);
+      const rig = await glookoRig(start);
+      await rig.world.runUntil(start + 12 * HOUR);
+      expect(signInsOf(rig)).toHaveLength(1);
+      const expiredAt = rig.world.clock.now();
+      rig.glooko.expireSessions();
+      await rig.world.runUntil(start + DAY);
 
-    const signIns = signInsOf(rig);
-    expect(signIns).toHaveLength(2);
-    // The re-login rides on the first poll that met the dead cookie.
-    const firstPollAfter = dataGetsOf(rig, expiredAt)[0];
-    expect(signIns[1].at).toBe(firstPollAfter.at);
-    expect(rig.world.log.lines.filter((l) => l.includes('logging in again once'))).toHaveLength(1);
-    expectGlookoExactlyOnce(rig, start - glookoLoop().maxLookbackMs + EDGE_MS, start + DAY - SETTLE_MS, 'Glooko across the session expiry');
-    await healthyEnd(rig);
-    await expectNoSecrets(rig);
-  }, TEST_TIMEOUT_MS);
+      const signIns = signInsOf(rig);
+      expect(signIns).toHaveLength(2);
+      // The re-login rides on the first poll that met the dead cookie.
+      const firstPollAfter = dataGetsOf(rig, expiredAt)[0];
+      expect(signIns[1].at).toBe(firstPollAfter.at);
+      expect(rig.world.log.lines.filter((l) => l.includes('logging in again once'))).toHaveLength(1);
+      expectGlookoExactlyOnce(
+        rig,
+        start - glookoLoop().maxLookbackMs + EDGE_MS,
+        start + DAY - SETTLE_MS,
+        'Glooko across the session expiry',
+      );
+      await healthyEnd(rig);
+      await expectNoSecrets(rig);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('Nightscout down for two hours: every reading and treatment arrives afterwards, none twice', async () => {
-    const start = Date.UTC(2026, 5, 4, 6, 0, 0);
-    const rig = await glookoRig(start);
-    await rig.world.runUntil(start + HOUR);
-    const downFrom = rig.world.clock.now();
-    const downUntil = downFrom + 2 * HOUR;
-    const storedBefore = rig.nightscout.store.entries.length;
-    rig.nightscout.inject({ kind: 'down', until: downUntil });
-    await rig.world.runUntil(downUntil);
-    expect(rig.nightscout.store.entries.length).toBe(storedBefore);
+  it(
+    'Nightscout down for two hours: every reading and treatment arrives afterwards, none twice',
+    async () => {
+      const start = Date.UTC(2026, 5, 4, 6, 0, 0);
+      const rig = await glookoRig(start);
+      await rig.world.runUntil(start + HOUR);
+      const downFrom = rig.world.clock.now();
+      const downUntil = downFrom + 2 * HOUR;
+      const storedBefore = rig.nightscout.store.entries.length;
+      rig.nightscout.inject({ kind: 'down', until: downUntil });
+      await rig.world.runUntil(downUntil);
+      expect(rig.nightscout.store.entries.length).toBe(storedBefore);
 
-    await rig.world.runUntil(downUntil + HOUR);
-    expectGlookoExactlyOnce(rig, start - glookoLoop().maxLookbackMs + EDGE_MS, downUntil + HOUR - SETTLE_MS, 'Glooko across the Nightscout outage');
-    expect(signInsOf(rig)).toHaveLength(1);
-    await healthyEnd(rig);
-    await expectNoSecrets(rig);
-  }, TEST_TIMEOUT_MS);
+      await rig.world.runUntil(downUntil + HOUR);
+      expectGlookoExactlyOnce(
+        rig,
+        start - glookoLoop().maxLookbackMs + EDGE_MS,
+        downUntil + HOUR - SETTLE_MS,
+        'Glooko across the Nightscout outage',
+      );
+      expect(signInsOf(rig)).toHaveLength(1);
+      await healthyEnd(rig);
+      await expectNoSecrets(rig);
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

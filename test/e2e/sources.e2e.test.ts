@@ -19,14 +19,17 @@
  * Per-source figures (logins, vendor data requests per new reading, freshness p50/p95) are printed; no secrets.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createSimWorld, type SimWorld } from '../../local/sim-runner.js';
-import { countReadings, loadScenarios, startScenario, type Scenario } from '../../local/scenarios.js';
-import { percentile } from '../../local/recording.observability.js';
+import { SOURCE_TABLE_SCHEMA } from '../../lib/adapters/aws/dynamodb-source.store.js';
+import { LIBRELINKUP_DEVICE } from '../../lib/sources/librelinkup/librelinkup.vendor.js';
 import { scheduleFor } from '../../lib/sources/vendor.catalog.js';
 import { startNightscoutSimulator } from '../../local/nightscout/nightscout.simulator.js';
-import { startLibreLinkUpSimulator, type LibreLinkUpSimulator } from '../../local/vendors/librelinkup/librelinkup.simulator.js';
-import { LIBRELINKUP_DEVICE } from '../../lib/sources/librelinkup/librelinkup.vendor.js';
-import { SOURCE_TABLE_SCHEMA } from '../../lib/adapters/aws/dynamodb-source.store.js';
+import { percentile } from '../../local/recording.observability.js';
+import { countReadings, loadScenarios, type Scenario, startScenario } from '../../local/scenarios.js';
+import { createSimWorld, type SimWorld } from '../../local/sim-runner.js';
+import {
+  type LibreLinkUpSimulator,
+  startLibreLinkUpSimulator,
+} from '../../local/vendors/librelinkup/librelinkup.simulator.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -55,10 +58,16 @@ interface Case {
 const DEFAULT_START = Date.UTC(2026, 10, 23, 6, 0, 7);
 
 /** One case per scenario found by convention, so a new vendor's scenario runs here without an edit. */
-const CASES: Case[] = (await loadScenarios()).map((s) => ({ kind: s.kind, start: s.e2e?.start ?? DEFAULT_START, note: s.e2e?.note ?? '' }));
+const CASES: Case[] = (await loadScenarios()).map((s) => ({
+  kind: s.kind,
+  start: s.e2e?.start ?? DEFAULT_START,
+  note: s.e2e?.note ?? '',
+}));
 
 it('finds a scenario for every vendor of the product', () => {
-  expect(CASES.map((c) => c.kind)).toEqual(expect.arrayContaining(['dexcomshare', 'librelinkup', 'glooko', 'nightscout', 'minimedcarelink']));
+  expect(CASES.map((c) => c.kind)).toEqual(
+    expect.arrayContaining(['dexcomshare', 'librelinkup', 'glooko', 'nightscout', 'minimedcarelink']),
+  );
 });
 
 let world: SimWorld | undefined;
@@ -72,7 +81,11 @@ interface LibreScenario extends Scenario {
 
 const LIBRE_GRAPH_LAG_MS = 15 * MIN;
 
-async function startLibreScenario(clock: { now(): number }, id: string, readingIntervalMs = MIN): Promise<LibreScenario> {
+async function startLibreScenario(
+  clock: { now(): number },
+  id: string,
+  readingIntervalMs = MIN,
+): Promise<LibreScenario> {
   const apiSecret = 'e2e-libre-api-secret-0001';
   const email = `demo-${id}@example.invalid`;
   const password = 'e2e-libre-password-0001';
@@ -82,13 +95,21 @@ async function startLibreScenario(clock: { now(): number }, id: string, readingI
     clock,
     graphLagMs: LIBRE_GRAPH_LAG_MS,
     readingIntervalMs,
-    accounts: [{ email, password, region: 'eu', patients: [{ patientId: 'demo-patient-1', firstName: 'Demo', timeZone: 'Europe/London' }] }],
+    accounts: [
+      {
+        email,
+        password,
+        region: 'eu',
+        patients: [{ patientId: 'demo-patient-1', firstName: 'Demo', timeZone: 'Europe/London' }],
+      },
+    ],
   });
   return {
     kind: 'librelinkup',
     libre,
     config: {
-      id, kind: 'librelinkup',
+      id,
+      kind: 'librelinkup',
       settings: { linkUpRegion: 'EU', linkUpHosts: JSON.stringify({ EU: libre.hostFor('EU') }) },
       nightscout: { endpoint: nightscout.url, apiVersion: 'v1' },
     },
@@ -102,8 +123,11 @@ async function startLibreScenario(clock: { now(): number }, id: string, readingI
       return out;
     },
     vendorStats: () => ({
-      logins: libre.stats.logins, dataRequests: libre.stats.graph + libre.stats.connections,
-      failedLogins: libre.stats.failedLogins, connections: libre.stats.connections, graph: libre.stats.graph,
+      logins: libre.stats.logins,
+      dataRequests: libre.stats.graph + libre.stats.connections,
+      failedLogins: libre.stats.failedLogins,
+      connections: libre.stats.connections,
+      graph: libre.stats.graph,
     }),
     secrets: () => [password, apiSecret],
     async close() {
@@ -153,7 +177,10 @@ describe.each(CASES)('$kind → Nightscout over six simulated hours', ({ kind, s
     const wallStart = performance.now();
     world = await createSimWorld({ start });
     const w = world;
-    scenario = kind === 'librelinkup' ? await startLibreScenario(w.clock, `e2e-${kind}`) : await startScenario(kind, { clock: w.clock, id: `e2e-${kind}` });
+    scenario =
+      kind === 'librelinkup'
+        ? await startLibreScenario(w.clock, `e2e-${kind}`)
+        : await startScenario(kind, { clock: w.clock, id: `e2e-${kind}` });
     const s = scenario;
 
     // Everything any handler sends to any queue, as SQS would carry it.
@@ -188,7 +215,9 @@ describe.each(CASES)('$kind → Nightscout over six simulated hours', ({ kind, s
     expect(vendor.length).toBeGreaterThan(100);
 
     // Exactly once, to the millisecond: compare the exact ms values.
-    const entries = s.nightscout.store.entries.filter((e) => e.type === 'sgv' && (s.device === undefined || e.device === s.device));
+    const entries = s.nightscout.store.entries.filter(
+      (e) => e.type === 'sgv' && (s.device === undefined || e.device === s.device),
+    );
     expect(entries.length).toBeGreaterThan(0);
     const byDate = new Map<number, number>();
     for (const e of entries) {
@@ -212,9 +241,10 @@ describe.each(CASES)('$kind → Nightscout over six simulated hours', ({ kind, s
       expect(counts.current).toBeGreaterThan(50);
       const ns = s.nightscout.requests;
       const polls = Number(s.vendorStats().graph);
-      libreFigures = ` graphRows=${counts.graph} currentReadings=${counts.current} sameInstant=${counts.both}`
-        + ` nightscoutRequestsPerPoll=${((Object.values(ns).reduce((a, b) => a + b, 0)) / polls).toFixed(2)}`
-        + ` (GET entries ${ns['GET /api/v1/entries.json'] ?? 0}, POST entries ${ns['POST /api/v1/entries.json'] ?? 0}, polls ${polls})`;
+      libreFigures =
+        ` graphRows=${counts.graph} currentReadings=${counts.current} sameInstant=${counts.both}` +
+        ` nightscoutRequestsPerPoll=${(Object.values(ns).reduce((a, b) => a + b, 0) / polls).toFixed(2)}` +
+        ` (GET entries ${ns['GET /api/v1/entries.json'] ?? 0}, POST entries ${ns['POST /api/v1/entries.json'] ?? 0}, polls ${polls})`;
     } else {
       const publishedByEnd = new Set(s.vendorReadings(from, end));
       const invented = [...byDate.keys()].filter((d) => d >= from && !publishedByEnd.has(d));
@@ -233,11 +263,17 @@ describe.each(CASES)('$kind → Nightscout over six simulated hours', ({ kind, s
         const k = key(Date.parse(String(t.created_at)), String(t.eventType));
         stored.set(k, (stored.get(k) ?? 0) + 1);
       }
-      expect(published.filter((p) => stored.get(key(p.at, p.eventType)) !== 1).map((p) => `${new Date(p.at).toISOString()} ${p.eventType}`)).toEqual([]);
+      expect(
+        published
+          .filter((p) => stored.get(key(p.at, p.eventType)) !== 1)
+          .map((p) => `${new Date(p.at).toISOString()} ${p.eventType}`),
+      ).toEqual([]);
       expect([...stored.values()].every((n) => n === 1)).toBe(true);
       expect(new Set(treatments.map((t) => t.identifier)).size).toBe(treatments.length);
       const publishedKeys = new Set(published.map((p) => key(p.at, p.eventType)));
-      const inventedTreatments = [...stored.keys()].filter((k) => Number(k.split('|')[0]) >= from && Number(k.split('|')[0]) <= until && !publishedKeys.has(k));
+      const inventedTreatments = [...stored.keys()].filter(
+        (k) => Number(k.split('|')[0]) >= from && Number(k.split('|')[0]) <= until && !publishedKeys.has(k),
+      );
       expect(inventedTreatments).toEqual([]);
     }
 
@@ -265,7 +301,8 @@ describe.each(CASES)('$kind → Nightscout over six simulated hours', ({ kind, s
       nightscout: JSON.stringify(s.nightscout.store),
     };
     for (const [where, text] of Object.entries(haystacks)) {
-      for (const secret of secrets) expect(text.includes(secret), `a configured secret appears in ${where}`).toBe(false);
+      for (const secret of secrets)
+        expect(text.includes(secret), `a configured secret appears in ${where}`).toBe(false);
     }
 
     // Figures: logins, vendor data requests per new reading, freshness.
@@ -276,9 +313,10 @@ describe.each(CASES)('$kind → Nightscout over six simulated hours', ({ kind, s
     const p95 = percentile(lag, 95);
     expect(lag.length).toBeGreaterThan(0);
     const fmt = (ms: number | undefined) => (ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(1)} s`);
-    const line = `${kind}: logins=${logins} dataRequests=${dataRequests} newReadings=${newReadings} requestsPerNewReading=${(dataRequests / newReadings).toFixed(2)} `
-      + `backfilled=${vendor.length - newReadings}${libreFigures} freshness p50=${fmt(p50)} p95=${fmt(p95)} wall=${(wallMs / 1000).toFixed(1)} s `
-      + `stats=${JSON.stringify(stats)}`;
+    const line =
+      `${kind}: logins=${logins} dataRequests=${dataRequests} newReadings=${newReadings} requestsPerNewReading=${(dataRequests / newReadings).toFixed(2)} ` +
+      `backfilled=${vendor.length - newReadings}${libreFigures} freshness p50=${fmt(p50)} p95=${fmt(p95)} wall=${(wallMs / 1000).toFixed(1)} s ` +
+      `stats=${JSON.stringify(stats)}`;
     summary.push(line);
     console.log(line);
 
@@ -289,7 +327,10 @@ describe.each(CASES)('$kind → Nightscout over six simulated hours', ({ kind, s
     const slots = scheduleFor(s.config).reduce((sum, loop) => sum + Math.floor(RUN_MS / loop.intervalMs) + 1, 0);
     expect(frames).toBeGreaterThan(0);
     expect(frames).toBeLessThanOrEqual(slots * FRAMES_PER_SLOT);
-    const dynamoRequests = ['GetItem', 'PutItem', 'BatchGetItem'].reduce((sum, op) => sum + (w.awsRequests.counts[`DynamoDB.${op}`] ?? 0), 0);
+    const dynamoRequests = ['GetItem', 'PutItem', 'BatchGetItem'].reduce(
+      (sum, op) => sum + (w.awsRequests.counts[`DynamoDB.${op}`] ?? 0),
+      0,
+    );
     expect(dynamoRequests).toBeLessThanOrEqual(frames * DYNAMODB_REQUESTS_PER_FRAME);
     expect(w.sentBodies.length).toBeLessThanOrEqual(frames * QUEUE_MESSAGES_PER_FRAME);
     expect(w.queueRequests['SQS.ReceiveMessage']).toBeLessThanOrEqual(w.sentBodies.length);
@@ -339,8 +380,9 @@ describe('librelinkup → Nightscout across a 40-minute vendor outage', () => {
     expect(w.fetchDlq.depth() + w.persistDlq.depth()).toBe(0);
     expect((await w.sources.get(s.config.id))?.status.parkedReason).toBeUndefined();
     const firstAfter = s.libre.servedCurrent().find((d) => d >= outageEnd);
-    const line = `librelinkup outage: 40 min of 5xx, first reading served ${firstAfter === undefined ? 'never' : `${((firstAfter - outageEnd) / MIN).toFixed(0)} min`} after it ended, `
-      + `outage slots restored ${outageSlots.length}/${outageSlots.length}, current readings sharing an instant with a graph row ${counts.both}`;
+    const line =
+      `librelinkup outage: 40 min of 5xx, first reading served ${firstAfter === undefined ? 'never' : `${((firstAfter - outageEnd) / MIN).toFixed(0)} min`} after it ended, ` +
+      `outage slots restored ${outageSlots.length}/${outageSlots.length}, current readings sharing an instant with a graph row ${counts.both}`;
     summary.push(line);
     console.log(line);
   });

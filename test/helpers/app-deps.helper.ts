@@ -21,8 +21,8 @@ import type { SourceConfig, SourceCredentials } from '../../lib/domain/source.js
 import type { CredentialStore } from '../../lib/ports/credential.store.port.js';
 import type { SourceRecord } from '../../lib/ports/source.store.port.js';
 import { RecordingLog, RecordingMetrics } from '../../local/recording.observability.js';
-import { FakeNightscout, FAKE_NS_SECRET } from './fake-nightscout.helper.js';
-import { FakeVendor, FAKE_ACCOUNT, FAKE_KIND, FAKE_PASSWORD, type FakeDriverOptions } from './fake-vendor.helper.js';
+import { FAKE_NS_SECRET, FakeNightscout } from './fake-nightscout.helper.js';
+import { FAKE_ACCOUNT, FAKE_KIND, FAKE_PASSWORD, type FakeDriverOptions, FakeVendor } from './fake-vendor.helper.js';
 import { clearMachineEvents, machineEvents } from './machine-events.helper.js';
 import { MemorySourceStore } from './memory-source.store.js';
 
@@ -122,8 +122,18 @@ export function createAppWorld(options: AppWorldOptions = {}): AppWorld {
   const secret = new MemoryCredentialStore();
   const credentials = new CachedCredentials(secret);
   const maxReceiveCount = options.maxReceiveCount ?? 5;
-  const frameQueue = new MemoryQueue<FrameMessage>({ name: 'fetch', clock, visibilityTimeoutSeconds: 360, maxReceiveCount });
-  const persistQueue = new MemoryQueue<PersistMessage>({ name: 'persist', clock, visibilityTimeoutSeconds: 360, maxReceiveCount });
+  const frameQueue = new MemoryQueue<FrameMessage>({
+    name: 'fetch',
+    clock,
+    visibilityTimeoutSeconds: 360,
+    maxReceiveCount,
+  });
+  const persistQueue = new MemoryQueue<PersistMessage>({
+    name: 'persist',
+    clock,
+    visibilityTimeoutSeconds: 360,
+    maxReceiveCount,
+  });
   const sentBodies: string[] = [];
   const recorded = <T>(queue: MemoryQueue<T>) => ({
     send: async (messages: Parameters<MemoryQueue<T>['send']>[0]) => {
@@ -144,8 +154,22 @@ export function createAppWorld(options: AppWorldOptions = {}): AppWorld {
     return vendor.driver;
   };
   const core: CoreDeps = { sources, specFor, frameQueue: recorded(frameQueue), clock, log, metrics };
-  const fetchDeps: FetchDeps = { ...core, driverFor, sessions, credentials, persistQueue: recorded(persistQueue), maxReceiveCount };
-  const persistDeps: PersistDeps = { ...core, driverFor, sessions, credentials, writerFor: nightscout.writerFor, maxReceiveCount };
+  const fetchDeps: FetchDeps = {
+    ...core,
+    driverFor,
+    sessions,
+    credentials,
+    persistQueue: recorded(persistQueue),
+    maxReceiveCount,
+  };
+  const persistDeps: PersistDeps = {
+    ...core,
+    driverFor,
+    sessions,
+    credentials,
+    writerFor: nightscout.writerFor,
+    maxReceiveCount,
+  };
   const manage: ManageDeps = { sources, specFor, clock, log, credentials: secret, sessions };
 
   const take = <T>(queue: MemoryQueue<T>): T[] =>
@@ -155,10 +179,29 @@ export function createAppWorld(options: AppWorldOptions = {}): AppWorld {
     });
 
   const world: AppWorld = {
-    clock, log, metrics, vendor, nightscout, sources, sessions, secret, credentials, frameQueue, persistQueue, sentBodies,
-    core, fetchDeps, persistDeps, manage,
+    clock,
+    log,
+    metrics,
+    vendor,
+    nightscout,
+    sources,
+    sessions,
+    secret,
+    credentials,
+    frameQueue,
+    persistQueue,
+    sentBodies,
+    core,
+    fetchDeps,
+    persistDeps,
+    manage,
     async addSource(id = SOURCE_ID, creds = credentialsFor()) {
-      const config: SourceConfig = { id, kind: FAKE_KIND, settings: {}, nightscout: { endpoint: 'https://ns.example.invalid', apiVersion: 'v1' } };
+      const config: SourceConfig = {
+        id,
+        kind: FAKE_KIND,
+        settings: {},
+        nightscout: { endpoint: 'https://ns.example.invalid', apiVersion: 'v1' },
+      };
       await addOrUpdateSource(manage, config, creds);
       return config;
     },
@@ -186,8 +229,12 @@ export function createAppWorld(options: AppWorldOptions = {}): AppWorld {
     async publicText() {
       const traces = await Promise.all((await sources.list()).map((r) => sources.recentTransitions(r.id, 1000)));
       return [
-        JSON.stringify(machineEvents), ...log.lines, JSON.stringify(metrics), ...sentBodies,
-        JSON.stringify(await sources.list()), JSON.stringify(traces),
+        JSON.stringify(machineEvents),
+        ...log.lines,
+        JSON.stringify(metrics),
+        ...sentBodies,
+        JSON.stringify(await sources.list()),
+        JSON.stringify(traces),
       ].join('\n');
     },
   };

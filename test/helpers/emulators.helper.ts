@@ -7,12 +7,17 @@
  *   const dynalite = useDynalite();
  *   it('…', async () => { await createSourceTable(dynalite.client, 't'); });
  */
-import { afterAll, beforeAll } from 'vitest';
+
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { createDynamoDbClient, createSecretsManagerClient, createSqsClient } from '../../lib/adapters/aws/aws-clients.js';
-import { startDynalite, startFauxqs, startSecretsManagerStandIn, type RunningEmulator } from '../../local/emulators.js';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll } from 'vitest';
+import {
+  createDynamoDbClient,
+  createSecretsManagerClient,
+  createSqsClient,
+} from '../../lib/adapters/aws/aws-clients.js';
+import { type RunningEmulator, startDynalite, startFauxqs, startSecretsManagerStandIn } from '../../local/emulators.js';
 
 export interface EmulatorFixture<Client> {
   /** `http://127.0.0.1:<port>`. */
@@ -39,7 +44,8 @@ function useEmulator<Client extends { destroy(): void }>(
     emulator = undefined;
   });
   const running = () => {
-    if (!emulator || !client) throw new Error(`${name} is not running: use its endpoint and client inside hooks and tests`);
+    if (!emulator || !client)
+      throw new Error(`${name} is not running: use its endpoint and client inside hooks and tests`);
     return { emulator, client };
   };
   return {
@@ -54,15 +60,27 @@ function useEmulator<Client extends { destroy(): void }>(
 
 /** dynalite (DynamoDB), in memory. */
 export function useDynalite(): EmulatorFixture<DynamoDBClient> {
-  return useEmulator('dynalite', () => startDynalite(), (endpoint) => createDynamoDbClient({ endpoint }));
+  return useEmulator(
+    'dynalite',
+    () => startDynalite(),
+    (endpoint) => createDynamoDbClient({ endpoint }),
+  );
 }
 
 /** fauxqs 1.9.x (SQS). */
 export function useFauxqs(): EmulatorFixture<SQSClient> {
-  return useEmulator('fauxqs', () => startFauxqs(), (endpoint) => createSqsClient({ endpoint }));
+  return useEmulator(
+    'fauxqs',
+    () => startFauxqs(),
+    (endpoint) => createSqsClient({ endpoint }),
+  );
 }
 
 /** The Secrets Manager stand-in, in memory. */
 export function useSecretsStandIn(): EmulatorFixture<SecretsManagerClient> {
-  return useEmulator('the Secrets Manager stand-in', () => startSecretsManagerStandIn(), (endpoint) => createSecretsManagerClient({ endpoint }));
+  return useEmulator(
+    'the Secrets Manager stand-in',
+    () => startSecretsManagerStandIn(),
+    (endpoint) => createSecretsManagerClient({ endpoint }),
+  );
 }

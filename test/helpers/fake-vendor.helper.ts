@@ -8,16 +8,13 @@
  * Its errors quote the secret they concern in their message on purpose: the product must never log or report an
  * error message from a driver, and a leak then shows up in the canary checks.
  */
-import {
-  SessionInvalidError,
-  SourceAuthRejectedError,
-  type SourceError,
-} from '../../lib/domain/errors.js';
+
 import type { BackoffPolicy } from '../../lib/domain/backoff.js';
-import { emptyBatch, type Batch, type SgvEntry } from '../../lib/domain/records.js';
-import { assembleDriver, driverBuilder } from '../../lib/sources/driver.builder.js';
-import type { Driver, LoopSchedule } from '../../lib/ports/driver.port.js';
+import { SessionInvalidError, SourceAuthRejectedError, type SourceError } from '../../lib/domain/errors.js';
+import { type Batch, emptyBatch, type SgvEntry } from '../../lib/domain/records.js';
 import type { MachineSpec } from '../../lib/machines/source/source.spec.js';
+import type { Driver, LoopSchedule } from '../../lib/ports/driver.port.js';
+import { assembleDriver, driverBuilder } from '../../lib/sources/driver.builder.js';
 
 export const FAKE_KIND = 'fakevendor';
 export const FAKE_DEVICE = 'fake-vendor-uploader';
@@ -77,7 +74,12 @@ export class FakeVendor {
   readonly driver: Driver;
   private readonly sessions = new Set<string>();
   private readonly refreshTokens = new Set<string>();
-  private readonly queued: Record<VendorOp, SourceError[]> = { authenticate: [], authorize: [], refresh: [], fetch: [] };
+  private readonly queued: Record<VendorOp, SourceError[]> = {
+    authenticate: [],
+    authorize: [],
+    refresh: [],
+    fetch: [],
+  };
   private seq = 0;
 
   constructor(readonly options: FakeDriverOptions = {}) {
@@ -105,7 +107,9 @@ export class FakeVendor {
 
   /** Every secret this vendor knows of: passwords, session ids and refresh tokens it handed out. */
   secrets(): string[] {
-    const handedOut = this.calls.flatMap((c) => [c.sessionId, c.refreshToken]).filter((s): s is string => s !== undefined);
+    const handedOut = this.calls
+      .flatMap((c) => [c.sessionId, c.refreshToken])
+      .filter((s): s is string => s !== undefined);
     return [FAKE_PASSWORD, FAKE_NEW_PASSWORD, ...handedOut, ...this.sessions, ...this.refreshTokens];
   }
 
@@ -123,21 +127,26 @@ export class FakeVendor {
       session.refreshToken = `${REFRESH_PREFIX}${n}`;
       this.refreshTokens.add(session.refreshToken);
     }
-    return { session, ...(this.options.grantExpiresInMs !== undefined ? { expiresAt: now + this.options.grantExpiresInMs } : {}) };
+    return {
+      session,
+      ...(this.options.grantExpiresInMs !== undefined ? { expiresAt: now + this.options.grantExpiresInMs } : {}),
+    };
   }
 
   /** The declared timing of the fake vendor's one loop (what a `<vendor>.vendor.ts` would declare). */
   get schedule(): LoopSchedule[] {
     const o = this.options;
-    return [{
-      name: FAKE_LOOP,
-      intervalMs: o.intervalMs ?? 5 * 60_000,
-      align: { lagMs: 10_000, jitterMs: 8_000 },
-      attempts: o.attempts ?? 3,
-      retry: o.retry ?? { baseMs: 10_000, capMs: 120_000 },
-      backoff: { baseMs: 60_000, capMs: 30 * 60_000 },
-      maxLookbackMs: 24 * 60 * 60_000,
-    }];
+    return [
+      {
+        name: FAKE_LOOP,
+        intervalMs: o.intervalMs ?? 5 * 60_000,
+        align: { lagMs: 10_000, jitterMs: 8_000 },
+        attempts: o.attempts ?? 3,
+        retry: o.retry ?? { baseMs: 10_000, capMs: 120_000 },
+        backoff: { baseMs: 60_000, capMs: 30 * 60_000 },
+        maxLookbackMs: 24 * 60 * 60_000,
+      },
+    ];
   }
 
   /** The machine spec the tick path gets for this vendor (declarations only). */
@@ -145,58 +154,84 @@ export class FakeVendor {
     return {
       kind: FAKE_KIND,
       sessionLifetimeMs: this.options.lifetimeMs ?? 60 * 60_000,
-      loops: this.schedule.map(({ name, intervalMs, align, attempts, retry, backoff }) => ({ name, intervalMs, align, attempts, retry, backoff })),
+      loops: this.schedule.map(({ name, intervalMs, align, attempts, retry, backoff }) => ({
+        name,
+        intervalMs,
+        align,
+        attempts,
+        retry,
+        backoff,
+      })),
     };
   }
 
   private buildDriver(): Driver {
     const o = this.options;
-    const implementation = driverBuilder<Record<string, unknown>>().supportSession<{ accountId: string }, FakeSession>({
-      authenticate: async (ctx) => {
-        const password = ctx.credentials.vendor.password;
-        this.call({ op: 'authenticate', password });
-        if (password !== this.password) throw new SourceAuthRejectedError(`password ${password} refused`, 'FAKE.AUTH_REJECTED');
-        return { accountId: `account-of-${ctx.credentials.vendor.accountName}` };
+    const implementation = driverBuilder<Record<string, unknown>>()
+      .supportSession<{ accountId: string }, FakeSession>({
+        authenticate: async (ctx) => {
+          const password = ctx.credentials.vendor.password;
+          this.call({ op: 'authenticate', password });
+          if (password !== this.password)
+            throw new SourceAuthRejectedError(`password ${password} refused`, 'FAKE.AUTH_REJECTED');
+          return { accountId: `account-of-${ctx.credentials.vendor.accountName}` };
+        },
+        authorize: async (ctx) => {
+          this.call({ op: 'authorize' });
+          return this.grant(ctx.now);
+        },
+        ...(o.refresh
+          ? {
+              refresh: async (ctx, session) => {
+                this.call({ op: 'refresh', sessionId: session.sessionId, refreshToken: session.refreshToken });
+                if (!session.refreshToken || !this.refreshTokens.has(session.refreshToken)) {
+                  throw new SourceAuthRejectedError(
+                    `refresh token ${session.refreshToken} refused`,
+                    'FAKE.REFRESH_REJECTED',
+                  );
+                }
+                // Rotating tokens: the one presented is spent.
+                this.refreshTokens.delete(session.refreshToken);
+                return this.grant(ctx.now);
+              },
+            }
+          : {}),
+        ...(o.loginWhenRefreshRejected !== undefined ? { loginWhenRefreshRejected: o.loginWhenRefreshRejected } : {}),
+      })
+      .registerLoop<{ readings: FakeReading[] }>(FAKE_LOOP, {
+        fetch: async (ctx) => {
+          this.call({ op: 'fetch', sessionId: ctx.session.sessionId, since: ctx.since });
+          if (!this.sessions.has(ctx.session.sessionId))
+            throw new SessionInvalidError(`session ${ctx.session.sessionId} not found`, 'FAKE.SESSION_NOT_FOUND');
+          return { readings: this.readings.filter((r) => r.date >= ctx.since && r.date <= ctx.now) };
+        },
+        transform: (raw, ctx): Batch => {
+          const after = ctx.cursor?.entries ?? Number.NEGATIVE_INFINITY;
+          const entries: SgvEntry[] = raw.readings
+            .filter((r) => r.date > after)
+            .map((r) => ({
+              type: 'sgv',
+              sgv: r.sgv,
+              date: r.date,
+              dateString: new Date(r.date).toISOString(),
+              direction: 'Flat',
+              device: FAKE_DEVICE,
+            }));
+          return { ...emptyBatch(), entries };
+        },
+      })
+      .build();
+    return assembleDriver(
+      {
+        kind: FAKE_KIND,
+        device: FAKE_DEVICE,
+        sessionLifetimeMs: o.lifetimeMs ?? 60 * 60_000,
+        parseSettings: (raw) => ({ ...raw }),
+        checkCredentials: () => {},
+        schedule: () => this.schedule,
       },
-      authorize: async (ctx) => {
-        this.call({ op: 'authorize' });
-        return this.grant(ctx.now);
-      },
-      ...(o.refresh
-        ? {
-            refresh: async (ctx, session) => {
-              this.call({ op: 'refresh', sessionId: session.sessionId, refreshToken: session.refreshToken });
-              if (!session.refreshToken || !this.refreshTokens.has(session.refreshToken)) {
-                throw new SourceAuthRejectedError(`refresh token ${session.refreshToken} refused`, 'FAKE.REFRESH_REJECTED');
-              }
-              // Rotating tokens: the one presented is spent.
-              this.refreshTokens.delete(session.refreshToken);
-              return this.grant(ctx.now);
-            },
-          }
-        : {}),
-      ...(o.loginWhenRefreshRejected !== undefined ? { loginWhenRefreshRejected: o.loginWhenRefreshRejected } : {}),
-    }).registerLoop<{ readings: FakeReading[] }>(FAKE_LOOP, {
-      fetch: async (ctx) => {
-        this.call({ op: 'fetch', sessionId: ctx.session.sessionId, since: ctx.since });
-        if (!this.sessions.has(ctx.session.sessionId)) throw new SessionInvalidError(`session ${ctx.session.sessionId} not found`, 'FAKE.SESSION_NOT_FOUND');
-        return { readings: this.readings.filter((r) => r.date >= ctx.since && r.date <= ctx.now) };
-      },
-      transform: (raw, ctx): Batch => {
-        const after = ctx.cursor?.entries ?? Number.NEGATIVE_INFINITY;
-        const entries: SgvEntry[] = raw.readings
-          .filter((r) => r.date > after)
-          .map((r) => ({ type: 'sgv', sgv: r.sgv, date: r.date, dateString: new Date(r.date).toISOString(), direction: 'Flat', device: FAKE_DEVICE }));
-        return { ...emptyBatch(), entries };
-      },
-    }).build();
-    return assembleDriver({
-      kind: FAKE_KIND,
-      device: FAKE_DEVICE,
-      sessionLifetimeMs: o.lifetimeMs ?? 60 * 60_000,
-      parseSettings: (raw) => ({ ...raw }),
-      checkCredentials: () => {},
-      schedule: () => this.schedule,
-    }, implementation, {}) as Driver;
+      implementation,
+      {},
+    ) as Driver;
   }
 }

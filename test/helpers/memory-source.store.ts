@@ -54,7 +54,9 @@ export class MemorySourceStore implements SourceStore {
   }
 
   async list(): Promise<SourceRecord[]> {
-    return [...this.records.values()].map((json) => JSON.parse(json) as SourceRecord).sort((a, b) => a.id.localeCompare(b.id));
+    return [...this.records.values()]
+      .map((json) => JSON.parse(json) as SourceRecord)
+      .sort((a, b) => a.id.localeCompare(b.id));
   }
 
   async remove(id: string): Promise<void> {

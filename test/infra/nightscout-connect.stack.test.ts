@@ -1,10 +1,13 @@
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { NightscoutConnectStack, type NightscoutConnectStackProps } from '../../infra/stacks/nightscout-connect.stack.js';
+import {
+  NightscoutConnectStack,
+  type NightscoutConnectStackProps,
+} from '../../infra/stacks/nightscout-connect.stack.js';
 import { COMMUNITY_BATCHING_WINDOW_SECONDS } from '../../lib/config/deployment.config.js';
 import { INFRA_FIXTURE_ENTRY_DIR, testContext } from '../helpers/infra-context.helper.js';
 
@@ -135,7 +138,10 @@ describe('NightscoutConnectStack', () => {
     }
 
     it('applies maxReceiveCount and derives visibility from a custom consumer timeout', () => {
-      const custom = synth({ maxReceiveCount: '3' }, { connect: { functionTimeout: { fetchFrame: Duration.seconds(90) } } });
+      const custom = synth(
+        { maxReceiveCount: '3' },
+        { connect: { functionTimeout: { fetchFrame: Duration.seconds(90) } } },
+      );
       custom.hasResourceProperties('AWS::SQS::Queue', {
         QueueName: 'NightscoutConnect-fetch',
         VisibilityTimeout: 540,
@@ -234,7 +240,9 @@ describe('NightscoutConnectStack', () => {
         for (const mapping of mappings) expect(mapping.Properties?.MaximumBatchingWindowInSeconds).toBe(window);
       }
       expect(COMMUNITY_BATCHING_WINDOW_SECONDS).toBeGreaterThan(0);
-      expect(() => synth({ batchingWindowSeconds: '301' })).toThrow(/batchingWindowSeconds must be an integer from 0 to 300, got 301/);
+      expect(() => synth({ batchingWindowSeconds: '301' })).toThrow(
+        /batchingWindowSeconds must be an integer from 0 to 300, got 301/,
+      );
     });
   });
 
@@ -285,7 +293,7 @@ describe('NightscoutConnectStack', () => {
       expect(send?.Resource['Fn::GetAtt'][0]).toMatch(/^ConnectFetchQueue/);
     });
 
-    it('scopes fetch-frame: SOURCE#/SESSION# items, this deployment\'s credential secrets, persist queue', () => {
+    it("scopes fetch-frame: SOURCE#/SESSION# items, this deployment's credential secrets, persist queue", () => {
       const statements = statementsOf(template, 'fetch-frame');
       const secrets = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')));
       expect(secrets).toHaveLength(1);
@@ -342,7 +350,9 @@ describe('NightscoutConnectStack', () => {
     it('has one dashboard with the pipeline, freshness percentiles, DLQ and Lambda widgets', () => {
       template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
       template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'NightscoutConnect-Connect' });
-      const body = JSON.stringify(Object.values(resources(template, 'AWS::CloudWatch::Dashboard'))[0].Properties?.DashboardBody);
+      const body = JSON.stringify(
+        Object.values(resources(template, 'AWS::CloudWatch::Dashboard'))[0].Properties?.DashboardBody,
+      );
       for (const needle of [
         'SourcesDue',
         'SourcesAdvanced',
@@ -383,7 +393,12 @@ describe('NightscoutConnectStack', () => {
       for (const dlq of ['Fetch', 'Persist', 'Schedule']) {
         template.hasResourceProperties('AWS::CloudWatch::Alarm', {
           MetricName: 'ApproximateNumberOfMessagesVisible',
-          Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [Match.stringLikeRegexp(`^Connect${dlq}DeadLetterQueue`), 'QueueName'] } }],
+          Dimensions: [
+            {
+              Name: 'QueueName',
+              Value: { 'Fn::GetAtt': [Match.stringLikeRegexp(`^Connect${dlq}DeadLetterQueue`), 'QueueName'] },
+            },
+          ],
         });
       }
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
@@ -400,7 +415,9 @@ describe('NightscoutConnectStack', () => {
       });
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Metrics: Match.arrayWith([
-          Match.objectLike({ MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'TickErrors' }) }) }),
+          Match.objectLike({
+            MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'TickErrors' }) }),
+          }),
         ]),
         Threshold: 1,
       });
@@ -426,7 +443,11 @@ describe('NightscoutConnectStack', () => {
       withEmail.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.org' });
       const topicId = Object.keys(resources(withEmail, 'AWS::SNS::Topic'))[0];
       withEmail.hasResourceProperties('AWS::SNS::TopicPolicy', {
-        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
       });
       withEmail.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { AlarmActions: [{ Ref: topicId }] }, 7);
     });
@@ -436,11 +457,20 @@ describe('NightscoutConnectStack', () => {
     it('tell the CLI where the deployment is and link the dashboard, with no secret in them', () => {
       const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
       const env = JSON.stringify(outputs.CliEnvironment.Value);
-      for (const key of ['TABLE_NAME=', 'CREDENTIALS_SECRET_PREFIX=NightscoutConnect/', 'CREDENTIAL_SHARDS=1', 'FETCH_QUEUE_URL=', 'PERSIST_QUEUE_URL=', 'AWS_REGION=']) {
+      for (const key of [
+        'TABLE_NAME=',
+        'CREDENTIALS_SECRET_PREFIX=NightscoutConnect/',
+        'CREDENTIAL_SHARDS=1',
+        'FETCH_QUEUE_URL=',
+        'PERSIST_QUEUE_URL=',
+        'AWS_REGION=',
+      ]) {
         expect(env).toContain(key);
       }
       expect(env).toMatch(/"Ref":"ConnectTable[0-9A-F]+"/);
-      expect(JSON.stringify(synth({ mode: 'community' }).toJSON().Outputs.CliEnvironment.Value)).toContain('CREDENTIAL_SHARDS=10');
+      expect(JSON.stringify(synth({ mode: 'community' }).toJSON().Outputs.CliEnvironment.Value)).toContain(
+        'CREDENTIAL_SHARDS=10',
+      );
       const dashboard = JSON.stringify(outputs.DashboardUrl.Value);
       expect(dashboard).toContain('#dashboards/dashboard/');
       expect(dashboard).toMatch(/"Ref":"ConnectMonitoringDashboard[0-9A-F]+"/);
@@ -463,7 +493,9 @@ describe('NightscoutConnectStack', () => {
             },
           },
         ),
-      ).toThrow(/credentialShards must be 1 in single mode[\s\S]*maxReceiveCount[\s\S]*fetchMaxConcurrency[\s\S]*tick must be under 60/);
+      ).toThrow(
+        /credentialShards must be 1 in single mode[\s\S]*maxReceiveCount[\s\S]*fetchMaxConcurrency[\s\S]*tick must be under 60/,
+      );
     });
 
     it('rejects malformed context values', () => {

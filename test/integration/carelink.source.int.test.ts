@@ -1,30 +1,35 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   SessionInvalidError,
   SourceAuthRejectedError,
+  type SourceError,
   SourceRejectedError,
   SourceUnavailableError,
-  type SourceError,
 } from '../../lib/domain/errors.js';
-import type { LogPort } from '../../lib/ports/observability.port.js';
 import type { DriverContext, FetchContext } from '../../lib/ports/driver.port.js';
-import { assembleDriver } from '../../lib/sources/driver.builder.js';
-import { careLinkSource, type CareLinkSession } from '../../lib/sources/carelink/carelink.source.js';
-import { careLinkVendor } from '../../lib/sources/carelink/carelink.vendor.js';
+import type { LogPort } from '../../lib/ports/observability.port.js';
 import type { CareLinkSettings } from '../../lib/sources/carelink/carelink.settings.js';
+import { type CareLinkSession, careLinkSource } from '../../lib/sources/carelink/carelink.source.js';
+import { careLinkVendor } from '../../lib/sources/carelink/carelink.vendor.js';
 import {
+  type CareLinkVendorCredentials,
   completeCareLinkLogin,
   runCareLinkLoginCommand,
   startCareLinkLogin,
-  type CareLinkVendorCredentials,
 } from '../../lib/sources/carelink/carelink-login.flow.js';
-import { startCareLinkSimulator, type CareLinkSimulator } from '../../local/vendors/carelink/carelink.simulator.js';
+import { assembleDriver } from '../../lib/sources/driver.builder.js';
+import { type CareLinkSimulator, startCareLinkSimulator } from '../../local/vendors/carelink/carelink.simulator.js';
 
 const careLinkDriver = assembleDriver(careLinkVendor, careLinkSource, {});
 
-const clock = { t: Date.parse('2024-05-10T12:00:00Z'), now() { return this.t; } };
+const clock = {
+  t: Date.parse('2024-05-10T12:00:00Z'),
+  now() {
+    return this.t;
+  },
+};
 let sim: CareLinkSimulator;
 
 /** Everything the code under test said or threw, checked at the end for secrets. */
@@ -50,15 +55,29 @@ const PASSWORD = 'correct-horse-battery-staple-42';
 
 function settings(extra: Record<string, unknown> = {}): CareLinkSettings {
   return careLinkDriver.parseSettings({
-    carelinkRegion: 'eu', countryCode: 'gb', carelinkServer: sim.url, carelinkDiscoveryUrl: sim.discoveryUrl, httpTimeoutMs: 2000, ...extra,
+    carelinkRegion: 'eu',
+    countryCode: 'gb',
+    carelinkServer: sim.url,
+    carelinkDiscoveryUrl: sim.discoveryUrl,
+    httpTimeoutMs: 2000,
+    ...extra,
   });
 }
 
 function ctx(vendor: Record<string, string>, extra: Record<string, unknown> = {}): DriverContext<CareLinkSettings> {
-  return { sourceId: 'carelink-1', settings: settings(extra), credentials: { vendor, nightscout: { apiSecret: 'ns-secret' } }, now: clock.now(), log };
+  return {
+    sourceId: 'carelink-1',
+    settings: settings(extra),
+    credentials: { vendor, nightscout: { apiSecret: 'ns-secret' } },
+    now: clock.now(),
+    log,
+  };
 }
 
-function fetchCtx(c: DriverContext<CareLinkSettings>, session: CareLinkSession): FetchContext<CareLinkSettings, CareLinkSession> {
+function fetchCtx(
+  c: DriverContext<CareLinkSettings>,
+  session: CareLinkSession,
+): FetchContext<CareLinkSettings, CareLinkSession> {
   return { ...c, now: clock.now(), session, cursor: null, since: clock.now() - 24 * 3_600_000 };
 }
 
@@ -71,7 +90,10 @@ async function playBrowser(authorizeUrl: string, username: string, password: str
   const form = new URLSearchParams({ username, password });
   for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) form.set(m[1], m[2]);
   const res = await fetch(new URL(action, authorizeUrl), {
-    method: 'POST', body: form.toString(), redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    method: 'POST',
+    body: form.toString(),
+    redirect: 'manual',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
   });
   const location = res.headers.get('location');
   if (res.status !== 302 || !location) throw new Error(`login form answered ${res.status}`);
@@ -85,7 +107,9 @@ async function login(username: string, extra: Record<string, unknown> = {}): Pro
     settings: settings(extra),
     print: (line) => printed.push(line),
     prompt: async () => playBrowser(printed.find((l) => l.includes('/authorize?'))!.trim(), username, PASSWORD),
-    store: async (vendor) => { stored = vendor; },
+    store: async (vendor) => {
+      stored = vendor;
+    },
     now: () => clock.now(),
   });
   output.push(...printed);
@@ -105,8 +129,19 @@ beforeAll(async () => {
     accounts: [
       { username: 'pump.user', password: PASSWORD, role: 'patient', deviceFamily: 'NGP', timezoneOffset: '+02:00' },
       { username: 'cgm.user', password: PASSWORD, role: 'patient', deviceFamily: 'GUARDIAN', timezoneOffset: '-04:00' },
-      { username: 'mum', password: PASSWORD, role: 'carepartner', patients: [{ username: 'cgm.user' }, { username: 'pump.user' }] },
-      { username: 'dad', password: PASSWORD, role: 'carepartner', m2mEnabled: false, patients: [{ username: 'pump.user' }] },
+      {
+        username: 'mum',
+        password: PASSWORD,
+        role: 'carepartner',
+        patients: [{ username: 'cgm.user' }, { username: 'pump.user' }],
+      },
+      {
+        username: 'dad',
+        password: PASSWORD,
+        role: 'carepartner',
+        m2mEnabled: false,
+        patients: [{ username: 'pump.user' }],
+      },
       { username: 'lonely', password: PASSWORD, role: 'carepartner', patients: [] },
     ],
   });
@@ -123,7 +158,11 @@ describe('CareLink login command (browser-assisted, PKCE)', () => {
     const url = new URL(a.authorizeUrl);
     expect(url.origin + url.pathname).toBe(`${sim.url}/auth/authorize`);
     expect(Object.fromEntries(url.searchParams)).toMatchObject({
-      client_id: sim.clientId, response_type: 'code', redirect_uri: sim.redirectUri, code_challenge_method: 'S256', state: a.state,
+      client_id: sim.clientId,
+      response_type: 'code',
+      redirect_uri: sim.redirectUri,
+      code_challenge_method: 'S256',
+      state: a.state,
       code_challenge: createHash('sha256').update(a.codeVerifier).digest('base64url'),
     });
     expect(url.searchParams.get('audience')).toBeTruthy();
@@ -143,11 +182,17 @@ describe('CareLink login command (browser-assisted, PKCE)', () => {
         expect(question).toMatch(/paste/i);
         return playBrowser(printed.find((l) => l.includes('/authorize?'))!.trim(), 'pump.user', PASSWORD);
       },
-      store: async (vendor) => { stored = vendor; },
+      store: async (vendor) => {
+        stored = vendor;
+      },
       now: () => clock.now(),
     });
     output.push(...printed);
-    expect(stored).toEqual({ refreshToken: expect.stringMatching(/^rt_/), clientId: sim.clientId, tokenUrl: `${sim.url}/auth/oauth/token` });
+    expect(stored).toEqual({
+      refreshToken: expect.stringMatching(/^rt_/),
+      clientId: sim.clientId,
+      tokenUrl: `${sim.url}/auth/oauth/token`,
+    });
     expect(result).toEqual({ clientId: sim.clientId, tokenUrl: `${sim.url}/auth/oauth/token` });
     expect(printed.join('\n')).toContain(`starts with ${sim.redirectUri}`);
     expect(printed.join('\n')).not.toContain(stored!.refreshToken);
@@ -158,20 +203,33 @@ describe('CareLink login command (browser-assisted, PKCE)', () => {
     const first = await startCareLinkLogin(settings());
     const second = await startCareLinkLogin(settings());
     const landed = await playBrowser(first.authorizeUrl, 'pump.user', PASSWORD);
-    expect((await failure(completeCareLinkLogin(settings(), second, landed, clock.now()))).code).toBe('CARELINK.LOGIN_STATE_MISMATCH');
+    expect((await failure(completeCareLinkLogin(settings(), second, landed, clock.now()))).code).toBe(
+      'CARELINK.LOGIN_STATE_MISMATCH',
+    );
     await completeCareLinkLogin(settings(), first, landed, clock.now());
     const reused = await failure(completeCareLinkLogin(settings(), first, landed, clock.now()));
     expect(reused).toBeInstanceOf(SourceAuthRejectedError);
     expect(reused.code).toBe('CARELINK.LOGIN_CODE_REJECTED');
-    const denied = await failure(completeCareLinkLogin(settings(), first, `${sim.redirectUri}?error=access_denied&state=${first.state}`, clock.now()));
+    const denied = await failure(
+      completeCareLinkLogin(
+        settings(),
+        first,
+        `${sim.redirectUri}?error=access_denied&state=${first.state}`,
+        clock.now(),
+      ),
+    );
     expect(denied.code).toBe('CARELINK.LOGIN_DENIED');
-    expect((await failure(completeCareLinkLogin(settings(), first, 'not a url', clock.now()))).code).toBe('CARELINK.LOGIN_BAD_URL');
+    expect((await failure(completeCareLinkLogin(settings(), first, 'not a url', clock.now()))).code).toBe(
+      'CARELINK.LOGIN_BAD_URL',
+    );
   });
 
   it('rejects a code exchanged with the wrong PKCE verifier', async () => {
     const pending = await startCareLinkLogin(settings());
     const landed = await playBrowser(pending.authorizeUrl, 'pump.user', PASSWORD);
-    const err = await failure(completeCareLinkLogin(settings(), { ...pending, codeVerifier: 'x'.repeat(43) }, landed, clock.now()));
+    const err = await failure(
+      completeCareLinkLogin(settings(), { ...pending, codeVerifier: 'x'.repeat(43) }, landed, clock.now()),
+    );
     expect(err).toBeInstanceOf(SourceAuthRejectedError);
   });
 });
@@ -184,8 +242,15 @@ describe('CareLink session and data', () => {
     expect(grant.expiresAt).toBe(clock.now() + 900_000 - 60_000);
     const before = sim.requests.length;
     const raw = await careLinkDriver.loops[0].fetch(fetchCtx(c, grant.session));
-    expect(sim.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual(['POST /connect/carepartner/v13/display/message']);
-    const batch = careLinkDriver.loops[0].transform(raw, { sourceId: 'carelink-1', settings: c.settings, cursor: null, now: clock.now() });
+    expect(sim.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /connect/carepartner/v13/display/message',
+    ]);
+    const batch = careLinkDriver.loops[0].transform(raw, {
+      sourceId: 'carelink-1',
+      settings: c.settings,
+      cursor: null,
+      now: clock.now(),
+    });
     // 288 slots in 24 h minus the simulated two-reading dropout; newest slot is 11:55 UTC (publish lag), re-zoned from +02:00 wall time.
     expect(batch.entries).toHaveLength(286);
     expect(batch.entries.at(-1)!.dateString).toBe('2024-05-10T11:55:00.000Z');
@@ -200,8 +265,15 @@ describe('CareLink session and data', () => {
     expect(s.target).toEqual({ mode: 'm2m', role: 'patient', patientUsername: 'cgm.user' });
     const before = sim.requests.length;
     const raw = await careLinkDriver.loops[0].fetch(fetchCtx(c, s));
-    expect(sim.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual(['GET /patient/m2m/connect/data/gc/patients/cgm.user']);
-    const batch = careLinkDriver.loops[0].transform(raw, { sourceId: 'carelink-1', settings: c.settings, cursor: null, now: clock.now() });
+    expect(sim.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual([
+      'GET /patient/m2m/connect/data/gc/patients/cgm.user',
+    ]);
+    const batch = careLinkDriver.loops[0].transform(raw, {
+      sourceId: 'carelink-1',
+      settings: c.settings,
+      cursor: null,
+      now: clock.now(),
+    });
     expect(batch.entries.at(-1)!.dateString).toBe('2024-05-10T11:55:00.000Z');
     expect(batch.devicestatus[0].pump).toBeUndefined();
   });
@@ -212,7 +284,12 @@ describe('CareLink session and data', () => {
     const chosen = await session('mum', { carelinkPatientUsername: 'PUMP.USER' });
     expect(chosen.session.target).toEqual({ mode: 'm2m', role: 'carepartner', patientUsername: 'pump.user' });
     const raw = await careLinkDriver.loops[0].fetch(fetchCtx(chosen.c, chosen.session));
-    const batch = careLinkDriver.loops[0].transform(raw, { sourceId: 'carelink-1', settings: chosen.c.settings, cursor: null, now: clock.now() });
+    const batch = careLinkDriver.loops[0].transform(raw, {
+      sourceId: 'carelink-1',
+      settings: chosen.c.settings,
+      cursor: null,
+      now: clock.now(),
+    });
     expect(batch.entries.at(-1)!.device).toBe('nightscout-connect://minimedcarelink/NGP');
   });
 

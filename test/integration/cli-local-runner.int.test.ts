@@ -9,18 +9,22 @@
 // Only the first test waits for the runner's own timer. Everywhere else the test runs the tick itself and then
 // `settle()`s the runner (every queued message handled to the end), so "nothing reached the vendor" is checked after
 // the work a due source would have caused, never after a pause that might simply have been too short.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoDbClient } from '../../lib/adapters/aws/aws-clients.js';
-import { SECRETS_FILE, startRealtime, type LocalRunner, type RealtimeOptions } from '../../local/realtime-runner.js';
-import { LOCAL_ENDPOINTS_FILE } from '../../lib/config/local-endpoints.js';
-import { startDexcomShareSimulator, type DexcomShareSimulator } from '../../local/vendors/dexcom-share/dexcom-share.simulator.js';
-import { startNightscoutSimulator, type NightscoutSimulator } from '../../local/nightscout/nightscout.simulator.js';
-import { DEXCOM_DEVICE } from '../../lib/sources/dexcom-share/dexcom-share.vendor.js';
 import { runCli } from '../../lib/cli/cli.main.js';
+import { LOCAL_ENDPOINTS_FILE } from '../../lib/config/local-endpoints.js';
+import { DEXCOM_DEVICE } from '../../lib/sources/dexcom-share/dexcom-share.vendor.js';
+import { type NightscoutSimulator, startNightscoutSimulator } from '../../local/nightscout/nightscout.simulator.js';
+import { type LocalRunner, type RealtimeOptions, SECRETS_FILE, startRealtime } from '../../local/realtime-runner.js';
+import {
+  type DexcomShareSimulator,
+  startDexcomShareSimulator,
+} from '../../local/vendors/dexcom-share/dexcom-share.simulator.js';
 
 const ID = 'cli-local-dex';
 const ACCOUNT = 'local.runner.parent@example.com';
@@ -43,10 +47,15 @@ const output: string[] = [];
 
 function runnerOptions(extra: Partial<RealtimeOptions> = {}): RealtimeOptions {
   return {
-    demo: 'off', demoKind: 'dexcomshare', dataDir, verbose: false,
+    demo: 'off',
+    demoKind: 'dexcomshare',
+    dataDir,
+    verbose: false,
     // Any free ports: the CLI must find them through the endpoints file, not by knowing the defaults.
     ports: { dynamodb: 0, sqs: 0, secrets: 0 },
-    tickIntervalMs: TICK_MS, statusIntervalMs: 1_000, out: (line) => output.push(line),
+    tickIntervalMs: TICK_MS,
+    statusIntervalMs: 1_000,
+    out: (line) => output.push(line),
     ...extra,
   };
 }
@@ -81,7 +90,14 @@ async function cli(argv: string[], stdin?: string) {
   let stderr = '';
   // An empty environment: nothing from the developer's shell (TABLE_NAME, AWS_ENDPOINT_URL_*) may help or interfere.
   const code = await runCli([...argv, '--target', 'local', '--data', dataDir], {
-    stdin, stdout: (s) => { stdout += s; }, stderr: (s) => { stderr += s; }, env: {},
+    stdin,
+    stdout: (s) => {
+      stdout += s;
+    },
+    stderr: (s) => {
+      stderr += s;
+    },
+    env: {},
   });
   output.push(stdout, stderr);
   return { code, stdout, stderr };
@@ -89,7 +105,12 @@ async function cli(argv: string[], stdin?: string) {
 
 interface Listed {
   id: string;
-  status: { state: string; lastError?: { kind: string; code: string; at: number }; lastSuccessAt?: number; newestReadingAt?: number };
+  status: {
+    state: string;
+    lastError?: { kind: string; code: string; at: number };
+    lastSuccessAt?: number;
+    newestReadingAt?: number;
+  };
   nextDueAt: number | null;
 }
 
@@ -110,7 +131,10 @@ async function until(what: string, condition: () => boolean | Promise<boolean>, 
   while (!(await condition())) {
     if (Date.now() > deadline) {
       // The runner's last status lines say where the source is stuck.
-      const status = output.filter((l) => l.startsWith('[status]') || l.includes('"level":"error"') || l.includes('"level":"warn"')).slice(-6).join('\n');
+      const status = output
+        .filter((l) => l.startsWith('[status]') || l.includes('"level":"error"') || l.includes('"level":"warn"'))
+        .slice(-6)
+        .join('\n');
       throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}\n${status}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -126,13 +150,17 @@ async function tickAndSettle(): Promise<void> {
 /** Dates of this source's entries in Nightscout, with how often each was written. */
 function entryCounts(): Map<number, number> {
   const counts = new Map<number, number>();
-  for (const e of nightscout.store.entries) if (e.device === DEXCOM_DEVICE) counts.set(Number(e.date), (counts.get(Number(e.date)) ?? 0) + 1);
+  for (const e of nightscout.store.entries)
+    if (e.device === DEXCOM_DEVICE) counts.set(Number(e.date), (counts.get(Number(e.date)) ?? 0) + 1);
   return counts;
 }
 
 /** Every reading the vendor had published by `at` is in Nightscout, once; nothing else is. */
 function deliveredExactly(at: number): boolean {
-  const vendor = share.readingsUpTo(at).map((r) => r.date).filter((d) => d <= holdAfter || holdAfter === Number.POSITIVE_INFINITY);
+  const vendor = share
+    .readingsUpTo(at)
+    .map((r) => r.date)
+    .filter((d) => d <= holdAfter || holdAfter === Number.POSITIVE_INFINITY);
   const counts = entryCounts();
   return counts.size === vendor.length && vendor.every((d) => counts.get(d) === 1);
 }
@@ -144,7 +172,12 @@ describe('nightscout-connect --target local against the running local runner', (
   it('finds the runner through local-endpoints.json, which holds endpoints and no secret', async () => {
     const file = join(dataDir, LOCAL_ENDPOINTS_FILE);
     const written = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    expect(written).toMatchObject({ format: 1, pid: process.pid, endpoints: runner!.endpoints.endpoints, table: runner!.endpoints.table });
+    expect(written).toMatchObject({
+      format: 1,
+      pid: process.pid,
+      endpoints: runner!.endpoints.endpoints,
+      table: runner!.endpoints.table,
+    });
     expect(output.join('\n')).toContain(runner!.endpoints.endpoints.dynamodb);
     const { code, stdout, stderr } = await cli(['sources', 'list']);
     expect(stderr).toBe('');
@@ -154,7 +187,19 @@ describe('nightscout-connect --target local against the running local runner', (
 
   it('sources add: the running runner picks the source up and delivers every published reading to Nightscout once', async () => {
     const added = await cli(
-      ['sources', 'add', '--source', 'dexcomshare', '--source-id', ID, '--nightscout-endpoint', nightscout.url, '--set', `SHARE_SERVER=${share.url}`, '--secrets-stdin'],
+      [
+        'sources',
+        'add',
+        '--source',
+        'dexcomshare',
+        '--source-id',
+        ID,
+        '--nightscout-endpoint',
+        nightscout.url,
+        '--set',
+        `SHARE_SERVER=${share.url}`,
+        '--secrets-stdin',
+      ],
       secretsIn(PASSWORD),
     );
     expect(added.stderr).toBe('');
@@ -191,13 +236,19 @@ describe('nightscout-connect --target local against the running local runner', (
     const list = await cli(['sources', 'list']);
     expect(list.code).toBe(0);
     const row = list.stdout.split('\n').find((l) => l.startsWith(ID));
-    expect(row).toMatch(new RegExp(`^${ID}\\s+dexcomshare\\s+running \\(active\\)\\s+\\d+ (s|min) old\\s+\\d{4}-\\d\\d-\\d\\dT[\\d:]+Z \\(in \\d+ (s|min)\\)\\s+-$`));
+    expect(row).toMatch(
+      new RegExp(
+        `^${ID}\\s+dexcomshare\\s+running \\(active\\)\\s+\\d+ (s|min) old\\s+\\d{4}-\\d\\d-\\d\\dT[\\d:]+Z \\(in \\d+ (s|min)\\)\\s+-$`,
+      ),
+    );
 
     const show = await cli(['sources', 'show', ID]);
     expect(show.stderr).toBe('');
     expect(show.code).toBe(0);
     expect(show.stdout).toMatch(new RegExp(`^id:\\s+${ID}$`, 'm'));
-    expect(show.stdout).toMatch(new RegExp(`^nightscout:\\s+${nightscout.url.replace(/[.:/]/g, '\\$&')} \\(API v1\\)$`, 'm'));
+    expect(show.stdout).toMatch(
+      new RegExp(`^nightscout:\\s+${nightscout.url.replace(/[.:/]/g, '\\$&')} \\(API v1\\)$`, 'm'),
+    );
     expect(show.stdout).toMatch(/^state:\s+running\/session:active/m);
     expect(show.stdout).toMatch(/^last error:\s+-$/m);
   });
@@ -207,7 +258,10 @@ describe('nightscout-connect --target local against the running local runner', (
     expect(paused.code).toBe(0);
     expect(paused.stdout).toContain(`paused: ${ID}`);
     // New credentials make every loop due now; paused, the source must still not be polled.
-    const changed = await cli(['sources', 'update-credentials', ID, '--secrets-stdin'], `CONNECT_SHARE_PASSWORD=${PASSWORD}\n`);
+    const changed = await cli(
+      ['sources', 'update-credentials', ID, '--secrets-stdin'],
+      `CONNECT_SHARE_PASSWORD=${PASSWORD}\n`,
+    );
     expect(changed.code).toBe(0);
     const requests = share.requests.length;
     await tickAndSettle();
@@ -225,7 +279,10 @@ describe('nightscout-connect --target local against the running local runner', (
   });
 
   it('update-credentials with a wrong password parks the source; check-login says so; the right one un-parks it and data flows', async () => {
-    const wrong = await cli(['sources', 'update-credentials', ID, '--secrets-stdin'], `CONNECT_SHARE_PASSWORD=${WRONG}\n`);
+    const wrong = await cli(
+      ['sources', 'update-credentials', ID, '--secrets-stdin'],
+      `CONNECT_SHARE_PASSWORD=${WRONG}\n`,
+    );
     expect(wrong.code).toBe(0);
     expect(wrong.stdout).toContain(`credentials of ${ID} updated (CONNECT_SHARE_PASSWORD)`);
     await tickAndSettle();
@@ -247,7 +304,10 @@ describe('nightscout-connect --target local against the running local runner', (
     expect(share.requests.length).toBe(requests);
     expect(entryCounts().size).toBeLessThan(share.readingsUpTo(releasedAt).length);
 
-    const fixed = await cli(['sources', 'update-credentials', ID, '--secrets-stdin'], `CONNECT_SHARE_PASSWORD=${PASSWORD}\n`);
+    const fixed = await cli(
+      ['sources', 'update-credentials', ID, '--secrets-stdin'],
+      `CONNECT_SHARE_PASSWORD=${PASSWORD}\n`,
+    );
     expect(fixed.code).toBe(0);
     await tickAndSettle();
     expect(deliveredExactly(releasedAt)).toBe(true);
@@ -255,7 +315,9 @@ describe('nightscout-connect --target local against the running local runner', (
     const cleared = await state();
     expect(cleared.state).toMatch(/^running\/session:active/);
     expect(cleared.lastSuccessAt).toBeGreaterThan(cleared.lastError?.at ?? Number.POSITIVE_INFINITY);
-    expect((await cli(['sources', 'list'])).stdout).toMatch(new RegExp(`^${ID}\\s+dexcomshare\\s+running \\(active\\)`, 'm'));
+    expect((await cli(['sources', 'list'])).stdout).toMatch(
+      new RegExp(`^${ID}\\s+dexcomshare\\s+running \\(active\\)`, 'm'),
+    );
     expect(share.stats.failedLogins).toBe(2);
 
     const ok = await cli(['check-login', ID]);
@@ -282,14 +344,20 @@ describe('nightscout-connect --target local against the running local runner', (
 
   it('sources remove: the runner sends no more requests for it', async () => {
     // Control: a source made due is polled by the next tick.
-    expect((await cli(['sources', 'update-credentials', ID, '--secrets-stdin'], `CONNECT_SHARE_PASSWORD=${PASSWORD}\n`)).code).toBe(0);
+    expect(
+      (await cli(['sources', 'update-credentials', ID, '--secrets-stdin'], `CONNECT_SHARE_PASSWORD=${PASSWORD}\n`))
+        .code,
+    ).toBe(0);
     const logins = share.stats.login;
     await tickAndSettle();
     expect(share.stats.login).toBe(logins + 1);
     expect((await state()).state).toBe('running/session:active/DexcomShare:waiting');
 
     // Due again, then removed before any tick: nothing may reach the vendor.
-    expect((await cli(['sources', 'update-credentials', ID, '--secrets-stdin'], `CONNECT_SHARE_PASSWORD=${PASSWORD}\n`)).code).toBe(0);
+    expect(
+      (await cli(['sources', 'update-credentials', ID, '--secrets-stdin'], `CONNECT_SHARE_PASSWORD=${PASSWORD}\n`))
+        .code,
+    ).toBe(0);
     const refused = await cli(['sources', 'remove', ID]);
     expect(refused.code).toBe(2);
     const removed = await cli(['sources', 'remove', ID, '--yes']);

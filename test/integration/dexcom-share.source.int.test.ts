@@ -4,15 +4,15 @@ import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SourceError } from '../../lib/domain/errors.js';
 import type { Cursor, SgvEntry } from '../../lib/domain/records.js';
-import type { LogPort } from '../../lib/ports/observability.port.js';
-import { dexcomShareSource, type DexcomSession } from '../../lib/sources/dexcom-share/dexcom-share.source.js';
-import { dexcomShareVendor, type DexcomShareSettings } from '../../lib/sources/dexcom-share/dexcom-share.vendor.js';
 import type { DriverContext } from '../../lib/ports/driver.port.js';
+import type { LogPort } from '../../lib/ports/observability.port.js';
+import { type DexcomSession, dexcomShareSource } from '../../lib/sources/dexcom-share/dexcom-share.source.js';
+import { type DexcomShareSettings, dexcomShareVendor } from '../../lib/sources/dexcom-share/dexcom-share.vendor.js';
 import { assembleDriver } from '../../lib/sources/driver.builder.js';
 import {
-  startDexcomShareSimulator,
   type DexcomShareSimulator,
   type DexcomShareSimulatorOptions,
+  startDexcomShareSimulator,
 } from '../../local/vendors/dexcom-share/dexcom-share.simulator.js';
 
 const dexcomShareDriver = assembleDriver(dexcomShareVendor, dexcomShareSource, {});
@@ -59,7 +59,10 @@ async function start(options: Partial<DexcomShareSimulatorOptions> = {}): Promis
   return sim;
 }
 
-function context(raw: Record<string, unknown> = {}, credentials: Record<string, string> = {}): DriverContext<DexcomShareSettings> {
+function context(
+  raw: Record<string, unknown> = {},
+  credentials: Record<string, string> = {},
+): DriverContext<DexcomShareSettings> {
   const settings = dexcomShareDriver.parseSettings({ shareServer: sim!.url, ...raw });
   const vendor = { accountName: ACCOUNT, password: PASSWORD, ...credentials };
   dexcomShareDriver.checkCredentials({ vendor, nightscout: {} });
@@ -73,7 +76,12 @@ async function login(ctx = context()): Promise<DexcomSession> {
   return grant.session;
 }
 
-async function poll(session: DexcomSession, cursor: Cursor | null, since: number, ctx = context()): Promise<SgvEntry[]> {
+async function poll(
+  session: DexcomSession,
+  cursor: Cursor | null,
+  since: number,
+  ctx = context(),
+): Promise<SgvEntry[]> {
   const loop = dexcomShareDriver.loops[0];
   const raw = await loop.fetch({ ...ctx, now: t, session, cursor, since });
   return loop.transform(raw, { sourceId: ctx.sourceId, settings: ctx.settings, cursor, now: t }).entries;
@@ -106,7 +114,11 @@ describe('login', () => {
     expect(entries.length).toBeGreaterThanOrEqual(6);
 
     const [auth, byId, read] = s.requests;
-    expect(auth).toMatchObject({ endpoint: 'authenticate', applicationId: US_APP, contentType: expect.stringContaining('application/json') });
+    expect(auth).toMatchObject({
+      endpoint: 'authenticate',
+      applicationId: US_APP,
+      contentType: expect.stringContaining('application/json'),
+    });
     expect(byId).toMatchObject({ endpoint: 'login', applicationId: US_APP });
     expect(read.endpoint).toBe('read');
     expect(auth.userAgent).toMatch(/nightscout-connect-serverless/);
@@ -219,7 +231,10 @@ describe('reading', () => {
     const s = await start();
     const session = await login();
     s.inject({ kind: 'code', code: 'InvalidArgument', endpoint: 'read' });
-    expect(await failure(poll(session, null, t - 10 * MINUTE))).toMatchObject({ kind: 'permanent', code: 'DEXCOM.INVALID_ARGUMENT' });
+    expect(await failure(poll(session, null, t - 10 * MINUTE))).toMatchObject({
+      kind: 'permanent',
+      code: 'DEXCOM.INVALID_ARGUMENT',
+    });
   });
 
   it('classifies 5xx as retryable and honours Retry-After', async () => {
@@ -264,7 +279,10 @@ describe('reading', () => {
     const s = await start();
     const session = await login();
     s.inject({ kind: 'malformed', endpoint: 'read' });
-    expect(await failure(poll(session, null, t - 10 * MINUTE))).toMatchObject({ kind: 'permanent', code: 'DEXCOM.UNEXPECTED_RESPONSE' });
+    expect(await failure(poll(session, null, t - 10 * MINUTE))).toMatchObject({
+      kind: 'permanent',
+      code: 'DEXCOM.UNEXPECTED_RESPONSE',
+    });
     s.inject({ kind: 'malformed', endpoint: 'authenticate' });
     expect(await failure(login())).toMatchObject({ kind: 'permanent', code: 'DEXCOM.UNEXPECTED_RESPONSE' });
   });
@@ -285,8 +303,15 @@ describe('reading', () => {
     const s = await start();
     const session = await login();
     const read = (minutes: number, maxCount: number) =>
-      fetch(`${s.url}/ShareWebServices/Services/Publisher/ReadPublisherLatestGlucoseValues?sessionID=${session.sessionId}&minutes=${minutes}&maxCount=${maxCount}`, { method: 'POST' });
-    for (const [minutes, maxCount] of [[1441, 1], [10, 289], [0, 1]]) {
+      fetch(
+        `${s.url}/ShareWebServices/Services/Publisher/ReadPublisherLatestGlucoseValues?sessionID=${session.sessionId}&minutes=${minutes}&maxCount=${maxCount}`,
+        { method: 'POST' },
+      );
+    for (const [minutes, maxCount] of [
+      [1441, 1],
+      [10, 289],
+      [0, 1],
+    ]) {
       const res = await read(minutes, maxCount);
       expect(res.status).toBe(500);
       expect(await res.json()).toMatchObject({ Code: 'InvalidArgument' });

@@ -3,10 +3,15 @@
  * has passed; sessions holding a refresh token carry no `ttl` at all and live until cleared, because with rotating
  * refresh tokens the stored copy is the only live one (see lib/ports/session.store.port.ts).
  */
-import { describe, expect, it } from 'vitest';
+
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { describe, expect, it } from 'vitest';
+import {
+  DynamoDbSessionStore,
+  SESSION_TTL_GRACE_MS,
+  sessionTtlSeconds,
+} from '../../lib/adapters/aws/dynamodb-session.store.js';
 import { createSourceTable, SOURCE_TABLE_SCHEMA as S } from '../../lib/adapters/aws/dynamodb-source.store.js';
-import { DynamoDbSessionStore, SESSION_TTL_GRACE_MS, sessionTtlSeconds } from '../../lib/adapters/aws/dynamodb-session.store.js';
 import { useDynalite } from '../helpers/emulators.helper.js';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -17,15 +22,33 @@ let tables = 0;
 async function fixture(start: number) {
   const tableName = `sessions-${++tables}`;
   await createSourceTable(dynalite.client, tableName);
-  const clock = { t: start, now() { return this.t; } };
+  const clock = {
+    t: start,
+    now() {
+      return this.t;
+    },
+  };
   const sessions = new DynamoDbSessionStore({ client: dynalite.client, tableName, clock });
-  const raw = async (id: string) => (await dynalite.client.send(new GetItemCommand({
-    TableName: tableName, Key: { pk: { S: `${S.sessionPrefix}${id}` }, sk: { S: S.sessionSortKey } }, ConsistentRead: true,
-  }))).Item;
+  const raw = async (id: string) =>
+    (
+      await dynalite.client.send(
+        new GetItemCommand({
+          TableName: tableName,
+          Key: { pk: { S: `${S.sessionPrefix}${id}` }, sk: { S: S.sessionSortKey } },
+          ConsistentRead: true,
+        }),
+      )
+    ).Item;
   return { clock, sessions, raw };
 }
 
-const carelinkLike = (refreshToken: string) => ({ accessToken: 'at', refreshToken, clientId: 'c', tokenUrl: 'https://t.example/token', lineage: 'l' });
+const carelinkLike = (refreshToken: string) => ({
+  accessToken: 'at',
+  refreshToken,
+  clientId: 'c',
+  tokenUrl: 'https://t.example/token',
+  lineage: 'l',
+});
 
 describe('DynamoDbSessionStore TTL (dynalite)', () => {
   it('a plain session gets ttl = expiresAt + 1 day and reads as absent once it has passed', async () => {
@@ -34,7 +57,9 @@ describe('DynamoDbSessionStore TTL (dynalite)', () => {
     const session = { material: { sessionId: 'abc' }, establishedAt: start, expiresAt: start + 3_600_000 };
     await sessions.put('plain', session);
     expect((await raw('plain'))?.[S.ttlAttribute]).toEqual({ N: String(sessionTtlSeconds(session.expiresAt)) });
-    expect(Number((await raw('plain'))?.[S.ttlAttribute]?.N) * 1000).toBeGreaterThanOrEqual(session.expiresAt + SESSION_TTL_GRACE_MS);
+    expect(Number((await raw('plain'))?.[S.ttlAttribute]?.N) * 1000).toBeGreaterThanOrEqual(
+      session.expiresAt + SESSION_TTL_GRACE_MS,
+    );
 
     clock.t = session.expiresAt + SESSION_TTL_GRACE_MS - 1_000;
     expect(await sessions.get('plain')).toEqual(session);

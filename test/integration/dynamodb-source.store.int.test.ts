@@ -1,17 +1,21 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
 import { DescribeTableCommand, GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { describe, expect, it } from 'vitest';
 import { createDynamoDbClient } from '../../lib/adapters/aws/aws-clients.js';
-import { countRequests, RequestCounter } from '../../local/aws-instrumentation.js';
-import { createSourceTable, DynamoDbSourceStore, SOURCE_TABLE_SCHEMA } from '../../lib/adapters/aws/dynamodb-source.store.js';
 import { DynamoDbSessionStore, sessionTtlSeconds } from '../../lib/adapters/aws/dynamodb-session.store.js';
-import { startDynalite } from '../../local/emulators.js';
-import { useDynalite } from '../helpers/emulators.helper.js';
+import {
+  createSourceTable,
+  DynamoDbSourceStore,
+  SOURCE_TABLE_SCHEMA,
+} from '../../lib/adapters/aws/dynamodb-source.store.js';
+import { statusOfStored } from '../../lib/app/source-status.js';
 import { VersionConflictError } from '../../lib/domain/errors.js';
 import type { SourceRecord } from '../../lib/ports/source.store.port.js';
-import { statusOfStored } from '../../lib/app/source-status.js';
+import { countRequests, RequestCounter } from '../../local/aws-instrumentation.js';
+import { startDynalite } from '../../local/emulators.js';
+import { useDynalite } from '../helpers/emulators.helper.js';
 
 const dynalite = useDynalite();
 let tableCounter = 0;
@@ -19,12 +23,18 @@ let tableCounter = 0;
 async function freshStore(shards?: number) {
   const tableName = `sources-${++tableCounter}`;
   await createSourceTable(dynalite.client, tableName);
-  return { tableName, store: new DynamoDbSourceStore({ client: dynalite.client, tableName, shards, statusOf: statusOfStored }) };
+  return {
+    tableName,
+    store: new DynamoDbSourceStore({ client: dynalite.client, tableName, shards, statusOf: statusOfStored }),
+  };
 }
 
 /** A stored-form snapshot in the given loop state (the store derives status from it, so it must look real). */
 function snapshot(loopState: string) {
-  return { value: { operation: 'running', session: 'idle', loops: { L: loopState } }, context: { sourceId: 'x', session: {}, loops: {} } };
+  return {
+    value: { operation: 'running', session: 'idle', loops: { L: loopState } },
+    context: { sourceId: 'x', session: {}, loops: {} },
+  };
 }
 
 function withState(base: Omit<SourceRecord, 'version'>, loopState: string) {
@@ -36,7 +46,12 @@ function record(id: string, nextDueAt?: number): Omit<SourceRecord, 'version'> {
   const snap = snapshot('waiting');
   return {
     id,
-    config: { id, kind: 'dexcomshare', settings: { region: 'us' }, nightscout: { endpoint: 'https://ns.example', apiVersion: 'v1' } },
+    config: {
+      id,
+      kind: 'dexcomshare',
+      settings: { region: 'us' },
+      nightscout: { endpoint: 'https://ns.example', apiVersion: 'v1' },
+    },
     snapshot: snap,
     machineVersion: 1,
     status: statusOfStored(snap),
@@ -71,7 +86,9 @@ describe('DynamoDbSourceStore (dynalite)', () => {
     expect(v2).toBe(2);
     expect((await store.get('a'))?.status.state).toBe('running/session:idle/L:fetching');
 
-    await expect(store.save(withState(created, 'persisting') as SourceRecord, 1)).rejects.toBeInstanceOf(VersionConflictError);
+    await expect(store.save(withState(created, 'persisting') as SourceRecord, 1)).rejects.toBeInstanceOf(
+      VersionConflictError,
+    );
     expect(await store.get('a')).toMatchObject({ version: 2, status: { state: 'running/session:idle/L:fetching' } });
   });
 
@@ -112,7 +129,12 @@ describe('DynamoDbSourceStore (dynalite)', () => {
     let indexed = 0;
     for (const shard of ['DUE#0', 'DUE#1']) {
       const out = await dynalite.client.send(
-        new QueryCommand({ TableName: tableName, IndexName: SOURCE_TABLE_SCHEMA.dueIndex.name, KeyConditionExpression: 'dueShard = :s', ExpressionAttributeValues: { ':s': { S: shard } } }),
+        new QueryCommand({
+          TableName: tableName,
+          IndexName: SOURCE_TABLE_SCHEMA.dueIndex.name,
+          KeyConditionExpression: 'dueShard = :s',
+          ExpressionAttributeValues: { ':s': { S: shard } },
+        }),
       );
       indexed += out.Count ?? 0;
     }
@@ -160,9 +182,26 @@ describe('DynamoDbSourceStore (dynalite)', () => {
   it('keeps the source item small: no status, no trace, short keys (a routine save is 1 WRU)', async () => {
     const { store, tableName } = await freshStore();
     await store.create(record('small', 1_000));
-    const out = await dynalite.client.send(new GetItemCommand({ TableName: tableName, Key: { pk: { S: 'SOURCE#small' }, sk: { S: 'STATE' } }, ReturnConsumedCapacity: 'TOTAL' }));
-    expect(Object.keys(out.Item ?? {}).sort()).toEqual(['config', 'dueShard', 'machineVersion', 'nextDueAt', 'pk', 'sk', 'snapshot', 'version']);
-    const put = await dynalite.client.send(new PutItemCommand({ TableName: tableName, Item: out.Item!, ReturnConsumedCapacity: 'TOTAL' }));
+    const out = await dynalite.client.send(
+      new GetItemCommand({
+        TableName: tableName,
+        Key: { pk: { S: 'SOURCE#small' }, sk: { S: 'STATE' } },
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    expect(Object.keys(out.Item ?? {}).sort()).toEqual([
+      'config',
+      'dueShard',
+      'machineVersion',
+      'nextDueAt',
+      'pk',
+      'sk',
+      'snapshot',
+      'version',
+    ]);
+    const put = await dynalite.client.send(
+      new PutItemCommand({ TableName: tableName, Item: out.Item!, ReturnConsumedCapacity: 'TOTAL' }),
+    );
     expect(put.ConsumedCapacity?.CapacityUnits).toBe(1);
   });
 
@@ -193,20 +232,38 @@ describe('DynamoDbSourceStore (dynalite)', () => {
     version = await store.save({ ...created, version }, version);
     expect(await store.recentTransitions('t')).toEqual([]);
     for (let i = 0; i < 10; i++) {
-      version = await store.save({ ...created, version }, version, { at: 5_000 + i, event: 'frame.failed', from: 'a', to: `b${i}`, effects: [] });
+      version = await store.save({ ...created, version }, version, {
+        at: 5_000 + i,
+        event: 'frame.failed',
+        from: 'a',
+        to: `b${i}`,
+        effects: [],
+      });
     }
     const recent = await store.recentTransitions('t', 3);
     expect(recent.map((t) => t.to)).toEqual(['b7', 'b8', 'b9']);
     expect((await store.recentTransitions('t')).length).toBe(8);
     // Trace items carry a TTL and stay out of the due index and out of list().
-    const raw = await dynalite.client.send(new QueryCommand({ TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: 'SOURCE#t' } } }));
+    const raw = await dynalite.client.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': { S: 'SOURCE#t' } },
+      }),
+    );
     const traces = (raw.Items ?? []).filter((item) => item.sk.S?.startsWith('TRACE#'));
     expect(traces).toHaveLength(10);
     expect(Number(traces[0].ttl.N)).toBe(Math.floor(5_000 / 1000) + 14 * 86_400);
     expect(traces.every((item) => item.dueShard === undefined)).toBe(true);
     expect((await store.list()).map((r) => r.id)).toEqual(['t']);
     await store.remove('t');
-    const after = await dynalite.client.send(new QueryCommand({ TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: 'SOURCE#t' } } }));
+    const after = await dynalite.client.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': { S: 'SOURCE#t' } },
+      }),
+    );
     expect(after.Count).toBe(0);
   });
 
@@ -214,7 +271,11 @@ describe('DynamoDbSourceStore (dynalite)', () => {
     const { store, tableName } = await freshStore();
     await store.create(record('b'));
     await store.create(record('a'));
-    await new DynamoDbSessionStore({ client: dynalite.client, tableName }).put('a', { material: { sessionId: 's' }, establishedAt: 1, expiresAt: Date.now() + 60_000 });
+    await new DynamoDbSessionStore({ client: dynalite.client, tableName }).put('a', {
+      material: { sessionId: 's' },
+      establishedAt: 1,
+      expiresAt: Date.now() + 60_000,
+    });
     expect((await store.list()).map((r) => r.id)).toEqual(['a', 'b']);
     await store.remove('a');
     expect((await store.list()).map((r) => r.id)).toEqual(['b']);
@@ -226,7 +287,11 @@ describe('DynamoDbSessionStore (dynalite)', () => {
     const { tableName } = await freshStore();
     const now = 1_900_000_000_000;
     const sessions = new DynamoDbSessionStore({ client: dynalite.client, tableName, clock: { now: () => now } });
-    const session = { material: { sessionId: 'abc', nested: [1, 2] }, establishedAt: now - 1_000, expiresAt: now + 3_600_000 };
+    const session = {
+      material: { sessionId: 'abc', nested: [1, 2] },
+      establishedAt: now - 1_000,
+      expiresAt: now + 3_600_000,
+    };
     await sessions.put('src', session);
     expect(await sessions.get('src')).toEqual(session);
     expect(sessionTtlSeconds(session.expiresAt)).toBe((now + 3_600_000 + 86_400_000) / 1000);
@@ -254,13 +319,17 @@ describe('startDynalite with a data folder', () => {
       const first = await startDynalite({ path: dir });
       const c1 = createDynamoDbClient({ endpoint: first.endpoint });
       await createSourceTable(c1, 'persisted');
-      await new DynamoDbSourceStore({ client: c1, tableName: 'persisted', statusOf: statusOfStored }).create(record('kept', 42));
+      await new DynamoDbSourceStore({ client: c1, tableName: 'persisted', statusOf: statusOfStored }).create(
+        record('kept', 42),
+      );
       c1.destroy();
       await first.close();
 
       const second = await startDynalite({ path: dir });
       const c2 = createDynamoDbClient({ endpoint: second.endpoint });
-      expect(await new DynamoDbSourceStore({ client: c2, tableName: 'persisted', statusOf: statusOfStored }).get('kept')).toMatchObject({ id: 'kept', nextDueAt: 42, version: 1 });
+      expect(
+        await new DynamoDbSourceStore({ client: c2, tableName: 'persisted', statusOf: statusOfStored }).get('kept'),
+      ).toMatchObject({ id: 'kept', nextDueAt: 42, version: 1 });
       c2.destroy();
       await second.close();
     } finally {

@@ -1,7 +1,7 @@
-import axios from 'axios';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import axios from 'axios';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   SessionInvalidError,
@@ -10,17 +10,25 @@ import {
   SourceRejectedError,
   SourceUnavailableError,
 } from '../../lib/domain/errors.js';
-import type { LogPort } from '../../lib/ports/observability.port.js';
 import type { DriverContext } from '../../lib/ports/driver.port.js';
+import type { LogPort } from '../../lib/ports/observability.port.js';
 import { assembleDriver } from '../../lib/sources/driver.builder.js';
-import { createLibreLinkUpSource, type LibreAuth, type LibreSession } from '../../lib/sources/librelinkup/librelinkup.source.js';
-import { LIBRELINKUP_DEVICE, libreLinkUpVendor, type LibreLinkUpSettings } from '../../lib/sources/librelinkup/librelinkup.vendor.js';
 import {
-  sha256Hex,
-  startLibreLinkUpSimulator,
+  createLibreLinkUpSource,
+  type LibreAuth,
+  type LibreSession,
+} from '../../lib/sources/librelinkup/librelinkup.source.js';
+import {
+  LIBRELINKUP_DEVICE,
+  type LibreLinkUpSettings,
+  libreLinkUpVendor,
+} from '../../lib/sources/librelinkup/librelinkup.vendor.js';
+import {
   type LibreLinkUpSimulator,
   type LibreLinkUpSimulatorOptions,
   type SimulatedLibreAccount,
+  sha256Hex,
+  startLibreLinkUpSimulator,
 } from '../../local/vendors/librelinkup/librelinkup.simulator.js';
 
 /**
@@ -28,7 +36,11 @@ import {
  * (CONNECT_LINK_UP_INTERVAL) as a stored source would have them.
  */
 function createLibreLinkUpDriver(options: { intervalMinutes?: number } = {}) {
-  return assembleDriver(libreLinkUpVendor, createLibreLinkUpSource(), options.intervalMinutes === undefined ? {} : { linkUpInterval: String(options.intervalMinutes) });
+  return assembleDriver(
+    libreLinkUpVendor,
+    createLibreLinkUpSource(),
+    options.intervalMinutes === undefined ? {} : { linkUpInterval: String(options.intervalMinutes) },
+  );
 }
 
 const EMAIL = 'parent@example.invalid';
@@ -68,7 +80,10 @@ function account(overrides: Partial<SimulatedLibreAccount> = {}): SimulatedLibre
   };
 }
 
-async function start(accounts: SimulatedLibreAccount[] = [account()], extra: Partial<LibreLinkUpSimulatorOptions> = {}) {
+async function start(
+  accounts: SimulatedLibreAccount[] = [account()],
+  extra: Partial<LibreLinkUpSimulatorOptions> = {},
+) {
   sim = await startLibreLinkUpSimulator({ clock, accounts, ...extra });
   return sim;
 }
@@ -76,11 +91,16 @@ async function start(accounts: SimulatedLibreAccount[] = [account()], extra: Par
 function settingsFor(s: LibreLinkUpSimulator, raw: Record<string, unknown> = {}): LibreLinkUpSettings {
   const driver = createLibreLinkUpDriver();
   const hosts: Record<string, string> = {};
-  for (const region of ['AE', 'AP', 'AU', 'CA', 'DE', 'EU', 'EU2', 'FR', 'JP', 'US', 'LA', 'RU', 'CN']) hosts[region] = s.hostFor(region);
+  for (const region of ['AE', 'AP', 'AU', 'CA', 'DE', 'EU', 'EU2', 'FR', 'JP', 'US', 'LA', 'RU', 'CN'])
+    hosts[region] = s.hostFor(region);
   return driver.parseSettings({ linkUpRegion: 'EU', linkUpHosts: JSON.stringify(hosts), httpTimeoutMs: 500, ...raw });
 }
 
-function ctxFor(settings: LibreLinkUpSettings, password = PASSWORD, sourceId = 'src-1'): DriverContext<LibreLinkUpSettings> {
+function ctxFor(
+  settings: LibreLinkUpSettings,
+  password = PASSWORD,
+  sourceId = 'src-1',
+): DriverContext<LibreLinkUpSettings> {
   return { sourceId, settings, credentials: { vendor: { username: EMAIL, password }, nightscout: {} }, now, log };
 }
 
@@ -97,7 +117,10 @@ async function rejection(promise: Promise<unknown>): Promise<any> {
   return err;
 }
 
-async function login(driver = createLibreLinkUpDriver(), settings: LibreLinkUpSettings): Promise<{ auth: LibreAuth; session: LibreSession; expiresAt?: number }> {
+async function login(
+  driver = createLibreLinkUpDriver(),
+  settings: LibreLinkUpSettings,
+): Promise<{ auth: LibreAuth; session: LibreSession; expiresAt?: number }> {
   const auth = await driver.session.authenticate(ctxFor(settings));
   secrets.add(auth.token);
   const grant = await driver.session.authorize(ctxFor(settings), auth);
@@ -115,7 +138,13 @@ describe('LibreLinkUp driver against the simulator', () => {
     const driver = createLibreLinkUpDriver();
     const { auth, session, expiresAt } = await login(driver, settings);
 
-    expect(session).toEqual({ token: auth.token, accountIdHash: sha256Hex('b1f3c7e2-0000-4000-8000-00000000abcd'), patientId: 'patient-one', baseUrl: s.hostFor('eu'), region: 'EU' });
+    expect(session).toEqual({
+      token: auth.token,
+      accountIdHash: sha256Hex('b1f3c7e2-0000-4000-8000-00000000abcd'),
+      patientId: 'patient-one',
+      baseUrl: s.hostFor('eu'),
+      region: 'EU',
+    });
     // The real 180-day ticket expiry, not the 60-minute fallback.
     expect(expiresAt).toBe(Math.floor((START + 180 * 24 * 60 * MINUTE) / 1000) * 1000);
 
@@ -135,7 +164,13 @@ describe('LibreLinkUp driver against the simulator', () => {
 
     expect(s.stats).toMatchObject({ logins: 1, connections: 1, graph: 1, failedLogins: 0 });
     const [loginReq, connReq, graphReq] = s.requests;
-    expect(loginReq).toMatchObject({ endpoint: 'login', version: '4.16.0', product: 'llu.android', hasAccountId: false, hasBearer: false });
+    expect(loginReq).toMatchObject({
+      endpoint: 'login',
+      version: '4.16.0',
+      product: 'llu.android',
+      hasAccountId: false,
+      hasBearer: false,
+    });
     expect(loginReq.userAgent).toMatch(/Mozilla\/5\.0/);
     expect(connReq).toMatchObject({ endpoint: 'connections', hasAccountId: true, hasBearer: true });
     expect(graphReq).toMatchObject({ endpoint: 'graph', hasAccountId: true, hasBearer: true });
@@ -148,15 +183,28 @@ describe('LibreLinkUp driver against the simulator', () => {
     const { session } = await login(driver, settings);
     const loop = driver.loops[0];
     expect(loop.reread).toEqual({ windowMs: 60 * MINUTE, sameReadingMs: 30_000 });
-    const first = loop.transform(await loop.fetch(fetchCtx(settings, session)), { sourceId: 'src-1', settings, cursor: null, now });
+    const first = loop.transform(await loop.fetch(fetchCtx(settings, session)), {
+      sourceId: 'src-1',
+      settings,
+      cursor: null,
+      now,
+    });
     const cursor = { entries: first.entries[first.entries.length - 1].date };
     now += 5 * MINUTE;
-    const second = loop.transform(await loop.fetch({ ...fetchCtx(settings, session), cursor }), { sourceId: 'src-1', settings, cursor, now });
+    const second = loop.transform(await loop.fetch({ ...fetchCtx(settings, session), cursor }), {
+      sourceId: 'src-1',
+      settings,
+      cursor,
+      now,
+    });
     const dates = second.entries.map((e) => e.date);
     // Newer than the cursor: only this poll's current reading.
     expect(dates.filter((d) => d > cursor.entries)).toEqual([Math.floor(now / MINUTE) * MINUTE]);
     // Behind it: every graph row of the re-read hour the vendor now serves, including the one published since.
-    const graphInWindow = s.readingsUpTo(now, 'patient-one').map((r) => r.date).filter((d) => d > cursor.entries - 60 * MINUTE && d <= cursor.entries);
+    const graphInWindow = s
+      .readingsUpTo(now, 'patient-one')
+      .map((r) => r.date)
+      .filter((d) => d > cursor.entries - 60 * MINUTE && d <= cursor.entries);
     expect(dates.filter((d) => d <= cursor.entries)).toEqual(graphInWindow);
     const firstDates = new Set(first.entries.map((e) => e.date));
     expect(graphInWindow.filter((d) => !firstDates.has(d))).toHaveLength(1);
@@ -192,7 +240,11 @@ describe('LibreLinkUp driver against the simulator', () => {
   it('bounds a redirect loop: stops with a permanent error after at most two redirects', async () => {
     const s = await start([account({ region: 'eu2' })]);
     // A stale host map: EU2 points at a host that itself redirects to eu2 again.
-    const settings = settingsFor(s, { linkUpServer: s.url, linkUpRegion: undefined, linkUpHosts: JSON.stringify({ EU2: s.hostFor('fr'), FR: s.hostFor('fr') }) });
+    const settings = settingsFor(s, {
+      linkUpServer: s.url,
+      linkUpRegion: undefined,
+      linkUpHosts: JSON.stringify({ EU2: s.hostFor('fr'), FR: s.hostFor('fr') }),
+    });
     const err = await rejection(createLibreLinkUpDriver().session.authenticate(ctxFor(settings)));
     expect(err).toBeInstanceOf(SourceRejectedError);
     expect(err.code).toBe('LIBRELINKUP.REDIRECT_LOOP');
@@ -224,7 +276,9 @@ describe('LibreLinkUp driver against the simulator', () => {
 
   it('a bad password is rejected after exactly one login request', async () => {
     const s = await start();
-    const err = await rejection(createLibreLinkUpDriver().session.authenticate(ctxFor(settingsFor(s), 'wrong password')));
+    const err = await rejection(
+      createLibreLinkUpDriver().session.authenticate(ctxFor(settingsFor(s), 'wrong password')),
+    );
     expect(err).toBeInstanceOf(SourceAuthRejectedError);
     expect(err.code).toBe('LIBRELINKUP.AUTH_REJECTED');
     expect(s.stats).toMatchObject({ logins: 1, failedLogins: 1, connections: 0 });
@@ -235,7 +289,10 @@ describe('LibreLinkUp driver against the simulator', () => {
     const settings = settingsFor(s);
     const driver = createLibreLinkUpDriver();
     secrets.add('wrong password');
-    for (let i = 0; i < 3; i++) expect((await rejection(driver.session.authenticate(ctxFor(settings, 'wrong password')))).kind).toBe('authRejected');
+    for (let i = 0; i < 3; i++)
+      expect((await rejection(driver.session.authenticate(ctxFor(settings, 'wrong password')))).kind).toBe(
+        'authRejected',
+      );
 
     now += 10_000;
     const err = await rejection(driver.session.authenticate(ctxFor(settings)));
@@ -253,7 +310,9 @@ describe('LibreLinkUp driver against the simulator', () => {
 
   it('app version too old (status 920): permanent, names the required version and the setting', async () => {
     const s = await start([account()], { minimumVersion: '4.12.0' });
-    const err = await rejection(createLibreLinkUpDriver().session.authenticate(ctxFor(settingsFor(s, { linkUpVersion: '4.10.0' }))));
+    const err = await rejection(
+      createLibreLinkUpDriver().session.authenticate(ctxFor(settingsFor(s, { linkUpVersion: '4.10.0' }))),
+    );
     expect(err).toBeInstanceOf(SourceRejectedError);
     expect(err.kind).toBe('permanent');
     expect(err.code).toBe('LIBRELINKUP.VERSION_TOO_OLD');
@@ -266,7 +325,11 @@ describe('LibreLinkUp driver against the simulator', () => {
     const settings = settingsFor(s);
     const { auth } = await login(createLibreLinkUpDriver(), settings);
     const headers = { version: '4.16.0', product: 'llu.android', Authorization: `Bearer ${auth.token}` };
-    const get = (extra: Record<string, string>) => axios.get(`${s.hostFor('eu')}/llu/connections/patient-one/graph`, { headers: { ...headers, ...extra }, validateStatus: () => true });
+    const get = (extra: Record<string, string>) =>
+      axios.get(`${s.hostFor('eu')}/llu/connections/patient-one/graph`, {
+        headers: { ...headers, ...extra },
+        validateStatus: () => true,
+      });
     expect((await get({ 'Account-Id': sha256Hex('someone else') })).status).toBe(403);
     expect((await get({})).status).toBe(400);
     expect((await get({ 'Account-Id': sha256Hex('b1f3c7e2-0000-4000-8000-00000000abcd') })).status).toBe(200);
@@ -298,17 +361,31 @@ describe('LibreLinkUp driver against the simulator', () => {
     const driver = createLibreLinkUpDriver();
     const { session } = await login(driver, settings);
     expect(session.patientId).toBe('patient-two');
-    const batch = driver.loops[0].transform(await driver.loops[0].fetch(fetchCtx(settings, session)), { sourceId: 'src-1', settings, cursor: null, now });
+    const batch = driver.loops[0].transform(await driver.loops[0].fetch(fetchCtx(settings, session)), {
+      sourceId: 'src-1',
+      settings,
+      cursor: null,
+      now,
+    });
     expect(new Set(batch.entries.map((e) => e.sgv))).toEqual(new Set([200]));
 
     // Without the setting: the first, with a warning that names the count only.
     const first = await login(driver, settingsFor(s));
     expect(first.session.patientId).toBe('patient-one');
-    expect(logLines.some((l) => l.includes('CONNECT_LINK_UP_PATIENT_ID') && !l.includes('Jo') && !l.includes('Alex'))).toBe(true);
+    expect(
+      logLines.some((l) => l.includes('CONNECT_LINK_UP_PATIENT_ID') && !l.includes('Jo') && !l.includes('Alex')),
+    ).toBe(true);
   });
 
   it('an unknown CONNECT_LINK_UP_PATIENT_ID is permanent and lists how many connections exist, not who', async () => {
-    const s = await start([account({ patients: [{ patientId: 'patient-one', firstName: 'Alex' }, { patientId: 'patient-two', firstName: 'Jo' }] })]);
+    const s = await start([
+      account({
+        patients: [
+          { patientId: 'patient-one', firstName: 'Alex' },
+          { patientId: 'patient-two', firstName: 'Jo' },
+        ],
+      }),
+    ]);
     const settings = settingsFor(s, { linkUpPatientId: 'nobody' });
     const driver = createLibreLinkUpDriver();
     const auth = await driver.session.authenticate(ctxFor(settings));
@@ -366,7 +443,10 @@ describe('LibreLinkUp driver against the simulator', () => {
     s.inject({ kind: 'http5xx', endpoint: 'login', count: 1 });
     expect((await rejection(driver.session.authenticate(ctxFor(settingsFor(s))))).kind).toBe('retryable');
     s.inject({ kind: 'http430', endpoint: 'login', count: 1 });
-    expect(await rejection(driver.session.authenticate(ctxFor(settingsFor(s))))).toMatchObject({ kind: 'retryable', retryAfterMs: 15 * MINUTE });
+    expect(await rejection(driver.session.authenticate(ctxFor(settingsFor(s))))).toMatchObject({
+      kind: 'retryable',
+      retryAfterMs: 15 * MINUTE,
+    });
     expect(s.stats.logins).toBe(2);
   });
 
@@ -387,7 +467,13 @@ describe('LibreLinkUp driver against the simulator', () => {
 
   it('loop spec follows the interval setting', () => {
     const five = createLibreLinkUpDriver().loops[0];
-    expect(five).toMatchObject({ name: 'LibreLinkUp', intervalMs: 5 * MINUTE, align: { lagMs: 10_000, jitterMs: 8_000 }, attempts: 3, maxLookbackMs: 12 * 60 * MINUTE });
+    expect(five).toMatchObject({
+      name: 'LibreLinkUp',
+      intervalMs: 5 * MINUTE,
+      align: { lagMs: 10_000, jitterMs: 8_000 },
+      attempts: 3,
+      maxLookbackMs: 12 * 60 * MINUTE,
+    });
     expect(five.retry).toEqual({ baseMs: 60_000, capMs: 5 * MINUTE });
     expect(five.backoff).toEqual({ baseMs: 5 * MINUTE, capMs: 30 * MINUTE });
     const one = createLibreLinkUpDriver({ intervalMinutes: 1 }).loops[0];
@@ -400,7 +486,12 @@ describe('LibreLinkUp driver against the simulator', () => {
     let loginBody = fixture('login-success.json');
     let loginStatus = 200;
     const server = createServer((req, res) => {
-      const body = req.url === '/llu/auth/login' ? loginBody : req.url === '/llu/connections' ? fixture('connections-two-patients.json') : fixture('graph.json');
+      const body =
+        req.url === '/llu/auth/login'
+          ? loginBody
+          : req.url === '/llu/connections'
+            ? fixture('connections-two-patients.json')
+            : fixture('graph.json');
       res.writeHead(req.url === '/llu/auth/login' ? loginStatus : 200, { 'Content-Type': 'application/json' });
       res.end(body);
     });
@@ -416,27 +507,44 @@ describe('LibreLinkUp driver against the simulator', () => {
       const driver = createLibreLinkUpDriver();
       now = 1_700_000_000_000;
       const auth = await driver.session.authenticate(ctxFor(settings));
-      expect(auth).toMatchObject({ token: 'fixture-token-not-a-real-jwt', expiresAt: 1_715_552_000_000, accountIdHash: sha256Hex('4f0e5c1a-7b2d-11ee-9a40-0242ac110002') });
+      expect(auth).toMatchObject({
+        token: 'fixture-token-not-a-real-jwt',
+        expiresAt: 1_715_552_000_000,
+        accountIdHash: sha256Hex('4f0e5c1a-7b2d-11ee-9a40-0242ac110002'),
+      });
       secrets.add(auth.token);
       const grant = await driver.session.authorize(ctxFor(settings), auth);
-      expect(grant).toMatchObject({ expiresAt: 1_715_552_000_000, session: { patientId: '11111111-aaaa-4bbb-8ccc-000000000001', baseUrl: base } });
+      expect(grant).toMatchObject({
+        expiresAt: 1_715_552_000_000,
+        session: { patientId: '11111111-aaaa-4bbb-8ccc-000000000001', baseUrl: base },
+      });
       now = Date.UTC(2023, 6, 1, 12, 15);
       const raw = await driver.loops[0].fetch(fetchCtx(settings, grant.session));
-      expect(driver.loops[0].transform(raw, { sourceId: 'src-1', settings, cursor: null, now }).entries).toHaveLength(5);
+      expect(driver.loops[0].transform(raw, { sourceId: 'src-1', settings, cursor: null, now }).entries).toHaveLength(
+        5,
+      );
 
       const outcome = async (file: string, status = 200) => {
         loginBody = fixture(file);
         loginStatus = status;
         return rejection(driver.session.authenticate(ctxFor(settings)));
       };
-      expect(await outcome('login-failed.json')).toMatchObject({ kind: 'authRejected', code: 'LIBRELINKUP.AUTH_REJECTED' });
-      expect(await outcome('login-terms.json')).toMatchObject({ kind: 'authRejected', code: 'LIBRELINKUP.TERMS_REQUIRED' });
+      expect(await outcome('login-failed.json')).toMatchObject({
+        kind: 'authRejected',
+        code: 'LIBRELINKUP.AUTH_REJECTED',
+      });
+      expect(await outcome('login-terms.json')).toMatchObject({
+        kind: 'authRejected',
+        code: 'LIBRELINKUP.TERMS_REQUIRED',
+      });
       expect(await outcome('login-locked.json', 429)).toMatchObject({ kind: 'lockedOut' });
       expect((await outcome('login-locked.json', 200)).lockedUntil).toBeGreaterThanOrEqual(now + 300_000);
       expect((await outcome('login-version-too-old.json')).message).toContain('4.12.0');
       // EU2 maps back to this server, which redirects again: the loop stops at the second answer.
       let logins = 0;
-      server.on('request', (req) => { if (req.url === '/llu/auth/login') logins += 1; });
+      server.on('request', (req) => {
+        if (req.url === '/llu/auth/login') logins += 1;
+      });
       const redirect = await outcome('login-redirect.json');
       expect(redirect.code).toBe('LIBRELINKUP.REDIRECT_LOOP');
       expect(logins).toBe(2);

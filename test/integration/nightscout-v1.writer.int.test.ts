@@ -5,10 +5,18 @@
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NightscoutV1Writer } from '../../lib/adapters/nightscout/nightscout-v1.writer.js';
-import { startNightscoutSimulator, type NightscoutSimulator } from '../../local/nightscout/nightscout.simulator.js';
 import { SourceAuthRejectedError, SourceError, SourceUnavailableError } from '../../lib/domain/errors.js';
-import { emptyBatch, toIso, type Batch, type DeviceStatus, type Profile, type SgvEntry, type Treatment } from '../../lib/domain/records.js';
+import {
+  type Batch,
+  type DeviceStatus,
+  emptyBatch,
+  type Profile,
+  type SgvEntry,
+  type Treatment,
+  toIso,
+} from '../../lib/domain/records.js';
 import type { PersistRequest } from '../../lib/ports/nightscout.writer.port.js';
+import { type NightscoutSimulator, startNightscoutSimulator } from '../../local/nightscout/nightscout.simulator.js';
 
 const SECRET = 'correct-horse-battery-staple';
 const DEVICE = 'nightscout-connect-dexcomshare';
@@ -16,10 +24,27 @@ const NOW = Date.parse('2025-03-10T12:00:00.000Z');
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;
 
-const entry = (date: number, sgv = 120): SgvEntry => ({ type: 'sgv', sgv, date, dateString: toIso(date), direction: 'Flat', device: DEVICE });
-const treatment = (at: number, eventType = 'Meal Bolus'): Treatment => ({ eventType, created_at: toIso(at), enteredBy: DEVICE, insulin: 2 });
+const entry = (date: number, sgv = 120): SgvEntry => ({
+  type: 'sgv',
+  sgv,
+  date,
+  dateString: toIso(date),
+  direction: 'Flat',
+  device: DEVICE,
+});
+const treatment = (at: number, eventType = 'Meal Bolus'): Treatment => ({
+  eventType,
+  created_at: toIso(at),
+  enteredBy: DEVICE,
+  insulin: 2,
+});
 const status = (at: number): DeviceStatus => ({ device: DEVICE, created_at: toIso(at), pump: { reservoir: 100 } });
-const profile = (at: number): Profile => ({ defaultProfile: 'Default', startDate: toIso(at), created_at: toIso(at), store: { Default: { dia: 4 } } });
+const profile = (at: number): Profile => ({
+  defaultProfile: 'Default',
+  startDate: toIso(at),
+  created_at: toIso(at),
+  store: { Default: { dia: 4 } },
+});
 
 function batchOf(parts: Partial<Batch>): Batch {
   return { ...emptyBatch(), ...parts };
@@ -54,7 +79,11 @@ describe('NightscoutV1Writer', () => {
     new NightscoutV1Writer({ endpoint: sim.url, apiSecret: SECRET, timeoutMs: 2_000, ...extra });
 
   beforeEach(async () => {
-    sim = await startNightscoutSimulator({ apiSecret: SECRET, clock: { now: () => NOW }, tokens: { 'bridge-0123456789abcdef': ['*'] } });
+    sim = await startNightscoutSimulator({
+      apiSecret: SECRET,
+      clock: { now: () => NOW },
+      tokens: { 'bridge-0123456789abcdef': ['*'] },
+    });
   });
   afterEach(async () => {
     await sim.close();
@@ -68,7 +97,12 @@ describe('NightscoutV1Writer', () => {
     expect(sim.store.devicestatus).toHaveLength(2);
     expect(sim.store.profiles).toHaveLength(1);
     const posts = sim.requestLog.filter((r) => r.method === 'POST').map((r) => r.path);
-    expect(posts).toEqual(['/api/v1/entries.json', '/api/v1/treatments.json', '/api/v1/devicestatus.json', '/api/v1/profile.json']);
+    expect(posts).toEqual([
+      '/api/v1/entries.json',
+      '/api/v1/treatments.json',
+      '/api/v1/devicestatus.json',
+      '/api/v1/profile.json',
+    ]);
     // Dates arrive untouched and no client _id is sent.
     expect(sim.store.entries[2].date).toBe(NOW);
     expect(sim.store.entries[2].dateString).toBe(toIso(NOW));
@@ -89,7 +123,8 @@ describe('NightscoutV1Writer', () => {
     expect(err.kind).toBe('authRejected');
     expect(err.code).toBe('NIGHTSCOUT.HTTP_401');
     const text = `${err.message} ${err.code} ${JSON.stringify(err)} ${String(err.stack)}`;
-    for (const secret of [wrong, createHash('sha1').update(wrong).digest('hex'), SECRET]) expect(text).not.toContain(secret);
+    for (const secret of [wrong, createHash('sha1').update(wrong).digest('hex'), SECRET])
+      expect(text).not.toContain(secret);
     expect(sim.store.entries).toHaveLength(0);
   });
 
@@ -128,11 +163,16 @@ describe('NightscoutV1Writer', () => {
     beforeEach(async () => {
       // Data this device stored 5 days ago: older than v1's silent 4-day window.
       const w = writer();
-      await w.persist(request(batchOf({
-        entries: [entry(old - 5 * MIN), entry(old)],
-        treatments: [treatment(old)],
-        devicestatus: [status(old)],
-      }), {}));
+      await w.persist(
+        request(
+          batchOf({
+            entries: [entry(old - 5 * MIN), entry(old)],
+            treatments: [treatment(old)],
+            devicestatus: [status(old)],
+          }),
+          {},
+        ),
+      );
       sim.requestLog.length = 0;
     });
 
@@ -146,11 +186,23 @@ describe('NightscoutV1Writer', () => {
 
       const seedGets = sim.requestLog.filter((r) => r.method === 'GET');
       const entriesGet = seedGets.find((r) => r.path === '/api/v1/entries.json');
-      expect(entriesGet?.query).toEqual([['find[date][$gte]', String(NOW - 30 * DAY)], ['find[device]', DEVICE], ['count', '1']]);
+      expect(entriesGet?.query).toEqual([
+        ['find[date][$gte]', String(NOW - 30 * DAY)],
+        ['find[device]', DEVICE],
+        ['count', '1'],
+      ]);
       const treatmentsGet = seedGets.find((r) => r.path === '/api/v1/treatments.json');
-      expect(treatmentsGet?.query).toEqual([['find[created_at][$gte]', toIso(NOW - 30 * DAY)], ['find[enteredBy]', DEVICE], ['count', '1']]);
+      expect(treatmentsGet?.query).toEqual([
+        ['find[created_at][$gte]', toIso(NOW - 30 * DAY)],
+        ['find[enteredBy]', DEVICE],
+        ['count', '1'],
+      ]);
       const statusGet = seedGets.find((r) => r.path === '/api/v1/devicestatus.json');
-      expect(statusGet?.query).toEqual([['find[created_at][$gte]', toIso(NOW - 30 * DAY)], ['find[device]', DEVICE], ['count', '1']]);
+      expect(statusGet?.query).toEqual([
+        ['find[created_at][$gte]', toIso(NOW - 30 * DAY)],
+        ['find[device]', DEVICE],
+        ['count', '1'],
+      ]);
 
       // Only what is newer than the seed is written (treatments: at-or-after, absorbed by the upsert).
       expect(result.written).toEqual({ entries: 1, treatments: 2, devicestatus: 1, profiles: 0 });
@@ -164,12 +216,17 @@ describe('NightscoutV1Writer', () => {
       const headers = { 'api-secret': createHash('sha1').update(SECRET).digest('hex') };
       const undated = await fetch(`${sim.url}/api/v1/devicestatus.json?find[device]=${DEVICE}&count=1`, { headers });
       expect(await undated.json()).toEqual([]);
-      const dated = await fetch(`${sim.url}/api/v1/devicestatus.json?find[created_at][$gte]=${toIso(NOW - 30 * DAY)}&find[device]=${DEVICE}&count=1`, { headers });
+      const dated = await fetch(
+        `${sim.url}/api/v1/devicestatus.json?find[created_at][$gte]=${toIso(NOW - 30 * DAY)}&find[device]=${DEVICE}&count=1`,
+        { headers },
+      );
       expect(((await dated.json()) as Array<{ created_at: string }>).map((d) => d.created_at)).toEqual([toIso(old)]);
     });
 
     it('a batch with nothing new writes nothing and still returns the seeded cursor', async () => {
-      const result = await writer().persist(request(batchOf({ entries: [entry(old)], devicestatus: [status(old)] }), null));
+      const result = await writer().persist(
+        request(batchOf({ entries: [entry(old)], devicestatus: [status(old)] }), null),
+      );
       expect(result.written).toEqual({ entries: 0, treatments: 0, devicestatus: 0, profiles: 0 });
       expect(result.cursor).toEqual({ entries: old, devicestatus: old });
       expect(sim.store.devicestatus).toHaveLength(1);
@@ -191,7 +248,11 @@ describe('NightscoutV1Writer', () => {
   });
 
   it('drops in-batch duplicates before writing', async () => {
-    const batch = batchOf({ entries: [entry(NOW), entry(NOW)], devicestatus: [status(NOW), status(NOW)], treatments: [treatment(NOW), treatment(NOW)] });
+    const batch = batchOf({
+      entries: [entry(NOW), entry(NOW)],
+      devicestatus: [status(NOW), status(NOW)],
+      treatments: [treatment(NOW), treatment(NOW)],
+    });
     const result = await writer().persist(request(batch, {}));
     expect(result.written).toEqual({ entries: 1, treatments: 1, devicestatus: 1, profiles: 0 });
     expect(sim.requests['POST /api/v1/devicestatus.json']).toBe(1);
@@ -230,15 +291,24 @@ describe('NightscoutV1Writer', () => {
   });
 
   it('advances the cursor per collection and keeps untouched collections', async () => {
-    const previous = { entries: NOW - 60 * MIN, treatments: NOW - 60 * MIN, devicestatus: NOW - 60 * MIN, profiles: NOW - 2 * DAY };
-    const result = await writer().persist(request(batchOf({ entries: [entry(NOW - 70 * MIN), entry(NOW - 5 * MIN)] }), previous));
+    const previous = {
+      entries: NOW - 60 * MIN,
+      treatments: NOW - 60 * MIN,
+      devicestatus: NOW - 60 * MIN,
+      profiles: NOW - 2 * DAY,
+    };
+    const result = await writer().persist(
+      request(batchOf({ entries: [entry(NOW - 70 * MIN), entry(NOW - 5 * MIN)] }), previous),
+    );
     expect(result.written.entries).toBe(1);
     expect(result.cursor).toEqual({ ...previous, entries: NOW - 5 * MIN });
   });
 
   it('keeps a second treatment that shares the cursor instant with another eventType', async () => {
     const at = NOW - 30 * MIN;
-    const result = await writer().persist(request(batchOf({ treatments: [treatment(at, 'Carb Correction')] }), { treatments: at }));
+    const result = await writer().persist(
+      request(batchOf({ treatments: [treatment(at, 'Carb Correction')] }), { treatments: at }),
+    );
     expect(result.written.treatments).toBe(1);
     expect(sim.store.treatments.map((t) => t.eventType)).toEqual(['Carb Correction']);
   });
@@ -269,11 +339,27 @@ describe('NightscoutV1Writer re-read window', () => {
   const LLU = 'nightscout-connect-librelinkup';
   const REREAD = { windowMs: 60 * MIN, sameReadingMs: 30_000 };
   let sim: NightscoutSimulator;
-  const reading = (date: number, direction: SgvEntry['direction'] = 'NOT COMPUTABLE', sgv = 120): SgvEntry =>
-    ({ type: 'sgv', sgv, date, dateString: toIso(date), direction, device: LLU });
-  const persist = (entries: SgvEntry[], cursor: PersistRequest['cursor'], reread: PersistRequest['reread'] | null = REREAD) =>
-    new NightscoutV1Writer({ endpoint: sim.url, apiSecret: SECRET, timeoutMs: 2_000 })
-      .persist({ batch: batchOf({ entries }), cursor, device: LLU, now: NOW, seedLookbackMs: 12 * 60 * MIN, ...(reread ? { reread } : {}) });
+  const reading = (date: number, direction: SgvEntry['direction'] = 'NOT COMPUTABLE', sgv = 120): SgvEntry => ({
+    type: 'sgv',
+    sgv,
+    date,
+    dateString: toIso(date),
+    direction,
+    device: LLU,
+  });
+  const persist = (
+    entries: SgvEntry[],
+    cursor: PersistRequest['cursor'],
+    reread: PersistRequest['reread'] | null = REREAD,
+  ) =>
+    new NightscoutV1Writer({ endpoint: sim.url, apiSecret: SECRET, timeoutMs: 2_000 }).persist({
+      batch: batchOf({ entries }),
+      cursor,
+      device: LLU,
+      now: NOW,
+      seedLookbackMs: 12 * 60 * MIN,
+      ...(reread ? { reread } : {}),
+    });
   const stored = () => sim.store.entries.map((e) => [e.date, e.direction]).sort((a, b) => Number(a[0]) - Number(b[0]));
 
   beforeEach(async () => {
@@ -287,23 +373,36 @@ describe('NightscoutV1Writer re-read window', () => {
   });
 
   it('writes only the graph rows Nightscout lacks, keeps the stored arrow, and reads back once with an explicit date', async () => {
-    const result = await persist([
-      reading(NOW - 61 * MIN), // outside the window
-      reading(NOW - 25 * MIN), reading(NOW - 20 * MIN), // already stored
-      reading(NOW - 15 * MIN), reading(NOW - 10 * MIN), // published since: behind the cursor, missing
-      reading(NOW + 10_000), // the current reading of 10 s later, as a graph row: the same reading
-      reading(NOW), // the stored current reading, as an arrowless graph row
-      reading(NOW + 5 * MIN, 'Flat'), // this poll's current reading
-    ], { entries: NOW });
+    const result = await persist(
+      [
+        reading(NOW - 61 * MIN), // outside the window
+        reading(NOW - 25 * MIN),
+        reading(NOW - 20 * MIN), // already stored
+        reading(NOW - 15 * MIN),
+        reading(NOW - 10 * MIN), // published since: behind the cursor, missing
+        reading(NOW + 10_000), // the current reading of 10 s later, as a graph row: the same reading
+        reading(NOW), // the stored current reading, as an arrowless graph row
+        reading(NOW + 5 * MIN, 'Flat'), // this poll's current reading
+      ],
+      { entries: NOW },
+    );
     expect(result.written.entries).toBe(3);
     expect(result.cursor.entries).toBe(NOW + 5 * MIN);
     expect(stored()).toEqual([
-      [NOW - 25 * MIN, 'NOT COMPUTABLE'], [NOW - 20 * MIN, 'NOT COMPUTABLE'], [NOW - 15 * MIN, 'NOT COMPUTABLE'],
-      [NOW - 10 * MIN, 'NOT COMPUTABLE'], [NOW, 'SingleUp'], [NOW + 5 * MIN, 'Flat'],
+      [NOW - 25 * MIN, 'NOT COMPUTABLE'],
+      [NOW - 20 * MIN, 'NOT COMPUTABLE'],
+      [NOW - 15 * MIN, 'NOT COMPUTABLE'],
+      [NOW - 10 * MIN, 'NOT COMPUTABLE'],
+      [NOW, 'SingleUp'],
+      [NOW + 5 * MIN, 'Flat'],
     ]);
     const gets = sim.requestLog.filter((r) => r.method === 'GET');
     expect(gets).toHaveLength(1);
-    expect(gets[0].query).toEqual([['find[date][$gte]', String(NOW - 25 * MIN - 30_000)], ['find[device]', LLU], ['count', '1000']]);
+    expect(gets[0].query).toEqual([
+      ['find[date][$gte]', String(NOW - 25 * MIN - 30_000)],
+      ['find[device]', LLU],
+      ['count', '1000'],
+    ]);
   });
 
   it('re-persisting the same frame writes nothing and posts nothing', async () => {
@@ -323,15 +422,24 @@ describe('NightscoutV1Writer re-read window', () => {
   });
 
   it('without a window nothing behind the cursor is written and no read-back is made (every other driver)', async () => {
-    const result = await persist([reading(NOW - 15 * MIN), reading(NOW), reading(NOW + 5 * MIN, 'Flat')], { entries: NOW }, null);
+    const result = await persist(
+      [reading(NOW - 15 * MIN), reading(NOW), reading(NOW + 5 * MIN, 'Flat')],
+      { entries: NOW },
+      null,
+    );
     expect(result.written.entries).toBe(1);
     expect(sim.requestLog.filter((r) => r.method === 'GET')).toEqual([]);
     expect(stored().map(([d]) => d)).toEqual([NOW - 25 * MIN, NOW - 20 * MIN, NOW, NOW + 5 * MIN]);
   });
 
-  it('another uploader\'s entry at the same instant does not hide ours (read-back is by device)', async () => {
-    await new NightscoutV1Writer({ endpoint: sim.url, apiSecret: SECRET })
-      .persist({ batch: batchOf({ entries: [{ ...reading(NOW - 14 * MIN - 50_000), device: 'xDrip-LibreReceiver' }] }), cursor: {}, device: 'xDrip-LibreReceiver', now: NOW, seedLookbackMs: DAY });
+  it("another uploader's entry at the same instant does not hide ours (read-back is by device)", async () => {
+    await new NightscoutV1Writer({ endpoint: sim.url, apiSecret: SECRET }).persist({
+      batch: batchOf({ entries: [{ ...reading(NOW - 14 * MIN - 50_000), device: 'xDrip-LibreReceiver' }] }),
+      cursor: {},
+      device: 'xDrip-LibreReceiver',
+      now: NOW,
+      seedLookbackMs: DAY,
+    });
     const result = await persist([reading(NOW - 15 * MIN)], { entries: NOW });
     expect(result.written.entries).toBe(1);
   });

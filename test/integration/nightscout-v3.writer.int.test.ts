@@ -3,12 +3,19 @@
  * (200 isDeduplication is success), seeding, failure kinds, and the token never reaching an error.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { NightscoutV3Writer, stableIdentifier } from '../../lib/adapters/nightscout/nightscout-v3.writer.js';
 import { NightscoutV1Writer } from '../../lib/adapters/nightscout/nightscout-v1.writer.js';
-import { startNightscoutSimulator, type NightscoutSimulator } from '../../local/nightscout/nightscout.simulator.js';
+import { NightscoutV3Writer, stableIdentifier } from '../../lib/adapters/nightscout/nightscout-v3.writer.js';
 import { SourceError } from '../../lib/domain/errors.js';
-import { emptyBatch, toIso, type Batch, type DeviceStatus, type SgvEntry, type Treatment } from '../../lib/domain/records.js';
+import {
+  type Batch,
+  type DeviceStatus,
+  emptyBatch,
+  type SgvEntry,
+  type Treatment,
+  toIso,
+} from '../../lib/domain/records.js';
 import type { PersistRequest } from '../../lib/ports/nightscout.writer.port.js';
+import { type NightscoutSimulator, startNightscoutSimulator } from '../../local/nightscout/nightscout.simulator.js';
 
 const SECRET = 'correct-horse-battery-staple';
 const TOKEN = 'bridge-0123456789abcdef';
@@ -19,8 +26,20 @@ const MIN = 60_000;
 const DAY = 24 * 60 * MIN;
 const AUTH_REQUESTS = 'GET /api/v2/authorization/request/:token';
 
-const entry = (date: number): SgvEntry => ({ type: 'sgv', sgv: 140, date, dateString: toIso(date), direction: 'Flat', device: DEVICE });
-const treatment = (at: number, eventType = 'Correction Bolus'): Treatment => ({ eventType, created_at: toIso(at), enteredBy: DEVICE, insulin: 1 });
+const entry = (date: number): SgvEntry => ({
+  type: 'sgv',
+  sgv: 140,
+  date,
+  dateString: toIso(date),
+  direction: 'Flat',
+  device: DEVICE,
+});
+const treatment = (at: number, eventType = 'Correction Bolus'): Treatment => ({
+  eventType,
+  created_at: toIso(at),
+  enteredBy: DEVICE,
+  insulin: 1,
+});
 const status = (at: number): DeviceStatus => ({ device: DEVICE, created_at: toIso(at), uploader: { battery: 80 } });
 
 function batchOf(parts: Partial<Batch>): Batch {
@@ -40,7 +59,13 @@ async function caught(promise: Promise<unknown>): Promise<SourceError> {
 describe('NightscoutV3Writer', () => {
   let sim: NightscoutSimulator;
   let now = START;
-  const request = (batch: Batch, cursor: PersistRequest['cursor']): PersistRequest => ({ batch, cursor, device: DEVICE, now, seedLookbackMs: 30 * DAY });
+  const request = (batch: Batch, cursor: PersistRequest['cursor']): PersistRequest => ({
+    batch,
+    cursor,
+    device: DEVICE,
+    now,
+    seedLookbackMs: 30 * DAY,
+  });
   const writer = (extra: Partial<ConstructorParameters<typeof NightscoutV3Writer>[0]> = {}) =>
     new NightscoutV3Writer({ endpoint: sim.url, token: TOKEN, timeoutMs: 2_000, ...extra });
 
@@ -57,16 +82,25 @@ describe('NightscoutV3Writer', () => {
   });
 
   it('writes one document per POST with identifier, app and date in ms', async () => {
-    const result = await writer().persist(request(batchOf({
-      entries: [entry(now - 5 * MIN), entry(now)],
-      treatments: [treatment(now - 10 * MIN)],
-      devicestatus: [status(now)],
-    }), {}));
+    const result = await writer().persist(
+      request(
+        batchOf({
+          entries: [entry(now - 5 * MIN), entry(now)],
+          treatments: [treatment(now - 10 * MIN)],
+          devicestatus: [status(now)],
+        }),
+        {},
+      ),
+    );
     expect(result.written).toEqual({ entries: 2, treatments: 1, devicestatus: 1, profiles: 0 });
     expect(result.deduplicated).toEqual({ entries: 0, treatments: 0, devicestatus: 0, profiles: 0 });
     expect(sim.requests['POST /api/v3/entries']).toBe(2);
     const stored = sim.store.entries.find((e) => e.date === now);
-    expect(stored).toMatchObject({ app: 'nightscout-connect-serverless', dateString: toIso(now), identifier: stableIdentifier({ device: DEVICE, date: now }) });
+    expect(stored).toMatchObject({
+      app: 'nightscout-connect-serverless',
+      dateString: toIso(now),
+      identifier: stableIdentifier({ device: DEVICE, date: now }),
+    });
     expect(sim.store.treatments[0]).toMatchObject({
       date: now - 10 * MIN,
       created_at: toIso(now - 10 * MIN),
@@ -124,7 +158,11 @@ describe('NightscoutV3Writer', () => {
   });
 
   it('re-sending deduplicates: HTTP 200 isDeduplication is success, counted apart', async () => {
-    const batch = batchOf({ entries: [entry(now - 5 * MIN), entry(now)], treatments: [treatment(now)], devicestatus: [status(now)] });
+    const batch = batchOf({
+      entries: [entry(now - 5 * MIN), entry(now)],
+      treatments: [treatment(now)],
+      devicestatus: [status(now)],
+    });
     const w = writer();
     await w.persist(request(batch, {}));
     const again = await w.persist(request(batch, {}));
@@ -155,19 +193,37 @@ describe('NightscoutV3Writer', () => {
 
   it('seeds the cursor on the first run with explicit date filters', async () => {
     const old = now - 5 * DAY;
-    await writer().persist(request(batchOf({ entries: [entry(old)], treatments: [treatment(old)], devicestatus: [status(old)] }), {}));
+    await writer().persist(
+      request(batchOf({ entries: [entry(old)], treatments: [treatment(old)], devicestatus: [status(old)] }), {}),
+    );
     sim.requestLog.length = 0;
-    const result = await writer().persist(request(batchOf({
-      entries: [entry(old), entry(now)], treatments: [treatment(now)], devicestatus: [status(old), status(now)],
-    }), null));
+    const result = await writer().persist(
+      request(
+        batchOf({
+          entries: [entry(old), entry(now)],
+          treatments: [treatment(now)],
+          devicestatus: [status(old), status(now)],
+        }),
+        null,
+      ),
+    );
     const gets = sim.requestLog.filter((r) => r.method === 'GET' && r.path.startsWith('/api/v3/'));
     expect(gets.find((r) => r.path === '/api/v3/entries')?.query).toEqual([
-      ['date$gte', String(now - 30 * DAY)], ['device$eq', DEVICE], ['sort$desc', 'date'], ['limit', '1'],
+      ['date$gte', String(now - 30 * DAY)],
+      ['device$eq', DEVICE],
+      ['sort$desc', 'date'],
+      ['limit', '1'],
     ]);
     expect(gets.find((r) => r.path === '/api/v3/devicestatus')?.query).toEqual([
-      ['created_at$gte', toIso(now - 30 * DAY)], ['device$eq', DEVICE], ['sort$desc', 'created_at'], ['limit', '1'],
+      ['created_at$gte', toIso(now - 30 * DAY)],
+      ['device$eq', DEVICE],
+      ['sort$desc', 'created_at'],
+      ['limit', '1'],
     ]);
-    expect(gets.find((r) => r.path === '/api/v3/treatments')?.query[0]).toEqual(['created_at$gte', toIso(now - 30 * DAY)]);
+    expect(gets.find((r) => r.path === '/api/v3/treatments')?.query[0]).toEqual([
+      'created_at$gte',
+      toIso(now - 30 * DAY),
+    ]);
     expect(result.written).toEqual({ entries: 1, treatments: 1, devicestatus: 1, profiles: 0 });
     expect(result.deduplicated).toEqual({ entries: 0, treatments: 0, devicestatus: 0, profiles: 0 });
     expect(result.cursor).toEqual({ entries: now, treatments: now, devicestatus: now });
@@ -193,7 +249,9 @@ describe('NightscoutV3Writer', () => {
 
   it('the API secret is not accepted by API v3', async () => {
     const { createHash } = await import('node:crypto');
-    const res = await fetch(`${sim.url}/api/v3/entries?limit=1`, { headers: { 'api-secret': createHash('sha1').update(SECRET).digest('hex') } });
+    const res = await fetch(`${sim.url}/api/v3/entries?limit=1`, {
+      headers: { 'api-secret': createHash('sha1').update(SECRET).digest('hex') },
+    });
     expect(res.status).toBe(401);
   });
 });
@@ -205,14 +263,34 @@ describe('NightscoutV3Writer', () => {
 describe('NightscoutV3Writer re-read window', () => {
   const REREAD = { windowMs: 60 * MIN, sameReadingMs: 30_000 };
   let sim: NightscoutSimulator;
-  const reading = (date: number, direction: SgvEntry['direction'] = 'NOT COMPUTABLE'): SgvEntry =>
-    ({ type: 'sgv', sgv: 120, date, dateString: toIso(date), direction, device: DEVICE });
-  const persist = (entries: SgvEntry[], cursor: PersistRequest['cursor'], reread: PersistRequest['reread'] | null = REREAD) =>
-    new NightscoutV3Writer({ endpoint: sim.url, token: TOKEN, timeoutMs: 2_000 })
-      .persist({ batch: batchOf({ entries }), cursor, device: DEVICE, now: START, seedLookbackMs: 12 * 60 * MIN, ...(reread ? { reread } : {}) });
+  const reading = (date: number, direction: SgvEntry['direction'] = 'NOT COMPUTABLE'): SgvEntry => ({
+    type: 'sgv',
+    sgv: 120,
+    date,
+    dateString: toIso(date),
+    direction,
+    device: DEVICE,
+  });
+  const persist = (
+    entries: SgvEntry[],
+    cursor: PersistRequest['cursor'],
+    reread: PersistRequest['reread'] | null = REREAD,
+  ) =>
+    new NightscoutV3Writer({ endpoint: sim.url, token: TOKEN, timeoutMs: 2_000 }).persist({
+      batch: batchOf({ entries }),
+      cursor,
+      device: DEVICE,
+      now: START,
+      seedLookbackMs: 12 * 60 * MIN,
+      ...(reread ? { reread } : {}),
+    });
 
   beforeEach(async () => {
-    sim = await startNightscoutSimulator({ apiSecret: SECRET, clock: { now: () => START }, tokens: { [TOKEN]: ['*'] } });
+    sim = await startNightscoutSimulator({
+      apiSecret: SECRET,
+      clock: { now: () => START },
+      tokens: { [TOKEN]: ['*'] },
+    });
     await persist([reading(START - 20 * MIN), reading(START, 'SingleUp')], {});
     sim.requestLog.length = 0;
   });
@@ -221,9 +299,16 @@ describe('NightscoutV3Writer re-read window', () => {
   });
 
   it('creates only what Nightscout lacks after one dated search, and the stored arrow survives', async () => {
-    const result = await persist([
-      reading(START - 20 * MIN), reading(START - 15 * MIN), reading(START), reading(START + 10_000), reading(START + 5 * MIN, 'Flat'),
-    ], { entries: START });
+    const result = await persist(
+      [
+        reading(START - 20 * MIN),
+        reading(START - 15 * MIN),
+        reading(START),
+        reading(START + 10_000),
+        reading(START + 5 * MIN, 'Flat'),
+      ],
+      { entries: START },
+    );
     expect(result.written.entries).toBe(2);
     expect(result.deduplicated.entries).toBe(0);
     const byDate = new Map(sim.store.entries.map((e) => [e.date, e.direction]));
@@ -231,14 +316,24 @@ describe('NightscoutV3Writer re-read window', () => {
     expect(byDate.get(START)).toBe('SingleUp');
     expect(sim.store.entries).toHaveLength(4);
     const searches = sim.requestLog.filter((r) => r.method === 'GET' && r.path === '/api/v3/entries');
-    expect(searches.map((r) => r.query)).toEqual([[
-      ['date$gte', String(START - 20 * MIN - 30_000)], ['device$eq', DEVICE], ['sort$desc', 'date'], ['limit', '1000'], ['fields', 'date,type'],
-    ]]);
+    expect(searches.map((r) => r.query)).toEqual([
+      [
+        ['date$gte', String(START - 20 * MIN - 30_000)],
+        ['device$eq', DEVICE],
+        ['sort$desc', 'date'],
+        ['limit', '1000'],
+        ['fields', 'date,type'],
+      ],
+    ]);
     expect(sim.requestLog.filter((r) => r.method === 'POST')).toHaveLength(2);
   });
 
   it('without a window the same batch only creates the entry newer than the cursor, with no search', async () => {
-    const result = await persist([reading(START - 15 * MIN), reading(START), reading(START + 5 * MIN, 'Flat')], { entries: START }, null);
+    const result = await persist(
+      [reading(START - 15 * MIN), reading(START), reading(START + 5 * MIN, 'Flat')],
+      { entries: START },
+      null,
+    );
     expect(result.written.entries).toBe(1);
     expect(sim.requestLog.filter((r) => r.method === 'GET' && r.path === '/api/v3/entries')).toEqual([]);
   });

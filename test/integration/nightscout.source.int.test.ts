@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { silentLog } from '../../lib/adapters/system/system.observability.js';
 import { SessionInvalidError, SourceAuthRejectedError, SourceError } from '../../lib/domain/errors.js';
 import type { Cursor } from '../../lib/domain/records.js';
-import { silentLog } from '../../lib/adapters/system/system.observability.js';
-import { startNightscoutSimulator, type NightscoutSimulator } from '../../local/nightscout/nightscout.simulator.js';
-import { nightscoutSource, type NightscoutSourceSession } from '../../lib/sources/nightscout/nightscout.source.js';
-import { nightscoutVendor, type NightscoutSourceSettings } from '../../lib/sources/nightscout/nightscout.vendor.js';
 import { assembleDriver } from '../../lib/sources/driver.builder.js';
+import { type NightscoutSourceSession, nightscoutSource } from '../../lib/sources/nightscout/nightscout.source.js';
+import { type NightscoutSourceSettings, nightscoutVendor } from '../../lib/sources/nightscout/nightscout.vendor.js';
+import { type NightscoutSimulator, startNightscoutSimulator } from '../../local/nightscout/nightscout.simulator.js';
 
 const nightscoutSourceDriver = assembleDriver(nightscoutVendor, nightscoutSource, {});
 const parseNightscoutSourceSettings = nightscoutVendor.parseSettings;
@@ -26,7 +26,12 @@ afterEach(async () => {
 
 function manualClock(start: number) {
   let now = start;
-  return { now: () => now, advance: (ms: number) => { now += ms; } };
+  return {
+    now: () => now,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
 }
 
 let seq = 0;
@@ -35,31 +40,114 @@ const objectId = () => (0x66a1f000 + seq++).toString(16).padStart(24, '0');
 /** A source site with a morning of data: v1-style documents (Loop, xDrip+) and v3-style ones (AAPS). */
 function seed(target: NightscoutSimulator) {
   for (let t = NOW - 3 * HOUR; t <= NOW; t += 5 * MIN) {
-    target.store.entries.push({ _id: objectId(), type: 'sgv', sgv: 100 + ((t / MIN) % 50), date: t, dateString: new Date(t).toISOString(), direction: 'Flat', device: 'xDrip-DexcomG7', sysTime: new Date(t).toISOString(), utcOffset: 0 });
+    target.store.entries.push({
+      _id: objectId(),
+      type: 'sgv',
+      sgv: 100 + ((t / MIN) % 50),
+      date: t,
+      dateString: new Date(t).toISOString(),
+      direction: 'Flat',
+      device: 'xDrip-DexcomG7',
+      sysTime: new Date(t).toISOString(),
+      utcOffset: 0,
+    });
   }
   target.store.treatments.push(
-    { _id: objectId(), eventType: 'Correction Bolus', created_at: new Date(NOW - 2 * HOUR).toISOString(), insulin: 1.5, enteredBy: 'loop://iPhone', utcOffset: 0 },
-    { _id: objectId(), eventType: 'Meal Bolus', created_at: new Date(NOW - 20 * MIN).toISOString(), insulin: 3, carbs: 40, enteredBy: 'loop://iPhone', utcOffset: 0 },
+    {
+      _id: objectId(),
+      eventType: 'Correction Bolus',
+      created_at: new Date(NOW - 2 * HOUR).toISOString(),
+      insulin: 1.5,
+      enteredBy: 'loop://iPhone',
+      utcOffset: 0,
+    },
+    {
+      _id: objectId(),
+      eventType: 'Meal Bolus',
+      created_at: new Date(NOW - 20 * MIN).toISOString(),
+      insulin: 3,
+      carbs: 40,
+      enteredBy: 'loop://iPhone',
+      utcOffset: 0,
+    },
     // Written through v3 by AAPS: has `date` and an identifier.
-    { _id: objectId(), identifier: 'a1b2c3d4-0000-5000-8000-000000000001', eventType: 'Temp Basal', date: NOW - 10 * MIN, created_at: new Date(NOW - 10 * MIN).toISOString(), rate: 0.7, absolute: 0.7, duration: 30, app: 'AAPS', srvCreated: NOW, srvModified: NOW, subject: 'aaps', isValid: true, utcOffset: 120 },
-    { _id: objectId(), identifier: 'a1b2c3d4-0000-5000-8000-000000000002', eventType: 'Note', date: NOW - 5 * MIN, notes: 'v3 only, no created_at', app: 'AAPS', srvCreated: NOW, srvModified: NOW, isValid: true, utcOffset: 120 },
+    {
+      _id: objectId(),
+      identifier: 'a1b2c3d4-0000-5000-8000-000000000001',
+      eventType: 'Temp Basal',
+      date: NOW - 10 * MIN,
+      created_at: new Date(NOW - 10 * MIN).toISOString(),
+      rate: 0.7,
+      absolute: 0.7,
+      duration: 30,
+      app: 'AAPS',
+      srvCreated: NOW,
+      srvModified: NOW,
+      subject: 'aaps',
+      isValid: true,
+      utcOffset: 120,
+    },
+    {
+      _id: objectId(),
+      identifier: 'a1b2c3d4-0000-5000-8000-000000000002',
+      eventType: 'Note',
+      date: NOW - 5 * MIN,
+      notes: 'v3 only, no created_at',
+      app: 'AAPS',
+      srvCreated: NOW,
+      srvModified: NOW,
+      isValid: true,
+      utcOffset: 120,
+    },
   );
   target.store.devicestatus.push(
-    { _id: objectId(), device: 'loop://iPhone', created_at: new Date(NOW - 90 * MIN).toISOString(), uploader: { battery: 90 } },
-    { _id: objectId(), device: 'loop://iPhone', created_at: new Date(NOW - 15 * MIN).toISOString(), uploader: { battery: 88 } },
+    {
+      _id: objectId(),
+      device: 'loop://iPhone',
+      created_at: new Date(NOW - 90 * MIN).toISOString(),
+      uploader: { battery: 90 },
+    },
+    {
+      _id: objectId(),
+      device: 'loop://iPhone',
+      created_at: new Date(NOW - 15 * MIN).toISOString(),
+      uploader: { battery: 88 },
+    },
   );
   target.store.profiles.push(
-    { _id: objectId(), defaultProfile: 'Old', startDate: new Date(NOW - 10 * 24 * HOUR).toISOString(), created_at: new Date(NOW - 10 * 24 * HOUR).toISOString(), store: { Old: { dia: 4 } } },
-    { _id: objectId(), defaultProfile: 'Default', startDate: new Date(NOW - 30 * MIN).toISOString(), created_at: new Date(NOW - 30 * MIN).toISOString(), store: { Default: { dia: 5 } } },
+    {
+      _id: objectId(),
+      defaultProfile: 'Old',
+      startDate: new Date(NOW - 10 * 24 * HOUR).toISOString(),
+      created_at: new Date(NOW - 10 * 24 * HOUR).toISOString(),
+      store: { Old: { dia: 4 } },
+    },
+    {
+      _id: objectId(),
+      defaultProfile: 'Default',
+      startDate: new Date(NOW - 30 * MIN).toISOString(),
+      created_at: new Date(NOW - 30 * MIN).toISOString(),
+      store: { Default: { dia: 5 } },
+    },
   );
 }
 
 async function setup(options: { settings?: Record<string, unknown>; vendor: Record<string, string> }) {
   const clock = manualClock(NOW);
-  sim = await startNightscoutSimulator({ apiSecret: API_SECRET, clock, tokens: { [TOKEN]: ['*:*:read'], [ENTRIES_ONLY_TOKEN]: ['api:entries:read'] } });
+  sim = await startNightscoutSimulator({
+    apiSecret: API_SECRET,
+    clock,
+    tokens: { [TOKEN]: ['*:*:read'], [ENTRIES_ONLY_TOKEN]: ['api:entries:read'] },
+  });
   seed(sim);
   const settings = parseNightscoutSourceSettings({ sourceEndpoint: sim.url, ...options.settings });
-  const ctx = () => ({ sourceId: 'ns-source-1', settings, credentials: { vendor: options.vendor, nightscout: {} }, now: clock.now(), log: silentLog });
+  const ctx = () => ({
+    sourceId: 'ns-source-1',
+    settings,
+    credentials: { vendor: options.vendor, nightscout: {} },
+    now: clock.now(),
+    log: silentLog,
+  });
   return { sim, clock, settings, ctx };
 }
 
@@ -73,7 +161,12 @@ async function login(ctx: Ctx) {
 async function poll(ctx: Ctx, session: NightscoutSourceSession, cursor: Cursor | null, since = NOW - 6 * HOUR) {
   const loop = nightscoutSourceDriver.loops[0];
   const raw = await loop.fetch({ ...ctx, session, cursor, since });
-  return loop.transform(raw, { sourceId: ctx.sourceId, settings: ctx.settings as NightscoutSourceSettings, cursor, now: ctx.now });
+  return loop.transform(raw, {
+    sourceId: ctx.sourceId,
+    settings: ctx.settings as NightscoutSourceSettings,
+    cursor,
+    now: ctx.now,
+  });
 }
 
 const SECRETS = [API_SECRET, createHash('sha1').update(API_SECRET).digest('hex'), TOKEN, '0123456789abcdef'];
@@ -92,7 +185,9 @@ async function failure(promise: Promise<unknown>, jwt?: string): Promise<SourceE
 
 /** Every read of a dated collection must carry an explicit lower date bound. */
 function expectDatedQueries(target: NightscoutSimulator) {
-  const reads = target.requestLog.filter((r) => r.method === 'GET' && /\/api\/v[13]\/(entries|treatments|devicestatus)/.test(r.path));
+  const reads = target.requestLog.filter(
+    (r) => r.method === 'GET' && /\/api\/v[13]\/(entries|treatments|devicestatus)/.test(r.path),
+  );
   expect(reads.length).toBeGreaterThan(0);
   for (const read of reads) expect(read.query.map(([k]) => k).some((k) => /\$gt\]?$/.test(k))).toBe(true);
 }
@@ -102,7 +197,12 @@ describe('Nightscout source over API v1 with an API secret', () => {
     const { sim: source, ctx } = await setup({ vendor: { apiSecret: API_SECRET } });
     const grant = await login(ctx());
     expect(grant).toEqual({ session: { mode: 'apiSecret', api: 'v1' }, expiresAt: NOW + 8 * HOUR });
-    const cursor: Cursor = { entries: NOW - HOUR, treatments: NOW - HOUR, devicestatus: NOW - HOUR, profiles: NOW - HOUR };
+    const cursor: Cursor = {
+      entries: NOW - HOUR,
+      treatments: NOW - HOUR,
+      devicestatus: NOW - HOUR,
+      profiles: NOW - HOUR,
+    };
     const batch = await poll(ctx(), grant.session, cursor);
 
     expect(batch.entries).toHaveLength(12);
@@ -116,7 +216,9 @@ describe('Nightscout source over API v1 with an API secret', () => {
       expect(doc).not.toHaveProperty('srvModified');
       expect(typeof doc.identifier).toBe('string');
     }
-    expect(batch.treatments.find((t) => t.eventType === 'Temp Basal')!.identifier).toBe('a1b2c3d4-0000-5000-8000-000000000001');
+    expect(batch.treatments.find((t) => t.eventType === 'Temp Basal')!.identifier).toBe(
+      'a1b2c3d4-0000-5000-8000-000000000001',
+    );
     expectDatedQueries(source);
     expect(source.requests['GET /api/v1/verifyauth']).toBe(1);
     expect(source.requestLog.find((r) => r.path === '/api/v1/entries.json')!.query).toEqual([
@@ -130,11 +232,17 @@ describe('Nightscout source over API v1 with an API secret', () => {
     const { session } = await login(ctx());
     const batch = await poll(ctx(), session, null, NOW - 2 * 24 * HOUR);
     expect(batch.entries).toHaveLength(37);
-    expect(source.requestLog.find((r) => r.path === '/api/v1/treatments.json')!.query[0]).toEqual(['find[created_at][$gt]', new Date(NOW - 2 * 24 * HOUR).toISOString()]);
+    expect(source.requestLog.find((r) => r.path === '/api/v1/treatments.json')!.query[0]).toEqual([
+      'find[created_at][$gt]',
+      new Date(NOW - 2 * 24 * HOUR).toISOString(),
+    ]);
   });
 
   it('pages backwards when a page is full, so the cursor cannot jump over older documents', async () => {
-    const { sim: source, ctx } = await setup({ vendor: { apiSecret: API_SECRET }, settings: { sourceMaxCount: 10, sourceCollections: 'entries' } });
+    const { sim: source, ctx } = await setup({
+      vendor: { apiSecret: API_SECRET },
+      settings: { sourceMaxCount: 10, sourceCollections: 'entries' },
+    });
     const { session } = await login(ctx());
     const batch = await poll(ctx(), session, { entries: NOW - 3 * HOUR - MIN });
     expect(batch.entries).toHaveLength(37);
@@ -173,23 +281,43 @@ describe('Nightscout source with an access token', () => {
   it('reads v3 ascending with explicit date filters, finding v1-written and v3-written treatments', async () => {
     const { sim: source, ctx } = await setup({ vendor: { token: TOKEN } });
     const { session } = await login(ctx());
-    const batch = await poll(ctx(), session, { entries: NOW - HOUR, treatments: NOW - 3 * HOUR, devicestatus: NOW - HOUR, profiles: NOW - HOUR });
+    const batch = await poll(ctx(), session, {
+      entries: NOW - HOUR,
+      treatments: NOW - 3 * HOUR,
+      devicestatus: NOW - HOUR,
+      profiles: NOW - HOUR,
+    });
     expect(batch.entries).toHaveLength(12);
     expect(batch.treatments.map((t) => t.eventType)).toEqual(['Correction Bolus', 'Meal Bolus', 'Temp Basal', 'Note']);
-    expect(batch.treatments.find((t) => t.eventType === 'Note')!.created_at).toBe(new Date(NOW - 5 * MIN).toISOString());
+    expect(batch.treatments.find((t) => t.eventType === 'Note')!.created_at).toBe(
+      new Date(NOW - 5 * MIN).toISOString(),
+    );
     expect(batch.devicestatus).toHaveLength(1);
     expect(batch.profiles.map((p) => p.defaultProfile)).toEqual(['Default']);
     expectDatedQueries(source);
     const entriesQuery = source.requestLog.find((r) => r.path === '/api/v3/entries')!.query;
-    expect(entriesQuery).toEqual([['date$gt', String(NOW - HOUR)], ['sort', 'date'], ['limit', '1000']]);
+    expect(entriesQuery).toEqual([
+      ['date$gt', String(NOW - HOUR)],
+      ['sort', 'date'],
+      ['limit', '1000'],
+    ]);
   });
 
   it('v3 pages forward with skip when a page is full', async () => {
-    const { sim: source, ctx } = await setup({ vendor: { token: TOKEN }, settings: { sourceMaxCount: 10, sourceCollections: 'entries' } });
+    const { sim: source, ctx } = await setup({
+      vendor: { token: TOKEN },
+      settings: { sourceMaxCount: 10, sourceCollections: 'entries' },
+    });
     const { session } = await login(ctx());
     const batch = await poll(ctx(), session, { entries: NOW - 3 * HOUR - MIN });
-    expect(batch.entries.map((e) => e.date)).toEqual(Array.from({ length: 37 }, (_, i) => NOW - 3 * HOUR + i * 5 * MIN));
-    expect(source.requestLog.filter((r) => r.path === '/api/v3/entries').map((r) => r.query.find(([k]) => k === 'skip')?.[1])).toEqual([undefined, '10', '20', '30']);
+    expect(batch.entries.map((e) => e.date)).toEqual(
+      Array.from({ length: 37 }, (_, i) => NOW - 3 * HOUR + i * 5 * MIN),
+    );
+    expect(
+      source.requestLog
+        .filter((r) => r.path === '/api/v3/entries')
+        .map((r) => r.query.find(([k]) => k === 'skip')?.[1]),
+    ).toEqual([undefined, '10', '20', '30']);
   });
 
   it('can be told to read v1 with the JWT', async () => {
@@ -222,7 +350,10 @@ describe('Nightscout source with an access token', () => {
   it('a token without read permission on a collection parks the source', async () => {
     const { ctx } = await setup({ vendor: { token: ENTRIES_ONLY_TOKEN } });
     const { session } = await login(ctx());
-    expect(await failure(poll(ctx(), session, null))).toMatchObject({ kind: 'authRejected', code: 'NIGHTSCOUT_SOURCE.READ_FORBIDDEN' });
+    expect(await failure(poll(ctx(), session, null))).toMatchObject({
+      kind: 'authRejected',
+      code: 'NIGHTSCOUT_SOURCE.READ_FORBIDDEN',
+    });
   });
 });
 
@@ -233,13 +364,19 @@ describe('Nightscout source transient failures', () => {
     expect(await failure(login(ctx()))).toMatchObject({ kind: 'retryable', code: 'NIGHTSCOUT_SOURCE.HTTP_503' });
     const { session } = await login(ctx());
     source.inject({ kind: 'http5xx', status: 500 });
-    expect(await failure(poll(ctx(), session, null), session.mode === 'jwt' ? session.jwt : undefined)).toMatchObject({ kind: 'retryable', code: 'NIGHTSCOUT_SOURCE.HTTP_500' });
+    expect(await failure(poll(ctx(), session, null), session.mode === 'jwt' ? session.jwt : undefined)).toMatchObject({
+      kind: 'retryable',
+      code: 'NIGHTSCOUT_SOURCE.HTTP_500',
+    });
   });
 
   it('a hanging read times out as retryable', async () => {
     const { sim: source, ctx } = await setup({ vendor: { apiSecret: API_SECRET }, settings: { httpTimeoutMs: 200 } });
     const { session } = await login(ctx());
     source.inject({ kind: 'timeout' });
-    expect(await failure(poll(ctx(), session, null))).toMatchObject({ kind: 'retryable', code: 'NIGHTSCOUT_SOURCE.TIMEOUT' });
+    expect(await failure(poll(ctx(), session, null))).toMatchObject({
+      kind: 'retryable',
+      code: 'NIGHTSCOUT_SOURCE.TIMEOUT',
+    });
   });
 });

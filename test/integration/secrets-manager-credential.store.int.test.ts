@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
 import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { describe, expect, it } from 'vitest';
 import { createSecretsManagerClient } from '../../lib/adapters/aws/aws-clients.js';
-import { countRequests, RequestCounter } from '../../local/aws-instrumentation.js';
 import { SecretsManagerCredentialStore } from '../../lib/adapters/aws/secrets-manager-credential.store.js';
-import { useSecretsStandIn } from '../helpers/emulators.helper.js';
 import { ConfigError } from '../../lib/domain/errors.js';
 import type { SourceCredentials } from '../../lib/domain/source.js';
+import { countRequests, RequestCounter } from '../../local/aws-instrumentation.js';
+import { useSecretsStandIn } from '../helpers/emulators.helper.js';
 
 const standIn = useSecretsStandIn();
 let prefixCounter = 0;
@@ -13,7 +13,10 @@ let prefixCounter = 0;
 const SECRET_MARKER = 'pw-DO-NOT-LEAK-7f3a';
 
 function creds(n: number): SourceCredentials {
-  return { vendor: { accountName: `user${n}`, password: `${SECRET_MARKER}-${n}` }, nightscout: { apiSecret: `ns-${SECRET_MARKER}-${n}` } };
+  return {
+    vendor: { accountName: `user${n}`, password: `${SECRET_MARKER}-${n}` },
+    nightscout: { apiSecret: `ns-${SECRET_MARKER}-${n}` },
+  };
 }
 
 function counted(opts: { shards?: number; cacheTtlMs?: number; clock?: { now(): number } } = {}) {
@@ -59,7 +62,12 @@ describe('SecretsManagerCredentialStore (stand-in)', () => {
     const writer = counted();
     await writer.store.put('a', creds(1));
     await writer.store.put('b', creds(2));
-    const reader = new SecretsManagerCredentialStore({ client: writer.sm, prefix: writer.prefix, cacheTtlMs: 60_000, clock: { now: () => now } });
+    const reader = new SecretsManagerCredentialStore({
+      client: writer.sm,
+      prefix: writer.prefix,
+      cacheTtlMs: 60_000,
+      clock: { now: () => now },
+    });
     writer.counter.reset();
 
     await reader.get('a');
@@ -137,7 +145,12 @@ describe('SecretsManagerCredentialStore (stand-in)', () => {
         if (!injected && context.commandName === 'PutSecretValueCommand') {
           injected = true;
           // Simulate a concurrent writer whose version lands between our read and our write.
-          await standIn.client.send(new PutSecretValueCommand({ SecretId: name, SecretString: JSON.stringify({ sources: { seed: creds(0), other: creds(5) } }) }));
+          await standIn.client.send(
+            new PutSecretValueCommand({
+              SecretId: name,
+              SecretString: JSON.stringify({ sources: { seed: creds(0), other: creds(5) } }),
+            }),
+          );
         }
         return next(args);
       },
@@ -171,7 +184,9 @@ describe('SecretsManagerCredentialStore (stand-in)', () => {
     const err = (await store.get('nobody').catch((e: unknown) => e)) as ConfigError;
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toBe('no credentials stored for source nobody');
-    expect(JSON.stringify({ message: err.message, problems: err.problems, stack: err.stack })).not.toContain(SECRET_MARKER);
+    expect(JSON.stringify({ message: err.message, problems: err.problems, stack: err.stack })).not.toContain(
+      SECRET_MARKER,
+    );
   });
 
   it('reports a missing shard secret as ConfigError', async () => {
@@ -182,7 +197,9 @@ describe('SecretsManagerCredentialStore (stand-in)', () => {
   it('does not quote a malformed secret in the error', async () => {
     const { store, prefix } = counted();
     await store.put('a', creds(1));
-    await standIn.client.send(new PutSecretValueCommand({ SecretId: `${prefix}credentials/0`, SecretString: `{"sources": ${SECRET_MARKER}` }));
+    await standIn.client.send(
+      new PutSecretValueCommand({ SecretId: `${prefix}credentials/0`, SecretString: `{"sources": ${SECRET_MARKER}` }),
+    );
     const err = (await store.get('a', { fresh: true }).catch((e: unknown) => e)) as ConfigError;
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.cause).toBeUndefined();
@@ -202,9 +219,15 @@ describe('SecretsManagerCredentialStore (stand-in)', () => {
     await store.put('a', creds(1));
     counter.reset();
     await store.put('a', creds(2));
-    expect(counter.counts).toEqual({ 'SecretsManager.GetSecretValue': 1, 'SecretsManager.PutSecretValue': 1, 'SecretsManager.UpdateSecretVersionStage': 1 });
+    expect(counter.counts).toEqual({
+      'SecretsManager.GetSecretValue': 1,
+      'SecretsManager.PutSecretValue': 1,
+      'SecretsManager.UpdateSecretVersionStage': 1,
+    });
     const described = await standIn.client.send(new DescribeSecretCommand({ SecretId: `${prefix}credentials/0` }));
-    const stages = Object.values(described.VersionIdsToStages ?? {}).map((s) => [...s].sort().join('+')).sort();
+    const stages = Object.values(described.VersionIdsToStages ?? {})
+      .map((s) => [...s].sort().join('+'))
+      .sort();
     expect(stages).toEqual(['AWSCURRENT+NSC_PENDING', 'AWSPREVIOUS']);
     counter.reset();
     await store.put('a', creds(2)); // unchanged: read only
@@ -214,9 +237,20 @@ describe('SecretsManagerCredentialStore (stand-in)', () => {
   it('never loses an acknowledged put when many writers race on one shard', async () => {
     const { sm, prefix } = counted();
     await new SecretsManagerCredentialStore({ client: sm, prefix }).put('seed', creds(0));
-    const writers = Array.from({ length: 6 }, () => new SecretsManagerCredentialStore({ client: sm, prefix, maxWriteAttempts: 10 }));
+    const writers = Array.from(
+      { length: 6 },
+      () => new SecretsManagerCredentialStore({ client: sm, prefix, maxWriteAttempts: 10 }),
+    );
     const results = await Promise.allSettled(writers.map((w, i) => w.put(`k${i}`, creds(i))));
     expect(results.every((r) => r.status === 'fulfilled')).toBe(true);
-    expect(Object.keys(await shardContent(`${prefix}credentials/0`)).sort()).toEqual(['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'seed']);
+    expect(Object.keys(await shardContent(`${prefix}credentials/0`)).sort()).toEqual([
+      'k0',
+      'k1',
+      'k2',
+      'k3',
+      'k4',
+      'k5',
+      'seed',
+    ]);
   });
 });

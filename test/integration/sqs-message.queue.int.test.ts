@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
 import { ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { describe, expect, it } from 'vitest';
 import { createSqsClient } from '../../lib/adapters/aws/aws-clients.js';
-import { countRequests, RequestCounter } from '../../local/aws-instrumentation.js';
 import { SqsMessageQueue, SqsRedeliveryControl } from '../../lib/adapters/aws/sqs-message.queue.js';
+import { SourceUnavailableError } from '../../lib/domain/errors.js';
+import { countRequests, RequestCounter } from '../../local/aws-instrumentation.js';
 import { createQueuePair } from '../../local/emulators.js';
 import { useFauxqs } from '../helpers/emulators.helper.js';
-import { SourceUnavailableError } from '../../lib/domain/errors.js';
 
 const fauxqs = useFauxqs();
 let queueCounter = 0;
@@ -88,13 +88,22 @@ describe('SqsMessageQueue (fauxqs)', () => {
         const input = (args as { input: { Entries: Array<{ Id: string }> } }).input;
         return {
           response: {},
-          output: { $metadata: {}, Successful: [], Failed: input.Entries.map((e) => ({ Id: e.Id, SenderFault: false, Code: 'InternalError' })) },
+          output: {
+            $metadata: {},
+            Successful: [],
+            Failed: input.Entries.map((e) => ({ Id: e.Id, SenderFault: false, Code: 'InternalError' })),
+          },
         };
       },
       { step: 'initialize', name: 'failEverything' },
     );
     const queue = new SqsMessageQueue<{ n: number }>({ client: failing, queueUrl });
-    const err = await queue.send([{ body: { n: 1 }, delaySeconds: 0 }, { body: { n: 2 }, delaySeconds: 0 }]).catch((e: unknown) => e);
+    const err = await queue
+      .send([
+        { body: { n: 1 }, delaySeconds: 0 },
+        { body: { n: 2 }, delaySeconds: 0 },
+      ])
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SourceUnavailableError);
     expect(err).toMatchObject({ kind: 'retryable', code: 'SQS.SEND_FAILED' });
     expect(calls).toBe(2);
@@ -121,7 +130,9 @@ describe('SqsMessageQueue (fauxqs)', () => {
       },
       { step: 'initialize', name: 'failFirstEntryOnce' },
     );
-    await new SqsMessageQueue<{ n: number }>({ client: flaky, queueUrl }).send([1, 2, 3].map((n) => ({ body: { n }, delaySeconds: 0 })));
+    await new SqsMessageQueue<{ n: number }>({ client: flaky, queueUrl }).send(
+      [1, 2, 3].map((n) => ({ body: { n }, delaySeconds: 0 })),
+    );
     expect(entriesPerCall).toEqual([3, 1]);
     expect(await drain(queueUrl, 4)).toHaveLength(4); // at-least-once: the "failed" one arrives twice
     flaky.destroy();
@@ -131,7 +142,9 @@ describe('SqsMessageQueue (fauxqs)', () => {
 describe('SqsRedeliveryControl (fauxqs)', () => {
   it('pushes the next delivery out with ChangeMessageVisibility', async () => {
     const { queueUrl } = await pair({ maxReceiveCount: 5, visibilityTimeoutSeconds: 1 });
-    await new SqsMessageQueue<{ n: number }>({ client: fauxqs.client, queueUrl }).send([{ body: { n: 1 }, delaySeconds: 0 }]);
+    await new SqsMessageQueue<{ n: number }>({ client: fauxqs.client, queueUrl }).send([
+      { body: { n: 1 }, delaySeconds: 0 },
+    ]);
     const [first] = await receive(queueUrl);
     await new SqsRedeliveryControl({ client: fauxqs.client, queueUrl }).retryAfter(first.ReceiptHandle!, 3);
 
@@ -145,7 +158,9 @@ describe('SqsRedeliveryControl (fauxqs)', () => {
 
   it('retryAfter(0) makes the message visible at once', async () => {
     const { queueUrl } = await pair();
-    await new SqsMessageQueue<{ n: number }>({ client: fauxqs.client, queueUrl }).send([{ body: { n: 1 }, delaySeconds: 0 }]);
+    await new SqsMessageQueue<{ n: number }>({ client: fauxqs.client, queueUrl }).send([
+      { body: { n: 1 }, delaySeconds: 0 },
+    ]);
     const [first] = await receive(queueUrl);
     await new SqsRedeliveryControl({ client: fauxqs.client, queueUrl }).retryAfter(first.ReceiptHandle!, -10);
     expect(await receive(queueUrl)).toHaveLength(1);
@@ -157,7 +172,9 @@ describe('createQueuePair (fauxqs)', () => {
     const { queueUrl, dlqUrl, queueArn, dlqArn } = await pair({ maxReceiveCount: 2, visibilityTimeoutSeconds: 30 });
     expect(queueArn).toMatch(/:q\d+$/);
     expect(dlqArn).toMatch(/:q\d+-dlq$/);
-    await fauxqs.client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: [{ Id: '0', MessageBody: '{"n":1}' }] }));
+    await fauxqs.client.send(
+      new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: [{ Id: '0', MessageBody: '{"n":1}' }] }),
+    );
 
     for (let attempt = 1; attempt <= 2; attempt++) {
       const got = await receive(queueUrl, { visibility: 0 });

@@ -4,8 +4,8 @@
  * emulator `endpoint`; in Lambda everything comes from the environment.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { isLoopbackHost } from '../http/http.policy.js';
 
 export interface AwsClientOptions {
@@ -23,9 +23,17 @@ function commonConfig(opts: AwsClientOptions = {}) {
   return {
     ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
     // With an emulator endpoint and no region in the environment the SDK would refuse to start.
-    ...(opts.region !== undefined ? { region: opts.region } : loopback ? { region: process.env.AWS_REGION ?? 'us-east-1' } : {}),
+    ...(opts.region !== undefined
+      ? { region: opts.region }
+      : loopback
+        ? { region: process.env.AWS_REGION ?? 'us-east-1' }
+        : {}),
     // Only loopback endpoints get placeholder credentials: a real endpoint must use the normal credential chain.
-    ...(opts.credentials !== undefined ? { credentials: opts.credentials } : loopback ? { credentials: LOOPBACK_CREDENTIALS } : {}),
+    ...(opts.credentials !== undefined
+      ? { credentials: opts.credentials }
+      : loopback
+        ? { credentials: LOOPBACK_CREDENTIALS }
+        : {}),
   };
 }
 

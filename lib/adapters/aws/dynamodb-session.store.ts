@@ -12,10 +12,16 @@
  * source that sits paused or failing for a day lose it, and a person would have to log in in a browser again. Such
  * an item lives until it is cleared: when the source is removed, its credentials change, or the vendor rejects it.
  */
-import { DeleteItemCommand, GetItemCommand, PutItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { type SessionStore, type StoredSession } from '../../ports/session.store.port.js';
+import {
+  type AttributeValue,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { holdsRefreshToken } from '../../domain/session.js';
-import { type Clock } from '../../ports/observability.port.js';
+import type { Clock } from '../../ports/observability.port.js';
+import type { SessionStore, StoredSession } from '../../ports/session.store.port.js';
 import { systemClock } from '../system/system.observability.js';
 import { SOURCE_TABLE_SCHEMA as S } from './dynamodb-source.store.js';
 
@@ -40,7 +46,9 @@ export class DynamoDbSessionStore implements SessionStore {
   }
 
   async get(sourceId: string): Promise<StoredSession | undefined> {
-    const out = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: sessionKey(sourceId), ConsistentRead: true }));
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: sessionKey(sourceId), ConsistentRead: true }),
+    );
     const item = out.Item;
     if (!item) return undefined;
     // No `ttl` attribute: a session that lives until cleared (it holds a refresh token).

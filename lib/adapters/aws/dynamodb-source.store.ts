@@ -11,17 +11,17 @@
  * items with BatchGetItem. Paused or parked sources carry no `dueShard`/`nextDueAt` and so cost the tick nothing.
  */
 import {
-  CreateTableCommand,
-  DeleteItemCommand,
+  type AttributeValue,
   BatchGetItemCommand,
   BatchWriteItemCommand,
+  CreateTableCommand,
+  DeleteItemCommand,
   DescribeTableCommand,
+  type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
   ScanCommand,
-  type AttributeValue,
-  type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { VersionConflictError } from '../../domain/errors.js';
 import type { SourceRecord, SourceStatus, SourceStore, TransitionRecord } from '../../ports/source.store.port.js';
@@ -92,7 +92,9 @@ export class DynamoDbSourceStore implements SourceStore {
 
   async get(id: string): Promise<SourceRecord | undefined> {
     // Strongly consistent: the caller is about to save conditionally on this version.
-    const out = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: sourceKey(id), ConsistentRead: true }));
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: sourceKey(id), ConsistentRead: true }),
+    );
     return out.Item ? this.fromItem(out.Item) : undefined;
   }
 
@@ -128,12 +130,16 @@ export class DynamoDbSourceStore implements SourceStore {
         }),
       );
     } catch (err) {
-      if (isConditionFailure(err)) throw new VersionConflictError(`source ${record.id} changed since version ${expectedVersion}`);
+      if (isConditionFailure(err))
+        throw new VersionConflictError(`source ${record.id} changed since version ${expectedVersion}`);
       throw err;
     }
     // After the state is stored, not in one transaction (which would double the WRU): a crash in between loses one
     // trace line, never state. The version in the sort key keeps two transitions in the same millisecond apart.
-    if (transition) await this.client.send(new PutItemCommand({ TableName: this.tableName, Item: traceItem(record.id, version, transition) }));
+    if (transition)
+      await this.client.send(
+        new PutItemCommand({ TableName: this.tableName, Item: traceItem(record.id, version, transition) }),
+      );
     return version;
   }
 
@@ -159,7 +165,9 @@ export class DynamoDbSourceStore implements SourceStore {
   async queryDue(until: number, limit?: number): Promise<SourceRecord[]> {
     const max = limit ?? Number.POSITIVE_INFINITY;
     if (max <= 0) return [];
-    const perShard = await Promise.all(Array.from({ length: this.shards }, (_, shard) => this.queryShard(shard, until, max)));
+    const perShard = await Promise.all(
+      Array.from({ length: this.shards }, (_, shard) => this.queryShard(shard, until, max)),
+    );
     const keys = perShard
       .flat()
       .sort((a, b) => a.nextDueAt - b.nextDueAt)
@@ -206,7 +214,9 @@ export class DynamoDbSourceStore implements SourceStore {
       const keys = out.Items ?? [];
       for (let i = 0; i < keys.length; i += 25) {
         let requests: Record<string, { DeleteRequest: { Key: Item } }[]> | undefined = {
-          [this.tableName]: keys.slice(i, i + 25).map((key) => ({ DeleteRequest: { Key: { pk: key.pk, sk: key.sk } } })),
+          [this.tableName]: keys
+            .slice(i, i + 25)
+            .map((key) => ({ DeleteRequest: { Key: { pk: key.pk, sk: key.sk } } })),
         };
         for (let attempt = 0; requests && Object.keys(requests).length > 0; attempt++) {
           if (attempt > 0) await backoff(attempt);
@@ -230,7 +240,9 @@ export class DynamoDbSourceStore implements SourceStore {
       let keys: Item[] = pks.slice(i, i + 100).map((pk) => ({ pk: { S: pk }, sk: { S: S.sourceSortKey } }));
       for (let attempt = 0; keys.length > 0; attempt++) {
         if (attempt > 0) await backoff(attempt);
-        const out = await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }));
+        const out = await this.client.send(
+          new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }),
+        );
         for (const item of out.Responses?.[this.tableName] ?? []) found.set(str(item, 'pk'), item);
         keys = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
       }
@@ -269,7 +281,8 @@ export class DynamoDbSourceStore implements SourceStore {
       version: { N: String(record.version) },
     };
     if (record.nextDueAt !== undefined) {
-      if (!Number.isFinite(record.nextDueAt)) throw new RangeError(`nextDueAt of source ${record.id} is not a finite number`);
+      if (!Number.isFinite(record.nextDueAt))
+        throw new RangeError(`nextDueAt of source ${record.id} is not a finite number`);
       item.dueShard = { S: this.dueShardOf(record.id) };
       item.nextDueAt = { N: String(record.nextDueAt) };
     }

@@ -25,13 +25,13 @@ import {
   DescribeSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
-  UpdateSecretVersionStageCommand,
   type SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { ConfigError, VersionConflictError } from '../../domain/errors.js';
 import type { SourceCredentials } from '../../domain/source.js';
 import type { CredentialAdmin } from '../../ports/credential.store.port.js';
-import { type Clock } from '../../ports/observability.port.js';
+import type { Clock } from '../../ports/observability.port.js';
 import { systemClock } from '../system/system.observability.js';
 import { shardOf } from './shard.key.js';
 
@@ -83,7 +83,8 @@ export class SecretsManagerCredentialStore implements CredentialAdmin {
     this.cacheTtlMs = opts.cacheTtlMs ?? 3_600_000;
     this.clock = opts.clock ?? systemClock;
     this.maxWriteAttempts = opts.maxWriteAttempts ?? 5;
-    if (!Number.isInteger(this.shards) || this.shards < 1) throw new ConfigError(['credential shards must be a positive integer']);
+    if (!Number.isInteger(this.shards) || this.shards < 1)
+      throw new ConfigError(['credential shards must be a positive integer']);
   }
 
   /** The secret name holding a source's credentials. */
@@ -106,7 +107,11 @@ export class SecretsManagerCredentialStore implements CredentialAdmin {
 
   async put(sourceId: string, credentials: SourceCredentials): Promise<void> {
     const copy = structuredClone(credentials);
-    await this.modify(sourceId, (sources) => ({ ...sources, [sourceId]: copy }), (sources) => sameJson(sources[sourceId], copy));
+    await this.modify(
+      sourceId,
+      (sources) => ({ ...sources, [sourceId]: copy }),
+      (sources) => sameJson(sources[sourceId], copy),
+    );
   }
 
   async remove(sourceId: string): Promise<void> {
@@ -141,10 +146,13 @@ export class SecretsManagerCredentialStore implements CredentialAdmin {
   private async readShard(shard: number, versionId?: string): Promise<ShardState> {
     const name = this.shardName(shard);
     try {
-      const out = await this.client.send(new GetSecretValueCommand({ SecretId: name, ...(versionId ? { VersionId: versionId } : {}) }));
+      const out = await this.client.send(
+        new GetSecretValueCommand({ SecretId: name, ...(versionId ? { VersionId: versionId } : {}) }),
+      );
       return { exists: true, versionId: out.VersionId, sources: parseShard(name, out.SecretString) };
     } catch (err) {
-      if (errorName(err) === 'ResourceNotFoundException' && versionId === undefined) return { exists: false, sources: {} };
+      if (errorName(err) === 'ResourceNotFoundException' && versionId === undefined)
+        return { exists: false, sources: {} };
       throw err;
     }
   }
@@ -154,7 +162,11 @@ export class SecretsManagerCredentialStore implements CredentialAdmin {
    * a pure per-source change so it can be re-applied to whatever another writer left; `holds` tells whether a shard
    * already reflects the change (then nothing is written).
    */
-  private async modify(sourceId: string, apply: (sources: ShardSources) => ShardSources, holds: (sources: ShardSources) => boolean): Promise<void> {
+  private async modify(
+    sourceId: string,
+    apply: (sources: ShardSources) => ShardSources,
+    holds: (sources: ShardSources) => boolean,
+  ): Promise<void> {
     const shard = shardOf(sourceId, this.shards);
     const name = this.shardName(shard);
     for (let attempt = 1; attempt <= this.maxWriteAttempts; attempt++) {
@@ -174,18 +186,30 @@ export class SecretsManagerCredentialStore implements CredentialAdmin {
       if (!basis.exists || basis.versionId === undefined) {
         try {
           // CreateSecret is conditional by nature: exactly one creator wins.
-          await this.client.send(new CreateSecretCommand({ Name: name, SecretString: secretString, ClientRequestToken: token }));
+          await this.client.send(
+            new CreateSecretCommand({ Name: name, SecretString: secretString, ClientRequestToken: token }),
+          );
         } catch (err) {
           if (errorName(err) === 'ResourceExistsException') continue;
           throw err;
         }
       } else {
         await this.client.send(
-          new PutSecretValueCommand({ SecretId: name, SecretString: secretString, ClientRequestToken: token, VersionStages: [PENDING_STAGE] }),
+          new PutSecretValueCommand({
+            SecretId: name,
+            SecretString: secretString,
+            ClientRequestToken: token,
+            VersionStages: [PENDING_STAGE],
+          }),
         );
         try {
           await this.client.send(
-            new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: 'AWSCURRENT', MoveToVersionId: token, RemoveFromVersionId: basis.versionId }),
+            new UpdateSecretVersionStageCommand({
+              SecretId: name,
+              VersionStage: 'AWSCURRENT',
+              MoveToVersionId: token,
+              RemoveFromVersionId: basis.versionId,
+            }),
           );
         } catch (err) {
           // Only a moved AWSCURRENT means we lost the race; anything else is a real failure.

@@ -11,14 +11,14 @@
 import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
+  type GetQueueAttributesCommandOutput,
   GetQueueUrlCommand,
   ListMessageMoveTasksCommand,
   ReceiveMessageCommand,
-  SendMessageBatchCommand,
-  StartMessageMoveTaskCommand,
-  type GetQueueAttributesCommandOutput,
   type ReceiveMessageCommandOutput,
+  SendMessageBatchCommand,
   type SendMessageBatchCommandOutput,
+  StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
 import { ConfigError } from '../../domain/errors.js';
 
@@ -85,7 +85,11 @@ export class SqsDlqRedrive implements DlqRedrive {
 }
 
 /** The SQS request that starts a redrive on AWS: the DLQ is the source; the destination is the work queue. */
-export function buildMoveTaskCommand(dlqArn: string, destinationArn?: string, maxPerSecond?: number): StartMessageMoveTaskCommand {
+export function buildMoveTaskCommand(
+  dlqArn: string,
+  destinationArn?: string,
+  maxPerSecond?: number,
+): StartMessageMoveTaskCommand {
   return new StartMessageMoveTaskCommand({
     SourceArn: dlqArn,
     ...(destinationArn !== undefined ? { DestinationArn: destinationArn } : {}),
@@ -94,7 +98,9 @@ export function buildMoveTaskCommand(dlqArn: string, destinationArn?: string, ma
 }
 
 export async function findDeadLetterQueue(sqs: SqsSender, queueUrl: string): Promise<QueueWithDlq> {
-  const out = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn', 'RedrivePolicy'] }))) as {
+  const out = (await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn', 'RedrivePolicy'] }),
+  )) as {
     Attributes?: Record<string, string>;
   };
   const queueArn = out.Attributes?.QueueArn;
@@ -107,27 +113,43 @@ export async function findDeadLetterQueue(sqs: SqsSender, queueUrl: string): Pro
   } catch {
     dlqArn = undefined;
   }
-  if (typeof dlqArn !== 'string' || dlqArn === '') throw new DlqRedriveError(`the RedrivePolicy of ${queueUrl} names no deadLetterTargetArn`);
+  if (typeof dlqArn !== 'string' || dlqArn === '')
+    throw new DlqRedriveError(`the RedrivePolicy of ${queueUrl} names no deadLetterTargetArn`);
   return { queueUrl, queueArn, dlqArn };
 }
 
 /** AWS: start the move task and (unless told not to) wait for it to finish. */
-export async function redriveWithMoveTask(sqs: SqsSender, queue: QueueWithDlq, opts: MoveTaskOptions): Promise<MoveTaskResult> {
-  const started = (await sqs.send(buildMoveTaskCommand(queue.dlqArn, queue.queueArn, opts.maxPerSecond))) as { TaskHandle?: string };
+export async function redriveWithMoveTask(
+  sqs: SqsSender,
+  queue: QueueWithDlq,
+  opts: MoveTaskOptions,
+): Promise<MoveTaskResult> {
+  const started = (await sqs.send(buildMoveTaskCommand(queue.dlqArn, queue.queueArn, opts.maxPerSecond))) as {
+    TaskHandle?: string;
+  };
   if (!opts.wait) return { taskHandle: started.TaskHandle, status: 'RUNNING' };
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const deadline = Date.now() + opts.waitMs;
   for (;;) {
     const listed = (await sqs.send(new ListMessageMoveTasksCommand({ SourceArn: queue.dlqArn, MaxResults: 10 }))) as {
-      Results?: Array<{ TaskHandle?: string; Status?: string; ApproximateNumberOfMessagesMoved?: number; ApproximateNumberOfMessagesToMove?: number; FailureReason?: string }>;
+      Results?: Array<{
+        TaskHandle?: string;
+        Status?: string;
+        ApproximateNumberOfMessagesMoved?: number;
+        ApproximateNumberOfMessagesToMove?: number;
+        FailureReason?: string;
+      }>;
     };
     // Our task by its handle (the list also holds earlier tasks); not listed yet counts as still running.
     const task = listed.Results?.find((t) => started.TaskHandle === undefined || t.TaskHandle === started.TaskHandle);
     const status = task?.Status ?? 'RUNNING';
     if (status !== 'RUNNING' || Date.now() >= deadline) {
       return {
-        taskHandle: started.TaskHandle ?? task?.TaskHandle, status, moved: task?.ApproximateNumberOfMessagesMoved,
-        toMove: task?.ApproximateNumberOfMessagesToMove, failureReason: task?.FailureReason,
+        taskHandle: started.TaskHandle ?? task?.TaskHandle,
+        status,
+        moved: task?.ApproximateNumberOfMessagesMoved,
+        toMove: task?.ApproximateNumberOfMessagesToMove,
+        failureReason: task?.FailureReason,
       };
     }
     await sleep(opts.pollMs ?? 2_000);
@@ -137,14 +159,20 @@ export async function redriveWithMoveTask(sqs: SqsSender, queue: QueueWithDlq, o
 /** Local fallback (fauxqs has no move tasks): receive → send to the work queue → delete from the DLQ. */
 export async function redriveByReceiveAndSend(sqs: SqsSender, queue: QueueWithDlq): Promise<{ moved: number }> {
   const dlqUrl = await queueUrlOfArn(sqs, queue.dlqArn);
-  const attrs = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['ApproximateNumberOfMessages'] }))) as GetQueueAttributesCommandOutput;
+  const attrs = (await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+  )) as GetQueueAttributesCommandOutput;
   const limit = Number(attrs.Attributes?.ApproximateNumberOfMessages ?? 0);
   let moved = 0;
   let emptyReceives = 0;
   while (moved < limit && emptyReceives < 2) {
     const received = (await sqs.send(
       new ReceiveMessageCommand({
-        QueueUrl: dlqUrl, MaxNumberOfMessages: Math.min(10, limit - moved), WaitTimeSeconds: 0, VisibilityTimeout: 60, MessageAttributeNames: ['All'],
+        QueueUrl: dlqUrl,
+        MaxNumberOfMessages: Math.min(10, limit - moved),
+        WaitTimeSeconds: 0,
+        VisibilityTimeout: 60,
+        MessageAttributeNames: ['All'],
       }),
     )) as ReceiveMessageCommandOutput;
     const messages = received.Messages ?? [];
@@ -157,17 +185,25 @@ export async function redriveByReceiveAndSend(sqs: SqsSender, queue: QueueWithDl
       new SendMessageBatchCommand({
         QueueUrl: queue.queueUrl,
         Entries: messages.map((m, i) => ({
-          Id: String(i), MessageBody: m.Body ?? '',
-          ...(m.MessageAttributes && Object.keys(m.MessageAttributes).length > 0 ? { MessageAttributes: m.MessageAttributes } : {}),
+          Id: String(i),
+          MessageBody: m.Body ?? '',
+          ...(m.MessageAttributes && Object.keys(m.MessageAttributes).length > 0
+            ? { MessageAttributes: m.MessageAttributes }
+            : {}),
         })),
       }),
     )) as SendMessageBatchCommandOutput;
     const ok = new Set((sent.Successful ?? []).map((s) => s.Id));
     // Only what reached the work queue is deleted; a failed send stays in the DLQ (visible again in 60 s).
-    const done = messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })).filter((e) => ok.has(e.Id));
+    const done = messages
+      .map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' }))
+      .filter((e) => ok.has(e.Id));
     if (done.length > 0) await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: dlqUrl, Entries: done }));
     moved += done.length;
-    if (done.length < messages.length) throw new DlqRedriveError(`SQS refused to re-send ${messages.length - done.length} message(s); ${moved} moved so far`);
+    if (done.length < messages.length)
+      throw new DlqRedriveError(
+        `SQS refused to re-send ${messages.length - done.length} message(s); ${moved} moved so far`,
+      );
   }
   return { moved };
 }

@@ -93,7 +93,11 @@ function toBatches<T>(messages: OutgoingMessage<T>[]): SendMessageBatchRequestEn
       bytes = 0;
     }
     // Ids only need to be unique within one request.
-    current.push({ Id: String(current.length), MessageBody: body, DelaySeconds: clampSeconds(message.delaySeconds, SQS_MAX_DELAY_SECONDS) });
+    current.push({
+      Id: String(current.length),
+      MessageBody: body,
+      DelaySeconds: clampSeconds(message.delaySeconds, SQS_MAX_DELAY_SECONDS),
+    });
     bytes += size;
   }
   if (current.length > 0) batches.push(current);
@@ -116,7 +120,9 @@ export async function createSqsQueuePair(
   name: string,
   opts: { maxReceiveCount: number; visibilityTimeoutSeconds: number },
 ): Promise<QueuePair> {
-  const dlq = await client.send(new CreateQueueCommand({ QueueName: `${name}-dlq`, Attributes: { MessageRetentionPeriod: '1209600' } }));
+  const dlq = await client.send(
+    new CreateQueueCommand({ QueueName: `${name}-dlq`, Attributes: { MessageRetentionPeriod: '1209600' } }),
+  );
   const dlqUrl = required(dlq.QueueUrl, 'dlq url');
   const dlqArn = await queueArn(client, dlqUrl);
   const queue = await client.send(

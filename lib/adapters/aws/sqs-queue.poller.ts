@@ -11,9 +11,14 @@ export async function pollQueueOnce(
   handler: (event: { Records: QueueRecord[] }) => Promise<BatchResponse>,
   waitSeconds = 1,
 ): Promise<number> {
-  const received = await client.send(new ReceiveMessageCommand({
-    QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: waitSeconds, MessageSystemAttributeNames: ['ApproximateReceiveCount'],
-  }));
+  const received = await client.send(
+    new ReceiveMessageCommand({
+      QueueUrl: queueUrl,
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: waitSeconds,
+      MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+    }),
+  );
   const messages = received.Messages ?? [];
   if (messages.length === 0) return 0;
   const records: QueueRecord[] = messages.map((m) => ({
@@ -26,9 +31,12 @@ export async function pollQueueOnce(
   const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
   const done = records.filter((r) => !failed.has(r.messageId));
   if (done.length) {
-    await client.send(new DeleteMessageBatchCommand({
-      QueueUrl: queueUrl, Entries: done.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })),
-    }));
+    await client.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: done.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })),
+      }),
+    );
   }
   return records.length;
 }

@@ -6,7 +6,9 @@
  * client ever allow redirects, the request fails with this error instead of silently not following.
  */
 function refuse(): never {
-  throw new Error('following redirects is not supported in the Lambda bundles (follow-redirects is stubbed out; use maxRedirects: 0)');
+  throw new Error(
+    'following redirects is not supported in the Lambda bundles (follow-redirects is stubbed out; use maxRedirects: 0)',
+  );
 }
 
 const transport = { request: refuse, get: refuse };

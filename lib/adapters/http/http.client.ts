@@ -15,7 +15,11 @@ import { DEFAULT_HTTP_TIMEOUT_MS } from './http.policy.js';
 /** Cap on any Retry-After we honour, so a hostile or buggy header cannot park a source for days. */
 export const MAX_RETRY_AFTER_MS = 15 * 60_000;
 
-export function createHttpClient(options: { baseURL: string; timeoutMs?: number; headers?: Record<string, string> }): AxiosInstance {
+export function createHttpClient(options: {
+  baseURL: string;
+  timeoutMs?: number;
+  headers?: Record<string, string>;
+}): AxiosInstance {
   return axios.create({
     baseURL: options.baseURL,
     timeout: options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS,
@@ -41,10 +45,15 @@ export function parseRetryAfter(value: unknown, now: number): number | undefined
 /** Classify a non-2xx HTTP status with the generic rules; vendors with their own error bodies map first. */
 export function classifyStatus(prefix: string, status: number, retryAfterMs?: number): SourceError {
   if (status === 408 || status === 429 || status >= 500) {
-    return new SourceUnavailableError(`${prefix} answered HTTP ${status}`, `${prefix}.HTTP_${status}`, { retryAfterMs });
+    return new SourceUnavailableError(`${prefix} answered HTTP ${status}`, `${prefix}.HTTP_${status}`, {
+      retryAfterMs,
+    });
   }
   if (status === 401 || status === 403) {
-    return new SourceAuthRejectedError(`${prefix} refused the credentials (HTTP ${status})`, `${prefix}.HTTP_${status}`);
+    return new SourceAuthRejectedError(
+      `${prefix} refused the credentials (HTTP ${status})`,
+      `${prefix}.HTTP_${status}`,
+    );
   }
   return new SourceRejectedError(`${prefix} answered HTTP ${status}`, `${prefix}.HTTP_${status}`);
 }

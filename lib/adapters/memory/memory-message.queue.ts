@@ -64,7 +64,10 @@ export class MemoryQueue<T> implements MessageQueue<T> {
 
   async send(messages: OutgoingMessage<T>[]): Promise<void> {
     // Validate the whole batch first, so a bad entry does not leave half a batch enqueued.
-    const prepared = messages.map((m) => ({ json: serializeBody(m.body), delay: clamp(m.delaySeconds, MEMORY_QUEUE_MAX_DELAY_SECONDS) }));
+    const prepared = messages.map((m) => ({
+      json: serializeBody(m.body),
+      delay: clamp(m.delaySeconds, MEMORY_QUEUE_MAX_DELAY_SECONDS),
+    }));
     const now = this.clock.now();
     for (const { json, delay } of prepared) {
       this.insert({ json, sentAt: now, visibleAt: now + delay * 1000, receiveCount: 0 });
@@ -77,7 +80,9 @@ export class MemoryQueue<T> implements MessageQueue<T> {
    */
   receive(max = 10): Array<ReceivedMessage<T>> {
     const now = this.clock.now();
-    const visible = [...this.messages.values()].filter((m) => m.visibleAt <= now).sort((a, b) => a.sentAt - b.sentAt || a.seq - b.seq);
+    const visible = [...this.messages.values()]
+      .filter((m) => m.visibleAt <= now)
+      .sort((a, b) => a.sentAt - b.sentAt || a.seq - b.seq);
     const out: Array<ReceivedMessage<T>> = [];
     for (const message of visible) {
       if (out.length >= Math.min(Math.max(1, max), 10)) break;
@@ -85,7 +90,13 @@ export class MemoryQueue<T> implements MessageQueue<T> {
       if (this.dlq && attempt > this.maxReceiveCount) {
         this.drop(message);
         // As in SQS, the failed attempt counts and the original send time is kept.
-        this.dlq.insert({ json: message.json, sentAt: message.sentAt, visibleAt: now, receiveCount: attempt, messageId: message.messageId });
+        this.dlq.insert({
+          json: message.json,
+          sentAt: message.sentAt,
+          visibleAt: now,
+          receiveCount: attempt,
+          messageId: message.messageId,
+        });
         continue;
       }
       if (message.receiptHandle) this.byHandle.delete(message.receiptHandle);
@@ -93,7 +104,13 @@ export class MemoryQueue<T> implements MessageQueue<T> {
       message.receiptHandle = `${this.name}:${message.messageId}:${attempt}`;
       message.visibleAt = now + this.visibilityTimeoutSeconds * 1000;
       this.byHandle.set(message.receiptHandle, message.messageId);
-      out.push({ messageId: message.messageId, receiptHandle: message.receiptHandle, body: JSON.parse(message.json) as T, receiveCount: attempt, sentAt: message.sentAt });
+      out.push({
+        messageId: message.messageId,
+        receiptHandle: message.receiptHandle,
+        body: JSON.parse(message.json) as T,
+        receiveCount: attempt,
+        sentAt: message.sentAt,
+      });
     }
     return out;
   }
@@ -117,7 +134,8 @@ export class MemoryQueue<T> implements MessageQueue<T> {
   /** The earliest instant any message is or becomes visible; the simulated clock jumps here when idle. */
   nextVisibleAt(): number | undefined {
     let next: number | undefined;
-    for (const message of this.messages.values()) if (next === undefined || message.visibleAt < next) next = message.visibleAt;
+    for (const message of this.messages.values())
+      if (next === undefined || message.visibleAt < next) next = message.visibleAt;
     return next;
   }
 
@@ -145,15 +163,34 @@ export class MemoryQueue<T> implements MessageQueue<T> {
     const now = this.clock.now();
     for (const message of moving) {
       this.drop(message);
-      target.insert({ json: message.json, sentAt: message.sentAt, visibleAt: now, receiveCount: 0, messageId: message.messageId });
+      target.insert({
+        json: message.json,
+        sentAt: message.sentAt,
+        visibleAt: now,
+        receiveCount: 0,
+        messageId: message.messageId,
+      });
     }
     return moving.length;
   }
 
-  private insert(m: { json: string; sentAt: number; visibleAt: number; receiveCount: number; messageId?: string }): void {
+  private insert(m: {
+    json: string;
+    sentAt: number;
+    visibleAt: number;
+    receiveCount: number;
+    messageId?: string;
+  }): void {
     const seq = ++this.seq;
     const messageId = m.messageId ?? `${this.name}-${seq}`;
-    this.messages.set(messageId, { messageId, seq, json: m.json, sentAt: m.sentAt, visibleAt: m.visibleAt, receiveCount: m.receiveCount });
+    this.messages.set(messageId, {
+      messageId,
+      seq,
+      json: m.json,
+      sentAt: m.sentAt,
+      visibleAt: m.visibleAt,
+      receiveCount: m.receiveCount,
+    });
   }
 
   private drop(message: StoredMessage): void {
@@ -217,7 +254,8 @@ function assertJsonSafe(value: unknown, path: string): void {
       }
       {
         const proto = Object.getPrototypeOf(value);
-        if (proto !== Object.prototype && proto !== null) fail(`${(value as object).constructor?.name ?? 'non-plain'} object`);
+        if (proto !== Object.prototype && proto !== null)
+          fail(`${(value as object).constructor?.name ?? 'non-plain'} object`);
       }
       for (const [key, item] of Object.entries(value)) {
         if (item !== undefined) assertJsonSafe(item, `${path}.${key}`);

@@ -3,9 +3,10 @@
  * as JSON (so nothing non-serialisable survives), and a session is dropped once its TTL (expiresAt + 1 day) passes,
  * except one that holds a refresh token, which stays until cleared (see `holdsRefreshToken`).
  */
-import { type SessionStore, type StoredSession } from '../../ports/session.store.port.js';
+
 import { holdsRefreshToken } from '../../domain/session.js';
-import { type Clock } from '../../ports/observability.port.js';
+import type { Clock } from '../../ports/observability.port.js';
+import type { SessionStore, StoredSession } from '../../ports/session.store.port.js';
 import { systemClock } from '../system/system.observability.js';
 
 const TTL_GRACE_MS = 24 * 60 * 60 * 1000;
@@ -37,7 +38,9 @@ export class MemorySessionStore implements SessionStore {
 
   async put(sourceId: string, session: StoredSession): Promise<void> {
     this.sessions.set(sourceId, {
-      material: JSON.stringify(session.material), establishedAt: session.establishedAt, expiresAt: session.expiresAt,
+      material: JSON.stringify(session.material),
+      establishedAt: session.establishedAt,
+      expiresAt: session.expiresAt,
       untilCleared: holdsRefreshToken(session.material),
     });
   }

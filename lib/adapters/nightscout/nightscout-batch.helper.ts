@@ -3,8 +3,9 @@
  * says is already stored (entries: unless inside the driver's re-read window, where a read-back decides), sort oldest
  * first, and advance the cursor. Dates are read, never rewritten.
  */
-import type { Batch, Cursor, SgvEntry } from '../../domain/records.js';
+
 import { SourceRejectedError } from '../../domain/errors.js';
+import type { Batch, Cursor, SgvEntry } from '../../domain/records.js';
 
 export type CollectionName = keyof Cursor;
 export const COLLECTIONS: readonly CollectionName[] = ['entries', 'treatments', 'devicestatus', 'profiles'];
@@ -27,9 +28,12 @@ export function assertInstants(batch: Batch): void {
     throw new SourceRejectedError(`batch has a ${collection} document without a valid date`, 'NIGHTSCOUT.BAD_DOCUMENT');
   };
   if (batch.entries.some((e) => !Number.isFinite(e.date))) bad('entries');
-  if (batch.treatments.some((t) => typeof t.created_at !== 'string' || Number.isNaN(createdAtInstant(t)))) bad('treatments');
-  if (batch.devicestatus.some((d) => typeof d.created_at !== 'string' || Number.isNaN(createdAtInstant(d)))) bad('devicestatus');
-  if (batch.profiles.some((p) => typeof p.created_at !== 'string' || Number.isNaN(createdAtInstant(p)))) bad('profiles');
+  if (batch.treatments.some((t) => typeof t.created_at !== 'string' || Number.isNaN(createdAtInstant(t))))
+    bad('treatments');
+  if (batch.devicestatus.some((d) => typeof d.created_at !== 'string' || Number.isNaN(createdAtInstant(d))))
+    bad('devicestatus');
+  if (batch.profiles.some((p) => typeof p.created_at !== 'string' || Number.isNaN(createdAtInstant(p))))
+    bad('profiles');
 }
 
 function uniqueBy<T>(items: T[], key: (item: T) => string): T[] {
@@ -65,10 +69,22 @@ export function dedupBatch(batch: Batch): Batch {
 export function afterCursor(batch: Batch, cursor: Cursor, rereadMs = 0): Batch {
   const { entries: e, treatments: t, devicestatus: d, profiles: p } = cursor;
   return {
-    entries: sortBy(batch.entries.filter((x) => e === undefined || x.date > e - rereadMs), entryInstant),
-    treatments: sortBy(batch.treatments.filter((x) => t === undefined || createdAtInstant(x) >= t), createdAtInstant),
-    devicestatus: sortBy(batch.devicestatus.filter((x) => d === undefined || createdAtInstant(x) > d), createdAtInstant),
-    profiles: sortBy(batch.profiles.filter((x) => p === undefined || createdAtInstant(x) > p), createdAtInstant),
+    entries: sortBy(
+      batch.entries.filter((x) => e === undefined || x.date > e - rereadMs),
+      entryInstant,
+    ),
+    treatments: sortBy(
+      batch.treatments.filter((x) => t === undefined || createdAtInstant(x) >= t),
+      createdAtInstant,
+    ),
+    devicestatus: sortBy(
+      batch.devicestatus.filter((x) => d === undefined || createdAtInstant(x) > d),
+      createdAtInstant,
+    ),
+    profiles: sortBy(
+      batch.profiles.filter((x) => p === undefined || createdAtInstant(x) > p),
+      createdAtInstant,
+    ),
   };
 }
 
@@ -198,7 +214,7 @@ export function chunk<T>(items: T[], size: number): T[][] {
 
 /** A copy without `_id`: Nightscout would key on it (and reject a foreign ObjectId), the server assigns its own. */
 export function withoutId<T extends object>(doc: T): T {
-  if (!Object.prototype.hasOwnProperty.call(doc, '_id')) return doc;
+  if (!Object.hasOwn(doc, '_id')) return doc;
   const copy = { ...doc } as T & { _id?: unknown };
   delete copy._id;
   return copy;

@@ -4,12 +4,11 @@
  */
 import { createHash } from 'node:crypto';
 import type { AxiosResponse } from 'axios';
-import { ConfigError, SourceRejectedError, type SourceError } from '../../domain/errors.js';
+import { ConfigError, type SourceError, SourceRejectedError } from '../../domain/errors.js';
 import { classifyStatus, parseRetryAfter } from '../http/http.client.js';
 import { isLoopbackHost } from '../http/http.policy.js';
 
 export const NIGHTSCOUT_ERROR_PREFIX = 'NIGHTSCOUT';
-
 
 /**
  * Validate a Nightscout base URL and return it without a trailing slash, path prefix kept (sites under a sub-path).
@@ -24,7 +23,10 @@ export function parseNightscoutEndpoint(endpoint: string): string {
   }
   const problems: string[] = [];
   if (url.protocol === 'http:') {
-    if (!isLoopbackHost(url.hostname)) problems.push('nightscout.endpoint: must use https (plain http is only accepted for 127.0.0.1, localhost and [::1])');
+    if (!isLoopbackHost(url.hostname))
+      problems.push(
+        'nightscout.endpoint: must use https (plain http is only accepted for 127.0.0.1, localhost and [::1])',
+      );
   } else if (url.protocol !== 'https:') {
     problems.push('nightscout.endpoint: must use https');
   }
@@ -52,13 +54,19 @@ export function errorForResponse(response: AxiosResponse): SourceError | undefin
 
 /** A 2xx whose body is not what Nightscout sends (e.g. a proxy's HTML page): the write cannot be trusted. */
 export function unexpectedBody(what: string): SourceRejectedError {
-  return new SourceRejectedError(`${NIGHTSCOUT_ERROR_PREFIX} returned an unexpected body for ${what}`, `${NIGHTSCOUT_ERROR_PREFIX}.UNEXPECTED_BODY`);
+  return new SourceRejectedError(
+    `${NIGHTSCOUT_ERROR_PREFIX} returned an unexpected body for ${what}`,
+    `${NIGHTSCOUT_ERROR_PREFIX}.UNEXPECTED_BODY`,
+  );
 }
 
 /** Build `path?query` with Nightscout's bracketed keys left readable (`find[date][$gte]`). */
 export function withQuery(path: string, params: Array<[string, string | number]>): string {
   if (params.length === 0) return path;
-  const search = new URLSearchParams(params.map(([k, v]) => [k, String(v)])).toString()
-    .replace(/%5B/gi, '[').replace(/%5D/gi, ']').replace(/%24/g, '$');
+  const search = new URLSearchParams(params.map(([k, v]) => [k, String(v)]))
+    .toString()
+    .replace(/%5B/gi, '[')
+    .replace(/%5D/gi, ']')
+    .replace(/%24/g, '$');
   return `${path}?${search}`;
 }

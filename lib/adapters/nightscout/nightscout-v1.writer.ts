@@ -21,19 +21,11 @@
  * v1 silently limits undated queries to the last 4 days.
  */
 import type { AxiosInstance } from 'axios';
-import type { NightscoutWriter, PersistRequest, PersistResult } from '../../ports/nightscout.writer.port.js';
+import { ConfigError, SourceError } from '../../domain/errors.js';
 import type { Batch, Cursor, DeviceStatus, Profile } from '../../domain/records.js';
 import { NO_REREAD, toIso } from '../../domain/records.js';
-import { ConfigError, SourceError } from '../../domain/errors.js';
+import type { NightscoutWriter, PersistRequest, PersistResult } from '../../ports/nightscout.writer.port.js';
 import { classifyTransportError, createHttpClient } from '../http/http.client.js';
-import {
-  NIGHTSCOUT_ERROR_PREFIX,
-  errorForResponse,
-  hashApiSecret,
-  parseNightscoutEndpoint,
-  unexpectedBody,
-  withQuery,
-} from './nightscout-endpoint.helper.js';
 import {
   afterCursor,
   assertInstants,
@@ -46,6 +38,14 @@ import {
   withoutId,
   withoutStoredBehindCursor,
 } from './nightscout-batch.helper.js';
+import {
+  errorForResponse,
+  hashApiSecret,
+  NIGHTSCOUT_ERROR_PREFIX,
+  parseNightscoutEndpoint,
+  unexpectedBody,
+  withQuery,
+} from './nightscout-endpoint.helper.js';
 
 export interface NightscoutV1WriterOptions {
   endpoint: string;
@@ -73,7 +73,8 @@ export class NightscoutV1Writer implements NightscoutWriter {
   constructor(options: NightscoutV1WriterOptions) {
     const endpoint = parseNightscoutEndpoint(options.endpoint);
     const problems: string[] = [];
-    if (!options.apiSecret && !options.token) problems.push('nightscout credentials: an API secret or an access token is required');
+    if (!options.apiSecret && !options.token)
+      problems.push('nightscout credentials: an API secret or an access token is required');
     if (options.apiSecret && options.apiSecret.length < MIN_API_SECRET_LENGTH) {
       problems.push(`nightscout.apiSecret: Nightscout requires at least ${MIN_API_SECRET_LENGTH} characters`);
     }
@@ -85,7 +86,9 @@ export class NightscoutV1Writer implements NightscoutWriter {
     this.http = createHttpClient({
       baseURL: endpoint,
       timeoutMs: options.timeoutMs,
-      headers: options.apiSecret ? { 'api-secret': hashApiSecret(options.apiSecret), accept: 'application/json' } : { accept: 'application/json' },
+      headers: options.apiSecret
+        ? { 'api-secret': hashApiSecret(options.apiSecret), accept: 'application/json' }
+        : { accept: 'application/json' },
     });
     this.token = options.apiSecret ? undefined : options.token;
     this.chunkSize = options.chunkSize;
@@ -98,13 +101,22 @@ export class NightscoutV1Writer implements NightscoutWriter {
     const base: Cursor = request.cursor ?? (await this.seed(request, batch));
     const reread = request.reread ?? NO_REREAD;
     const pending = afterCursor(batch, base, reread.windowMs);
-    pending.entries = await withoutStoredBehindCursor(pending.entries, base, reread.sameReadingMs, async (from, limit) => {
-      const path = '/api/v1/entries.json';
-      // Dated, so v1's silent 4-day window does not apply; by device, so another uploader's rows are not ours.
-      const body = await this.send('GET', path, [['find[date][$gte]', from], ['find[device]', request.device], ['count', limit]]);
-      if (!Array.isArray(body)) throw unexpectedBody(path);
-      return toStoredReadings(body);
-    });
+    pending.entries = await withoutStoredBehindCursor(
+      pending.entries,
+      base,
+      reread.sameReadingMs,
+      async (from, limit) => {
+        const path = '/api/v1/entries.json';
+        // Dated, so v1's silent 4-day window does not apply; by device, so another uploader's rows are not ours.
+        const body = await this.send('GET', path, [
+          ['find[date][$gte]', from],
+          ['find[device]', request.device],
+          ['count', limit],
+        ]);
+        if (!Array.isArray(body)) throw unexpectedBody(path);
+        return toStoredReadings(body);
+      },
+    );
 
     let storedDevicestatus: Cursor = {};
     if (pending.devicestatus.length > 0) {
@@ -139,15 +151,39 @@ export class NightscoutV1Writer implements NightscoutWriter {
     const since = request.now - request.seedLookbackMs;
     const sinceIso = toIso(since);
     const [entries, treatments, devicestatus] = await Promise.all([
-      batch.entries.length === 0 ? undefined : this.newest('/api/v1/entries.json', [
-        ['find[date][$gte]', since], ['find[device]', request.device], ['count', 1],
-      ], 'date'),
-      batch.treatments.length === 0 ? undefined : this.newest('/api/v1/treatments.json', [
-        ['find[created_at][$gte]', sinceIso], ['find[enteredBy]', enteredByFilter(request.device)], ['count', 1],
-      ], 'created_at'),
-      batch.devicestatus.length === 0 ? undefined : this.newest('/api/v1/devicestatus.json', [
-        ['find[created_at][$gte]', sinceIso], ['find[device]', request.device], ['count', 1],
-      ], 'created_at'),
+      batch.entries.length === 0
+        ? undefined
+        : this.newest(
+            '/api/v1/entries.json',
+            [
+              ['find[date][$gte]', since],
+              ['find[device]', request.device],
+              ['count', 1],
+            ],
+            'date',
+          ),
+      batch.treatments.length === 0
+        ? undefined
+        : this.newest(
+            '/api/v1/treatments.json',
+            [
+              ['find[created_at][$gte]', sinceIso],
+              ['find[enteredBy]', enteredByFilter(request.device)],
+              ['count', 1],
+            ],
+            'created_at',
+          ),
+      batch.devicestatus.length === 0
+        ? undefined
+        : this.newest(
+            '/api/v1/devicestatus.json',
+            [
+              ['find[created_at][$gte]', sinceIso],
+              ['find[device]', request.device],
+              ['count', 1],
+            ],
+            'created_at',
+          ),
     ]);
     return mergeCursor({ entries, treatments, devicestatus });
   }
@@ -166,9 +202,18 @@ export class NightscoutV1Writer implements NightscoutWriter {
     const oldest = Math.min(...candidates.map(createdAtInstant));
     const newestByDevice = new Map<string, number | undefined>();
     for (const device of devices) {
-      newestByDevice.set(device, await this.newest('/api/v1/devicestatus.json', [
-        ['find[created_at][$gte]', toIso(oldest)], ['find[device]', device], ['count', 1],
-      ], 'created_at'));
+      newestByDevice.set(
+        device,
+        await this.newest(
+          '/api/v1/devicestatus.json',
+          [
+            ['find[created_at][$gte]', toIso(oldest)],
+            ['find[device]', device],
+            ['count', 1],
+          ],
+          'created_at',
+        ),
+      );
     }
     const remaining = candidates.filter((d) => {
       const stored = newestByDevice.get(d.device);
@@ -187,7 +232,9 @@ export class NightscoutV1Writer implements NightscoutWriter {
     let body: unknown;
     try {
       body = await this.send('GET', '/api/v1/profiles.json', [
-        ['find[startDate][$gte]', toIso(0)], ['find[created_at][$gte]', toIso(oldest)], ['count', PROFILE_READBACK_LIMIT],
+        ['find[startDate][$gte]', toIso(0)],
+        ['find[created_at][$gte]', toIso(oldest)],
+        ['count', PROFILE_READBACK_LIMIT],
       ]);
     } catch (err) {
       // Servers older than the /profiles route answer 404: fall back to the cursor filter alone.

@@ -12,30 +12,30 @@
  */
 import { createHash } from 'node:crypto';
 import type { AxiosInstance } from 'axios';
-import type { NightscoutWriter, PersistRequest, PersistResult } from '../../ports/nightscout.writer.port.js';
+import { ConfigError, SourceError } from '../../domain/errors.js';
 import type { WriteCounts } from '../../domain/messages.js';
 import type { Batch, Cursor } from '../../domain/records.js';
 import { NO_REREAD, toIso } from '../../domain/records.js';
-import { ConfigError, SourceError } from '../../domain/errors.js';
+import type { NightscoutWriter, PersistRequest, PersistResult } from '../../ports/nightscout.writer.port.js';
 import { classifyStatus, classifyTransportError, createHttpClient } from '../http/http.client.js';
-import {
-  NIGHTSCOUT_ERROR_PREFIX,
-  errorForResponse,
-  parseNightscoutEndpoint,
-  unexpectedBody,
-  withQuery,
-} from './nightscout-endpoint.helper.js';
 import {
   afterCursor,
   assertInstants,
+  type CollectionName,
   createdAtInstant,
   dedupBatch,
   mergeCursor,
   newestInstants,
   toStoredReadings,
   withoutStoredBehindCursor,
-  type CollectionName,
 } from './nightscout-batch.helper.js';
+import {
+  errorForResponse,
+  NIGHTSCOUT_ERROR_PREFIX,
+  parseNightscoutEndpoint,
+  unexpectedBody,
+  withQuery,
+} from './nightscout-endpoint.helper.js';
 
 export interface NightscoutV3WriterOptions {
   endpoint: string;
@@ -56,7 +56,10 @@ export const DEFAULT_V3_CONCURRENCY = 4;
 export const JWT_REFRESH_MARGIN_MS = 60_000;
 
 const V3_COLLECTION: Record<CollectionName, string> = {
-  entries: 'entries', treatments: 'treatments', devicestatus: 'devicestatus', profiles: 'profile',
+  entries: 'entries',
+  treatments: 'treatments',
+  devicestatus: 'devicestatus',
+  profiles: 'profile',
 };
 /** cgm-remote-monitor's UUID v5 namespace: the 16 ASCII bytes of "NightscoutRocks!". */
 const IDENTIFIER_NAMESPACE = Buffer.from('NightscoutRocks!', 'ascii');
@@ -93,13 +96,19 @@ export class NightscoutV3Writer implements NightscoutWriter {
   constructor(options: NightscoutV3WriterOptions) {
     const endpoint = parseNightscoutEndpoint(options.endpoint);
     const problems: string[] = [];
-    if (!options.token) problems.push('nightscout.token: API v3 needs an access token (the API secret is not accepted)');
+    if (!options.token)
+      problems.push('nightscout.token: API v3 needs an access token (the API secret is not accepted)');
     const concurrency = options.concurrency ?? DEFAULT_V3_CONCURRENCY;
-    if (!(Number.isInteger(concurrency) && concurrency >= 1)) problems.push('nightscout.concurrency: must be a positive integer');
+    if (!(Number.isInteger(concurrency) && concurrency >= 1))
+      problems.push('nightscout.concurrency: must be a positive integer');
     const app = options.app ?? DEFAULT_V3_APP;
     if (app.trim() === '') problems.push('nightscout.app: must not be empty (Nightscout requires it)');
     if (problems.length > 0) throw new ConfigError(problems);
-    this.http = createHttpClient({ baseURL: endpoint, timeoutMs: options.timeoutMs, headers: { accept: 'application/json' } });
+    this.http = createHttpClient({
+      baseURL: endpoint,
+      timeoutMs: options.timeoutMs,
+      headers: { accept: 'application/json' },
+    });
     this.token = options.token;
     this.concurrency = concurrency;
     this.app = app;
@@ -112,15 +121,32 @@ export class NightscoutV3Writer implements NightscoutWriter {
     const base: Cursor = request.cursor ?? (await this.seed(session, request, batch));
     const reread = request.reread ?? NO_REREAD;
     const pending = afterCursor(batch, base, reread.windowMs);
-    pending.entries = await withoutStoredBehindCursor(pending.entries, base, reread.sameReadingMs, async (from, limit) => {
-      const path = '/api/v3/entries';
-      const { body } = await this.send(session, 'GET', withQuery(path, [
-        ['date$gte', from], ['device$eq', request.device], ['sort$desc', 'date'], ['limit', limit], ['fields', 'date,type'],
-      ]));
-      const list = Array.isArray(body) ? body : isRecord(body) && Array.isArray(body.result) ? body.result : undefined;
-      if (!list) throw unexpectedBody(path);
-      return toStoredReadings(list);
-    });
+    pending.entries = await withoutStoredBehindCursor(
+      pending.entries,
+      base,
+      reread.sameReadingMs,
+      async (from, limit) => {
+        const path = '/api/v3/entries';
+        const { body } = await this.send(
+          session,
+          'GET',
+          withQuery(path, [
+            ['date$gte', from],
+            ['device$eq', request.device],
+            ['sort$desc', 'date'],
+            ['limit', limit],
+            ['fields', 'date,type'],
+          ]),
+        );
+        const list = Array.isArray(body)
+          ? body
+          : isRecord(body) && Array.isArray(body.result)
+            ? body.result
+            : undefined;
+        if (!list) throw unexpectedBody(path);
+        return toStoredReadings(list);
+      },
+    );
 
     const written: WriteCounts = { entries: 0, treatments: 0, devicestatus: 0, profiles: 0 };
     const deduplicated: WriteCounts = { entries: 0, treatments: 0, devicestatus: 0, profiles: 0 };
@@ -155,21 +181,56 @@ export class NightscoutV3Writer implements NightscoutWriter {
     const since = request.now - request.seedLookbackMs;
     const sinceIso = toIso(since);
     const [entries, treatments, devicestatus] = await Promise.all([
-      batch.entries.length === 0 ? undefined : this.newest(session, '/api/v3/entries', [
-        ['date$gte', since], ['device$eq', request.device], ['sort$desc', 'date'], ['limit', 1],
-      ], 'date'),
+      batch.entries.length === 0
+        ? undefined
+        : this.newest(
+            session,
+            '/api/v3/entries',
+            [
+              ['date$gte', since],
+              ['device$eq', request.device],
+              ['sort$desc', 'date'],
+              ['limit', 1],
+            ],
+            'date',
+          ),
       // created_at: documents written through v1 carry no `date`.
-      batch.treatments.length === 0 ? undefined : this.newest(session, '/api/v3/treatments', [
-        ['created_at$gte', sinceIso], ['enteredBy$eq', request.device], ['sort$desc', 'created_at'], ['limit', 1],
-      ], 'created_at'),
-      batch.devicestatus.length === 0 ? undefined : this.newest(session, '/api/v3/devicestatus', [
-        ['created_at$gte', sinceIso], ['device$eq', request.device], ['sort$desc', 'created_at'], ['limit', 1],
-      ], 'created_at'),
+      batch.treatments.length === 0
+        ? undefined
+        : this.newest(
+            session,
+            '/api/v3/treatments',
+            [
+              ['created_at$gte', sinceIso],
+              ['enteredBy$eq', request.device],
+              ['sort$desc', 'created_at'],
+              ['limit', 1],
+            ],
+            'created_at',
+          ),
+      batch.devicestatus.length === 0
+        ? undefined
+        : this.newest(
+            session,
+            '/api/v3/devicestatus',
+            [
+              ['created_at$gte', sinceIso],
+              ['device$eq', request.device],
+              ['sort$desc', 'created_at'],
+              ['limit', 1],
+            ],
+            'created_at',
+          ),
     ]);
     return mergeCursor({ entries, treatments, devicestatus });
   }
 
-  private async newest(session: Session, path: string, query: Array<[string, string | number]>, field: 'date' | 'created_at'): Promise<number | undefined> {
+  private async newest(
+    session: Session,
+    path: string,
+    query: Array<[string, string | number]>,
+    field: 'date' | 'created_at',
+  ): Promise<number | undefined> {
     const { body } = await this.send(session, 'GET', withQuery(path, query));
     const list = Array.isArray(body) ? body : isRecord(body) && Array.isArray(body.result) ? body.result : undefined;
     if (!list) throw unexpectedBody(path);
@@ -210,14 +271,20 @@ export class NightscoutV3Writer implements NightscoutWriter {
     const failure = errorForResponse(response);
     if (failure) throw failure;
     const body: unknown = response.data;
-    if (!isRecord(body) || typeof body.token !== 'string' || body.token === '') throw unexpectedBody('authorization request');
+    if (!isRecord(body) || typeof body.token !== 'string' || body.token === '')
+      throw unexpectedBody('authorization request');
     // `exp` is JWT seconds; without it assume Nightscout's 8 h default counted from our clock.
     const expMs = typeof body.exp === 'number' ? body.exp * 1000 : now + 8 * 3600_000;
     return { value: body.token, useUntil: expMs - JWT_REFRESH_MARGIN_MS };
   }
 
   /** One request with the cached JWT; a 401 refreshes it once per persist (shared by concurrent requests). */
-  private async send(session: Session, method: 'GET' | 'POST', url: string, data?: unknown): Promise<{ status: number; body: unknown }> {
+  private async send(
+    session: Session,
+    method: 'GET' | 'POST',
+    url: string,
+    data?: unknown,
+  ): Promise<{ status: number; body: unknown }> {
     let jwt = await this.bearer(session.now);
     let response = await this.attempt(method, url, jwt, data);
     if (response.status === 401) {

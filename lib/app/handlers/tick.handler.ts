@@ -1,6 +1,7 @@
 /** Tick handler factory: wiring only. Stops taking work 10 s before the Lambda deadline. */
-import { runTick, type TickReport } from '../run-tick.js';
+
 import type { CoreDeps } from '../app.deps.js';
+import { runTick, type TickReport } from '../run-tick.js';
 
 export const DEADLINE_MARGIN_MS = 10_000;
 

@@ -3,12 +3,20 @@
  * in source.machine.ts, plus the scheduling rules they use (cycle backoff, alignment to reading slots, rechecks).
  * Each returns the part of the context it replaces, for `assign`.
  */
+
+import { backoffDelay, jitterFraction, withRetryAfter } from '../../domain/backoff.js';
 import type { FailureSummary } from '../../domain/errors.js';
 import type { SourceEvent } from '../../domain/messages.js';
-import { backoffDelay, jitterFraction, withRetryAfter } from '../../domain/backoff.js';
 import { nextAlignedDue } from '../../domain/schedule.js';
 import type { MachineLoopSpec } from './source.spec.js';
-import type { FrameInFlight, LoopContext, RecordOutcomeParams, RequestFrameParams, SourceContext, SourceInput } from './source.types.js';
+import type {
+  FrameInFlight,
+  LoopContext,
+  RecordOutcomeParams,
+  RequestFrameParams,
+  SourceContext,
+  SourceInput,
+} from './source.types.js';
 
 /** No outcome by dueAt + this ⇒ the frame is presumed lost and is sent again. Covers HTTP timeouts and a persist. */
 export const ACK_WINDOW_MS = 3 * 60_000;
@@ -28,7 +36,12 @@ export function initialContext(input: SourceInput, loops: string[]): SourceConte
   return {
     sourceId: input.sourceId,
     session: {},
-    loops: Object.fromEntries(loops.map((name): [string, LoopContext] => [name, { dueAt: input.now, cursor: null, frame: null, failures: 0, seq: 0, rechecks: 0 }])),
+    loops: Object.fromEntries(
+      loops.map((name): [string, LoopContext] => [
+        name,
+        { dueAt: input.now, cursor: null, frame: null, failures: 0, seq: 0, rechecks: 0 },
+      ]),
+    ),
   };
 }
 
@@ -51,24 +64,48 @@ export function inFlight(context: SourceContext, loop: string): FrameInFlight {
 export function credentialsReset(context: SourceContext, now: number): Changes {
   return {
     session: {},
-    loops: Object.fromEntries(Object.entries(context.loops).map(([n, l]) => [n, l.frame ? l : { ...l, dueAt: Math.min(l.dueAt, now), failures: 0 }])),
+    loops: Object.fromEntries(
+      Object.entries(context.loops).map(([n, l]) => [
+        n,
+        l.frame ? l : { ...l, dueAt: Math.min(l.dueAt, now), failures: 0 },
+      ]),
+    ),
   };
 }
 
-export function frameStarted(context: SourceContext, loop: string, sessionMode: FrameSessionMode, now: number): Changes {
+export function frameStarted(
+  context: SourceContext,
+  loop: string,
+  sessionMode: FrameSessionMode,
+  now: number,
+): Changes {
   const current = context.loops[loop];
   const seq = current.seq + 1;
   const dueAt = Math.max(current.dueAt, now);
   const frame: FrameInFlight = {
-    id: `${loop}-${seq}`, attempt: 1, stage: 'fetch', login: sessionMode === 'login',
-    sentAt: now, dueAt, resendAt: dueAt + ACK_WINDOW_MS, resends: 0,
+    id: `${loop}-${seq}`,
+    attempt: 1,
+    stage: 'fetch',
+    login: sessionMode === 'login',
+    sentAt: now,
+    dueAt,
+    resendAt: dueAt + ACK_WINDOW_MS,
+    resends: 0,
   };
   return { loops: { ...context.loops, [loop]: { ...current, seq, frame } } };
 }
 
 export function frameResent(context: SourceContext, loop: string, now: number): Changes {
   const frame = inFlight(context, loop);
-  return { loops: { ...context.loops, [loop]: { ...context.loops[loop], frame: { ...frame, resends: frame.resends + 1, resendAt: now + ACK_WINDOW_MS } } } };
+  return {
+    loops: {
+      ...context.loops,
+      [loop]: {
+        ...context.loops[loop],
+        frame: { ...frame, resends: frame.resends + 1, resendAt: now + ACK_WINDOW_MS },
+      },
+    },
+  };
 }
 
 /** The frame is being retried (by SQS redrive): push its resend deadline past the next attempt. */
@@ -76,7 +113,13 @@ export function retryNoted(context: SourceContext, event: Event<'frame.retrying'
   const frame = inFlight(context, event.loop);
   const resendAt = Math.max(event.retryAt, event.now) + ACK_WINDOW_MS;
   return {
-    loops: { ...context.loops, [event.loop]: { ...context.loops[event.loop], frame: { ...frame, attempt: event.attempt, stage: event.stage, resendAt } } },
+    loops: {
+      ...context.loops,
+      [event.loop]: {
+        ...context.loops[event.loop],
+        frame: { ...frame, attempt: event.attempt, stage: event.stage, resendAt },
+      },
+    },
     lastError: { ...event.error, at: event.now, loop: event.loop },
   };
 }
@@ -101,23 +144,41 @@ export function cycleFailed(
 }
 
 /** A persisted frame: advance the cursor and schedule the next frame for the next expected reading. */
-export function cycleCompleted(context: SourceContext, event: Event<'frame.persisted'>, spec: MachineLoopSpec): Changes {
+export function cycleCompleted(
+  context: SourceContext,
+  event: Event<'frame.persisted'>,
+  spec: MachineLoopSpec,
+): Changes {
   const current = context.loops[event.loop];
   const newest = maxDefined(event.newestReadingAt, event.cursor.entries, context.newestReadingAt);
-  const gotNew = event.newestReadingAt !== undefined && (context.newestReadingAt === undefined || event.newestReadingAt > context.newestReadingAt);
+  const gotNew =
+    event.newestReadingAt !== undefined &&
+    (context.newestReadingAt === undefined || event.newestReadingAt > context.newestReadingAt);
   const rechecks = gotNew ? 0 : current.rechecks;
   const { dueAt, recheck } = scheduleAfterSuccess(context.sourceId, event.frameId, spec, event.now, newest, rechecks);
   return {
     newestReadingAt: newest,
     loops: {
       ...context.loops,
-      [event.loop]: { ...current, frame: null, failures: 0, cursor: event.cursor, dueAt, rechecks: recheck ? rechecks + 1 : rechecks, lastSuccessAt: event.now },
+      [event.loop]: {
+        ...current,
+        frame: null,
+        failures: 0,
+        cursor: event.cursor,
+        dueAt,
+        rechecks: recheck ? rechecks + 1 : rechecks,
+        lastSuccessAt: event.now,
+      },
     },
   };
 }
 
 /** Rejected: the loop waits for credentials.changed (the session region gates it). Locked: not before `until`. */
-export function loopParked(context: SourceContext, event: Event<'auth.rejected' | 'auth.lockedOut'>, spec: MachineLoopSpec): Changes {
+export function loopParked(
+  context: SourceContext,
+  event: Event<'auth.rejected' | 'auth.lockedOut'>,
+  spec: MachineLoopSpec,
+): Changes {
   const locked = event.type === 'auth.lockedOut';
   const dueAt = locked ? Math.max(event.until, event.now) : event.now + spec.intervalMs;
   return {
@@ -129,7 +190,14 @@ export function loopParked(context: SourceContext, event: Event<'auth.rejected' 
 /** The request for a frame just started. */
 export function firstRequest(context: SourceContext, loop: string, sessionMode: FrameSessionMode): RequestFrameParams {
   const frame = inFlight(context, loop);
-  return { loop, frameId: frame.id, dueAt: frame.dueAt, sessionMode, cursor: context.loops[loop].cursor, resend: false };
+  return {
+    loop,
+    frameId: frame.id,
+    dueAt: frame.dueAt,
+    sessionMode,
+    cursor: context.loops[loop].cursor,
+    resend: false,
+  };
 }
 
 /** The request for a frame sent again. A lost login frame may log in again only if no live session exists meanwhile. */
@@ -139,9 +207,14 @@ export function resendRequest(context: SourceContext, loop: string, now: number)
   return { loop, frameId: frame.id, dueAt: now, sessionMode, cursor: context.loops[loop].cursor, resend: true };
 }
 
-export function outcomeOf(loop: string, outcome: RecordOutcomeParams['outcome'], event: Event<'frame.failed' | 'frame.persisted' | 'auth.rejected' | 'auth.lockedOut'>): RecordOutcomeParams {
+export function outcomeOf(
+  loop: string,
+  outcome: RecordOutcomeParams['outcome'],
+  event: Event<'frame.failed' | 'frame.persisted' | 'auth.rejected' | 'auth.lockedOut'>,
+): RecordOutcomeParams {
   const code = 'error' in event ? event.error.code : event.type === 'frame.persisted' ? undefined : event.code;
-  const written = event.type === 'frame.persisted' ? Object.values(event.written).reduce((a, b) => a + b, 0) : undefined;
+  const written =
+    event.type === 'frame.persisted' ? Object.values(event.written).reduce((a, b) => a + b, 0) : undefined;
   return { loop, outcome, code, written };
 }
 
@@ -158,7 +231,12 @@ export function scheduleAfterSuccess(
   rechecks: number,
 ): { dueAt: number; recheck: boolean } {
   const fraction = jitterFraction(`${sourceId}:${frameId}:align`);
-  const aligned = nextAlignedDue({ intervalMs: spec.intervalMs, lagMs: spec.align.lagMs, jitterMs: spec.align.jitterMs }, now, newestReadingAt, fraction);
+  const aligned = nextAlignedDue(
+    { intervalMs: spec.intervalMs, lagMs: spec.align.lagMs, jitterMs: spec.align.jitterMs },
+    now,
+    newestReadingAt,
+    fraction,
+  );
   if (newestReadingAt === undefined) return { dueAt: aligned, recheck: false };
   const age = now - newestReadingAt;
   const expectedMissing = age > spec.intervalMs + spec.align.lagMs && age < 3 * spec.intervalMs;

@@ -18,13 +18,11 @@
  */
 import { and, assertEvent, assign, not, or, setup, stateIn } from 'xstate';
 import type { SourceEvent } from '../../domain/messages.js';
-import type { MachineLoopSpec, MachineSpec } from './source.spec.js';
-import type { DiscardSessionParams, RecordOutcomeParams, RequestFrameParams, SourceContext, SourceInput } from './source.types.js';
 import {
-  MAX_RESENDS,
   credentialsReset,
   cycleCompleted,
   cycleFailed,
+  type FrameSessionMode,
   firstRequest,
   frameResent,
   frameStarted,
@@ -32,11 +30,19 @@ import {
   isDue,
   isLive,
   loopParked,
+  MAX_RESENDS,
   outcomeOf,
   resendRequest,
   retryNoted,
-  type FrameSessionMode,
 } from './source.context.js';
+import type { MachineLoopSpec, MachineSpec } from './source.spec.js';
+import type {
+  DiscardSessionParams,
+  RecordOutcomeParams,
+  RequestFrameParams,
+  SourceContext,
+  SourceInput,
+} from './source.types.js';
 
 const RUNNING = '#source.operation.running';
 const SESSION_IDLE = '#source.session.idle';
@@ -54,7 +60,8 @@ export function createSourceMachine(spec: MachineSpec) {
     return found;
   };
   /** The one loop allowed to carry a login: the first due loop in driver order (one login for all loops). */
-  const loginLoop = (context: SourceContext, horizon: number) => loopOrder.find((name) => isDue(context.loops[name], horizon));
+  const loginLoop = (context: SourceContext, horizon: number) =>
+    loopOrder.find((name) => isDue(context.loops[name], horizon));
 
   const source = setup({
     types: {} as { context: SourceContext; events: SourceEvent; input: SourceInput },
@@ -86,7 +93,8 @@ export function createSourceMachine(spec: MachineSpec) {
         const frame = context.loops[loop].frame;
         return frame !== null && frame.resendAt <= event.now;
       },
-      canResendFrame: ({ context }, { loop }: LoopParams) => (context.loops[loop].frame?.resends ?? MAX_RESENDS) < MAX_RESENDS,
+      canResendFrame: ({ context }, { loop }: LoopParams) =>
+        (context.loops[loop].frame?.resends ?? MAX_RESENDS) < MAX_RESENDS,
     },
     actions: {
       // Effects: no implementation here; lib/app executes them after the snapshot is saved.
@@ -96,7 +104,9 @@ export function createSourceMachine(spec: MachineSpec) {
       // The session region's context.
       storeSession: assign(({ event }) => {
         assertEvent(event, ['frame.persisted', 'frame.retrying', 'frame.failed']);
-        return event.session ? { session: { establishedAt: event.session.establishedAt, expiresAt: event.session.expiresAt } } : {};
+        return event.session
+          ? { session: { establishedAt: event.session.establishedAt, expiresAt: event.session.expiresAt } }
+          : {};
       }),
       parkSession: assign(({ event }) => {
         assertEvent(event, 'auth.rejected');
@@ -110,10 +120,12 @@ export function createSourceMachine(spec: MachineSpec) {
       resetForNewCredentials: assign(({ context, event }) => credentialsReset(context, event.now)),
       // A loop region's context.
       startFrame: assign(({ context, event }, { loop, sessionMode }: LoopParams & { sessionMode: FrameSessionMode }) =>
-        frameStarted(context, loop, sessionMode, event.now)),
+        frameStarted(context, loop, sessionMode, event.now),
+      ),
       markFrameResent: assign(({ context, event }, { loop }: LoopParams) => frameResent(context, loop, event.now)),
       loseFrame: assign(({ context, event }, { loop }: LoopParams) =>
-        cycleFailed(context, loop, specOf(loop), event.now, { kind: 'retryable', code: 'FRAME.LOST' }, undefined)),
+        cycleFailed(context, loop, specOf(loop), event.now, { kind: 'retryable', code: 'FRAME.LOST' }, undefined),
+      ),
       noteRetry: assign(({ context, event }) => {
         assertEvent(event, 'frame.retrying');
         return retryNoted(context, event);
@@ -148,7 +160,10 @@ export function createSourceMachine(spec: MachineSpec) {
       session: {
         initial: 'idle',
         on: {
-          'credentials.changed': { target: '.idle', actions: ['resetForNewCredentials', { type: 'discardSession', params: { reason: 'credentials changed' } }] },
+          'credentials.changed': {
+            target: '.idle',
+            actions: ['resetForNewCredentials', { type: 'discardSession', params: { reason: 'credentials changed' } }],
+          },
         },
         states: {
           idle: {
@@ -158,7 +173,10 @@ export function createSourceMachine(spec: MachineSpec) {
             on: {
               'frame.persisted': { guard: 'hasSessionInfo', target: 'active', actions: 'storeSession' },
               'frame.retrying': { guard: 'hasSessionInfo', target: 'active', actions: 'storeSession' },
-              'frame.failed': [{ guard: 'hasSessionInfo', target: 'active', actions: 'storeSession' }, { target: 'idle' }],
+              'frame.failed': [
+                { guard: 'hasSessionInfo', target: 'active', actions: 'storeSession' },
+                { target: 'idle' },
+              ],
               'auth.rejected': { target: 'rejected', actions: 'parkSession' },
               'auth.lockedOut': { target: 'lockedOut', actions: 'lockSession' },
               // The login frame vanished without a word (it was counted lost): allow a new login.
@@ -174,7 +192,11 @@ export function createSourceMachine(spec: MachineSpec) {
               'auth.lockedOut': { target: 'lockedOut', actions: 'lockSession' },
               'clock.ticked': [
                 { guard: and(['isSessionExpired', stateIn(RUNNING), 'isAnyLoopDue']), target: 'authenticating' },
-                { guard: 'isSessionExpired', target: 'idle', actions: { type: 'discardSession', params: { reason: 'session expired' } } },
+                {
+                  guard: 'isSessionExpired',
+                  target: 'idle',
+                  actions: { type: 'discardSession', params: { reason: 'session expired' } },
+                },
               ],
             },
           },
@@ -197,17 +219,22 @@ export function createSourceMachine(spec: MachineSpec) {
     const isCurrent = { type: 'isCurrentFrame', params: mine } as const;
     const isOverdue = { type: 'isFrameOverdue', params: mine } as const;
     const isDueNow = { type: 'isLoopDue', params: mine } as const;
-    const start = (sessionMode: FrameSessionMode) => [
-      { type: 'startFrame', params: { loop, sessionMode } },
-      { type: 'requestFrame', params: ({ context }: { context: SourceContext }) => firstRequest(context, loop, sessionMode) },
-    ] as const;
-    const recordOutcome = (outcome: RecordOutcomeParams['outcome']) => ({
-      type: 'recordOutcome',
-      params: ({ event }: { event: SourceEvent }) => {
-        assertEvent(event, ['frame.failed', 'frame.persisted', 'auth.rejected', 'auth.lockedOut']);
-        return outcomeOf(loop, outcome, event);
-      },
-    }) as const;
+    const start = (sessionMode: FrameSessionMode) =>
+      [
+        { type: 'startFrame', params: { loop, sessionMode } },
+        {
+          type: 'requestFrame',
+          params: ({ context }: { context: SourceContext }) => firstRequest(context, loop, sessionMode),
+        },
+      ] as const;
+    const recordOutcome = (outcome: RecordOutcomeParams['outcome']) =>
+      ({
+        type: 'recordOutcome',
+        params: ({ event }: { event: SourceEvent }) => {
+          assertEvent(event, ['frame.failed', 'frame.persisted', 'auth.rejected', 'auth.lockedOut']);
+          return outcomeOf(loop, outcome, event);
+        },
+      }) as const;
 
     // Due: reuse a live session; or, with none (and none being established or parked), carry the login if this is
     // the first due loop.
@@ -217,7 +244,11 @@ export function createSourceMachine(spec: MachineSpec) {
       on: {
         'clock.ticked': [
           { guard: and([stateIn(RUNNING), isDueNow, hasLiveSession]), target: 'fetching', actions: start('reuse') },
-          { guard: and([stateIn(RUNNING), isDueNow, { type: 'isLoginLoop', params: mine }, needsLogin]), target: 'fetching', actions: start('login') },
+          {
+            guard: and([stateIn(RUNNING), isDueNow, { type: 'isLoginLoop', params: mine }, needsLogin]),
+            target: 'fetching',
+            actions: start('login'),
+          },
         ],
       },
     });
@@ -228,7 +259,11 @@ export function createSourceMachine(spec: MachineSpec) {
           { guard: isCurrent, target: 'fetching', actions: 'noteRetry' },
         ],
         'frame.failed': { guard: isCurrent, target: 'backingOff', actions: ['failCycle', recordOutcome('failed')] },
-        'frame.persisted': { guard: isCurrent, target: 'waiting', actions: ['completeCycle', recordOutcome('persisted')] },
+        'frame.persisted': {
+          guard: isCurrent,
+          target: 'waiting',
+          actions: ['completeCycle', recordOutcome('persisted')],
+        },
         'auth.rejected': { guard: isCurrent, target: 'waiting', actions: ['parkLoop', recordOutcome('authRejected')] },
         'auth.lockedOut': { guard: isCurrent, target: 'waiting', actions: ['parkLoop', recordOutcome('lockedOut')] },
         'clock.ticked': [
@@ -236,13 +271,20 @@ export function createSourceMachine(spec: MachineSpec) {
             guard: and([isOverdue, { type: 'canResendFrame', params: mine }]),
             actions: [
               { type: 'markFrameResent', params: mine },
-              { type: 'requestFrame', params: ({ context, event }: { context: SourceContext; event: SourceEvent }) => resendRequest(context, loop, event.now) },
+              {
+                type: 'requestFrame',
+                params: ({ context, event }: { context: SourceContext; event: SourceEvent }) =>
+                  resendRequest(context, loop, event.now),
+              },
             ],
           },
           {
             guard: isOverdue,
             target: 'backingOff',
-            actions: [{ type: 'loseFrame', params: mine }, { type: 'recordOutcome', params: { loop, outcome: 'lost', code: 'FRAME.LOST' } }],
+            actions: [
+              { type: 'loseFrame', params: mine },
+              { type: 'recordOutcome', params: { loop, outcome: 'lost', code: 'FRAME.LOST' } },
+            ],
           },
         ],
       },

@@ -3,11 +3,11 @@
  * machine version it was written with; an older version is migrated here or rejected with a clear error (never
  * silently reinterpreted, because state ids and context shape are the contract of a stored snapshot).
  */
-import { initialTransition, transition, type SnapshotFrom } from 'xstate';
+import { initialTransition, type SnapshotFrom, transition } from 'xstate';
 import { SnapshotVersionError } from '../../domain/errors.js';
 import type { SourceEvent } from '../../domain/messages.js';
-import type { MachineSpec } from './source.spec.js';
 import { createSourceMachine, type SourceMachine } from './source.machine.js';
+import type { MachineSpec } from './source.spec.js';
 import { displayState, type SourceStateValue } from './source.state.js';
 import { EFFECT_TYPES, SOURCE_MACHINE_VERSION, type SourceContext, type SourceEffect } from './source.types.js';
 
@@ -47,7 +47,11 @@ export function machineFor(spec: MachineSpec): SourceMachine {
   return machine;
 }
 
-export function startSource(spec: MachineSpec, sourceId: string, now: number): { snapshot: unknown; machineVersion: number } {
+export function startSource(
+  spec: MachineSpec,
+  sourceId: string,
+  now: number,
+): { snapshot: unknown; machineVersion: number } {
   const machine = machineFor(spec);
   const [snapshot] = initialTransition(machine, { sourceId, now });
   return { snapshot: toStored(machine.getPersistedSnapshot(snapshot)), machineVersion: SOURCE_MACHINE_VERSION };
@@ -81,13 +85,17 @@ export function upgradeSnapshot(stored: unknown, machineVersion: number): unknow
   if (machineVersion === SOURCE_MACHINE_VERSION) return stored;
   throw new SnapshotVersionError(
     `stored snapshot has machine version ${machineVersion}, this build understands ${SOURCE_MACHINE_VERSION}; ` +
-      (machineVersion > SOURCE_MACHINE_VERSION ? 'a newer build wrote it: deploy that build again' : 'no migration exists for it'),
+      (machineVersion > SOURCE_MACHINE_VERSION
+        ? 'a newer build wrote it: deploy that build again'
+        : 'no migration exists for it'),
   );
 }
 
 export function restore(spec: MachineSpec, stored: unknown, machineVersion: number): SourceSnapshot {
   const machine = machineFor(spec);
-  return machine.resolveState(fromStored(upgradeSnapshot(stored, machineVersion)) as Parameters<SourceMachine['resolveState']>[0]);
+  return machine.resolveState(
+    fromStored(upgradeSnapshot(stored, machineVersion)) as Parameters<SourceMachine['resolveState']>[0],
+  );
 }
 
 /** Apply one event purely. `changed` is false when neither state nor context moved (then nothing is saved). */
@@ -96,7 +104,9 @@ export function step(spec: MachineSpec, stored: unknown, machineVersion: number,
   const before = restore(spec, stored, machineVersion);
   const [after, actions] = transition(machine, before, event);
   const persisted = toStored(machine.getPersistedSnapshot(after));
-  const effects = actions.filter((a) => EFFECT_TYPES.has(a.type)).map((a) => ({ type: a.type, params: a.params }) as SourceEffect);
+  const effects = actions
+    .filter((a) => EFFECT_TYPES.has(a.type))
+    .map((a) => ({ type: a.type, params: a.params }) as SourceEffect);
   const beforeJson = JSON.stringify(toStored(stored));
   const afterJson = JSON.stringify(persisted);
   return {
@@ -111,7 +121,11 @@ export function step(spec: MachineSpec, stored: unknown, machineVersion: number,
 }
 
 /** Context and state of a stored snapshot, restored through the machine (so an unknown machine version throws). */
-export function contextOf(spec: MachineSpec, stored: unknown, machineVersion: number): { context: SourceContext; value: SourceStateValue } {
+export function contextOf(
+  spec: MachineSpec,
+  stored: unknown,
+  machineVersion: number,
+): { context: SourceContext; value: SourceStateValue } {
   const snap = restore(spec, stored, machineVersion);
   return { context: snap.context, value: snap.value };
 }

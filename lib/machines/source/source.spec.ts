@@ -1,6 +1,6 @@
 /**
  * What the source machine is built from: plain data a driver declares about its session and loops (the driver's
- * functions stay in lib/sources; `toMachineSpec` in the driver builder extracts this). Owned by the machine, so the
+ * functions stay in lib/sources; a vendor declaration provides it through `specFor`). Owned by the machine, so the
  * machine depends on nothing outside lib/machines and lib/domain.
  */
 import type { BackoffPolicy } from '../../domain/backoff.js';

@@ -43,13 +43,21 @@ export const loopModesOf = (state: SourceStateValue): Array<[string, LoopMode]> 
 /** Whether two values are in the same mode in every region (loops compared by name). */
 export function sameState(a: SourceStateValue, b: SourceStateValue): boolean {
   const loops = loopModesOf(a);
-  return a.operation === b.operation && a.session === b.session &&
-    loops.length === Object.keys(b.loops).length && loops.every(([loop, mode]) => b.loops[loop] === mode);
+  return (
+    a.operation === b.operation &&
+    a.session === b.session &&
+    loops.length === Object.keys(b.loops).length &&
+    loops.every(([loop, mode]) => b.loops[loop] === mode)
+  );
 }
 
 /** The display form people and tests read: `running/session:active/DexcomShare:waiting`. */
 export function displayState(state: SourceStateValue): string {
-  return [state.operation, `session:${state.session}`, ...loopModesOf(state).map(([loop, mode]) => `${loop}:${mode}`)].join('/');
+  return [
+    state.operation,
+    `session:${state.session}`,
+    ...loopModesOf(state).map(([loop, mode]) => `${loop}:${mode}`),
+  ].join('/');
 }
 
 function isOneOf<T extends string>(modes: readonly T[], value: unknown): value is T {

@@ -2,9 +2,10 @@
  * Types of the source machine: its context (what the snapshot holds) and the effects it emits.
  * Everything is plain JSON; instants are epoch ms numbers carried in by events.
  */
-import type { Cursor } from '../../domain/records.js';
+
 import type { FailureSummary } from '../../domain/errors.js';
 import type { FrameMessage, FrameStage } from '../../domain/messages.js';
+import type { Cursor } from '../../domain/records.js';
 
 /** Bump when the snapshot shape or state ids change; `source.snapshot.ts` migrates or rejects older ones. */
 export const SOURCE_MACHINE_VERSION = 1;
@@ -95,6 +96,12 @@ export interface SourceEffectParams {
   recordOutcome: RecordOutcomeParams;
 }
 
-export type SourceEffect = { [K in keyof SourceEffectParams]: { type: K; params: SourceEffectParams[K] } }[keyof SourceEffectParams];
+export type SourceEffect = {
+  [K in keyof SourceEffectParams]: { type: K; params: SourceEffectParams[K] };
+}[keyof SourceEffectParams];
 
-export const EFFECT_TYPES: ReadonlySet<string> = new Set<keyof SourceEffectParams>(['requestFrame', 'discardSession', 'recordOutcome']);
+export const EFFECT_TYPES: ReadonlySet<string> = new Set<keyof SourceEffectParams>([
+  'requestFrame',
+  'discardSession',
+  'recordOutcome',
+]);

@@ -2,7 +2,7 @@
  * Facts read from a source's stored snapshot without a machine (no xstate, no driver spec): its context and state
  * value, and when the source next needs the tick (the sparse due index). Pure: no clock.
  */
-import { isAuthRejected, isLockedOut, isPaused, sourceStateOf, type SourceStateValue } from './source.state.js';
+import { isAuthRejected, isLockedOut, isPaused, type SourceStateValue, sourceStateOf } from './source.state.js';
 import type { SourceContext } from './source.types.js';
 
 /** The stored form (see toStored in source.snapshot.ts) holds `value` and the context verbatim. */
@@ -17,7 +17,7 @@ export function readStored(stored: unknown): { context: SourceContext; value: So
  */
 export function nextWakeAt(context: SourceContext, state: SourceStateValue): number | undefined {
   if (isPaused(state) || isAuthRejected(state)) return undefined;
-  const lockedUntil = isLockedOut(state) ? context.session.lockedUntil ?? 0 : 0;
+  const lockedUntil = isLockedOut(state) ? (context.session.lockedUntil ?? 0) : 0;
   let wake: number | undefined;
   for (const loop of Object.values(context.loops)) {
     const at = loop.frame ? loop.frame.resendAt : Math.max(loop.dueAt, lockedUntil);

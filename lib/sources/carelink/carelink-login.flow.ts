@@ -49,7 +49,14 @@ export async function startCareLinkLogin(settings: CareLinkSettings): Promise<Pe
     ...(sso.audience ? { audience: sso.audience } : {}),
   };
   for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
-  return { authorizeUrl: url.href, state, codeVerifier, redirectUri: sso.redirectUri, clientId: sso.clientId, tokenUrl: sso.tokenUrl };
+  return {
+    authorizeUrl: url.href,
+    state,
+    codeVerifier,
+    redirectUri: sso.redirectUri,
+    clientId: sso.clientId,
+    tokenUrl: sso.tokenUrl,
+  };
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -69,24 +76,43 @@ export async function completeCareLinkLogin(
   try {
     url = new URL(redirectedUrl.trim());
   } catch {
-    throw new SourceRejectedError(`That is not a URL; paste the full address that starts with ${pending.redirectUri}`, 'CARELINK.LOGIN_BAD_URL');
+    throw new SourceRejectedError(
+      `That is not a URL; paste the full address that starts with ${pending.redirectUri}`,
+      'CARELINK.LOGIN_BAD_URL',
+    );
   }
   const params = url.searchParams;
   const error = params.get('error');
   if (error) {
     const code = /^[a-z_]{1,40}$/.test(error) ? error : 'error';
-    throw new SourceRejectedError(`CareLink login did not complete (${code}); start the login again`, 'CARELINK.LOGIN_DENIED');
+    throw new SourceRejectedError(
+      `CareLink login did not complete (${code}); start the login again`,
+      'CARELINK.LOGIN_DENIED',
+    );
   }
   const state = params.get('state');
   if (!state || !sameSecret(state, pending.state)) {
     // A stale tab or a URL from another attempt: exchanging it would bind the wrong login.
-    throw new SourceRejectedError('That URL belongs to a different login attempt; start the login again and use the newest browser tab', 'CARELINK.LOGIN_STATE_MISMATCH');
+    throw new SourceRejectedError(
+      'That URL belongs to a different login attempt; start the login again and use the newest browser tab',
+      'CARELINK.LOGIN_STATE_MISMATCH',
+    );
   }
   const code = params.get('code');
-  if (!code) throw new SourceRejectedError('That URL carries no authorization code; paste the full address you landed on', 'CARELINK.LOGIN_NO_CODE');
+  if (!code)
+    throw new SourceRejectedError(
+      'That URL carries no authorization code; paste the full address you landed on',
+      'CARELINK.LOGIN_NO_CODE',
+    );
 
   const tokens = await requestCareLinkTokens(
-    { tokenUrl: pending.tokenUrl, clientId: pending.clientId, timeoutMs: settings.httpTimeoutMs, now, rejectedCode: 'CARELINK.LOGIN_CODE_REJECTED' },
+    {
+      tokenUrl: pending.tokenUrl,
+      clientId: pending.clientId,
+      timeoutMs: settings.httpTimeoutMs,
+      now,
+      rejectedCode: 'CARELINK.LOGIN_CODE_REJECTED',
+    },
     { grant_type: 'authorization_code', code, code_verifier: pending.codeVerifier, redirect_uri: pending.redirectUri },
   );
   return { refreshToken: tokens.refreshToken, clientId: tokens.clientId, tokenUrl: tokens.tokenUrl };
@@ -102,7 +128,9 @@ export interface CareLinkLoginCommandOptions {
 }
 
 /** Interactive flow for the `login` command: print the URL, read back the landing URL, store the tokens silently. */
-export async function runCareLinkLoginCommand(options: CareLinkLoginCommandOptions): Promise<{ clientId: string; tokenUrl: string }> {
+export async function runCareLinkLoginCommand(
+  options: CareLinkLoginCommandOptions,
+): Promise<{ clientId: string; tokenUrl: string }> {
   const { settings, prompt, print, store } = options;
   const pending = await startCareLinkLogin(settings);
   print('CareLink login (Medtronic CarePartner). Open this address in a browser and log in with the CareLink account:');
@@ -111,11 +139,15 @@ export async function runCareLinkLoginCommand(options: CareLinkLoginCommandOptio
   print('');
   print(`After logging in, the browser is sent to an address that starts with ${pending.redirectUri}`);
   print('It may show an error page or nothing at all: that is expected. Copy that full address (if the page stays');
-  print('blank, open the developer tools, Network tab, and copy the request URL that starts with it) and paste it here.');
+  print(
+    'blank, open the developer tools, Network tab, and copy the request URL that starts with it) and paste it here.',
+  );
   const answer = await prompt('Paste the full URL you landed on: ');
   const credentials = await completeCareLinkLogin(settings, pending, answer, (options.now ?? Date.now)());
   await store(credentials);
-  print('CareLink tokens stored. The source will use them from its next frame; run this login again if CareLink is ever');
+  print(
+    'CareLink tokens stored. The source will use them from its next frame; run this login again if CareLink is ever',
+  );
   print('reported as "auth rejected".');
   return { clientId: credentials.clientId, tokenUrl: credentials.tokenUrl };
 }

@@ -5,13 +5,14 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  SourceAuthRejectedError,
-  SourceRejectedError,
-  SourceUnavailableError,
-} from '../../domain/errors.js';
-import { classifyStatus, classifyTransportError, createHttpClient, parseRetryAfter } from '../../adapters/http/http.client.js';
-import { safeUrl, type CareLinkSettings } from './carelink.settings.js';
+  classifyStatus,
+  classifyTransportError,
+  createHttpClient,
+  parseRetryAfter,
+} from '../../adapters/http/http.client.js';
 import { isLoopbackHost } from '../../adapters/http/http.policy.js';
+import { SourceAuthRejectedError, SourceRejectedError, SourceUnavailableError } from '../../domain/errors.js';
+import { type CareLinkSettings, safeUrl } from './carelink.settings.js';
 
 /** Medtronic refused logins from non-browser agents in 2023; a current browser string is what its apps send. */
 export const CARELINK_USER_AGENT =
@@ -36,7 +37,9 @@ export interface CareLinkTokens {
 }
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
 }
 
 function str(value: unknown): string | undefined {
@@ -46,7 +49,11 @@ function str(value: unknown): string | undefined {
 async function getJson(url: string, timeoutMs: number, what: string): Promise<unknown> {
   const target = safeUrl(url);
   if (!target) throw new SourceRejectedError(`CareLink ${what} URL is not https`, 'CARELINK.DISCOVERY_URL');
-  const http = createHttpClient({ baseURL: target.origin, timeoutMs, headers: { Accept: 'application/json', 'User-Agent': CARELINK_USER_AGENT } });
+  const http = createHttpClient({
+    baseURL: target.origin,
+    timeoutMs,
+    headers: { Accept: 'application/json', 'User-Agent': CARELINK_USER_AGENT },
+  });
   let res;
   try {
     res = await http.get(target.pathname + target.search);
@@ -56,18 +63,23 @@ async function getJson(url: string, timeoutMs: number, what: string): Promise<un
   if (res.status < 200 || res.status >= 300) {
     // Discovery needs no credentials, so a 401/403 here is the vendor blocking us, not a bad login.
     if (res.status === 401 || res.status === 403) {
-      throw new SourceUnavailableError(`CareLink ${what} answered HTTP ${res.status}`, `CARELINK.DISCOVERY_HTTP_${res.status}`);
+      throw new SourceUnavailableError(
+        `CareLink ${what} answered HTTP ${res.status}`,
+        `CARELINK.DISCOVERY_HTTP_${res.status}`,
+      );
     }
     throw classifyStatus('CARELINK', res.status, parseRetryAfter(res.headers['retry-after'], Date.now()));
   }
-  if (!asRecord(res.data)) throw new SourceRejectedError(`CareLink ${what} is not a JSON object`, 'CARELINK.DISCOVERY_BODY');
+  if (!asRecord(res.data))
+    throw new SourceRejectedError(`CareLink ${what} is not a JSON object`, 'CARELINK.DISCOVERY_BODY');
   return res.data;
 }
 
 /** Build `scheme://host[:port]/prefix` from the SSO `server` block; plain http only for loopback (the simulator). */
 function ssoBase(server: Record<string, unknown>): string {
   const hostname = str(server.hostname);
-  if (!hostname || /[/\s@]/.test(hostname)) throw new SourceRejectedError('CareLink SSO configuration has no usable hostname', 'CARELINK.SSO_CONFIG');
+  if (!hostname || /[/\s@]/.test(hostname))
+    throw new SourceRejectedError('CareLink SSO configuration has no usable hostname', 'CARELINK.SSO_CONFIG');
   const scheme = isLoopbackHost(hostname) ? 'http' : 'https';
   const port = Number(server.port);
   const defaultPort = scheme === 'https' ? 443 : 80;
@@ -90,11 +102,15 @@ export async function discoverCareLinkSso(settings: CareLinkSettings): Promise<C
   const entries = Array.isArray(discovery?.CP) ? discovery.CP : [];
   const entry = entries.map(asRecord).find((e) => str(e?.region)?.toLowerCase() === settings.region);
   if (!entry) {
-    throw new SourceRejectedError(`CareLink discovery lists no entry for region ${settings.region.toUpperCase()}`, 'CARELINK.DISCOVERY_REGION');
+    throw new SourceRejectedError(
+      `CareLink discovery lists no entry for region ${settings.region.toUpperCase()}`,
+      'CARELINK.DISCOVERY_REGION',
+    );
   }
   const key = str(entry.UseSSOConfiguration) ?? 'Auth0SSOConfiguration';
   const ssoUrl = str(entry[key]);
-  if (!ssoUrl) throw new SourceRejectedError(`CareLink discovery names ${key} but gives no URL for it`, 'CARELINK.DISCOVERY_SSO');
+  if (!ssoUrl)
+    throw new SourceRejectedError(`CareLink discovery names ${key} but gives no URL for it`, 'CARELINK.DISCOVERY_SSO');
 
   const sso = asRecord(await getJson(ssoUrl, settings.httpTimeoutMs, 'SSO configuration'));
   const server = asRecord(sso?.server);
@@ -105,7 +121,10 @@ export async function discoverCareLinkSso(settings: CareLinkSettings): Promise<C
   const authorizePath = str(endpoints?.authorization_endpoint_path);
   const tokenPath = str(endpoints?.token_endpoint_path);
   if (!server || !clientId || !redirectUri || !authorizePath || !tokenPath) {
-    throw new SourceRejectedError('CareLink SSO configuration lacks server, client or endpoint paths', 'CARELINK.SSO_CONFIG');
+    throw new SourceRejectedError(
+      'CareLink SSO configuration lacks server, client or endpoint paths',
+      'CARELINK.SSO_CONFIG',
+    );
   }
   const base = ssoBase(server);
   return {
@@ -158,7 +177,9 @@ export async function requestCareLinkTokens(
   const body = new URLSearchParams({ ...grant, client_id: options.clientId }).toString();
   let res;
   try {
-    res = await http.post(target.pathname + target.search, body, { headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+    res = await http.post(target.pathname + target.search, body, {
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    });
   } catch (err) {
     throw classifyTransportError('CARELINK', err);
   }
@@ -167,9 +188,13 @@ export async function requestCareLinkTokens(
   if (res.status === 400 || res.status === 401 || res.status === 403 || oauthError === 'invalid_grant') {
     // Only the OAuth error code goes into the message: descriptions may echo submitted values.
     const detail = oauthError && /^[a-z_]{1,40}$/.test(oauthError) ? ` (${oauthError})` : '';
-    throw new SourceAuthRejectedError(`CareLink refused the ${grant.grant_type.replace('_', ' ')} grant${detail}`, options.rejectedCode);
+    throw new SourceAuthRejectedError(
+      `CareLink refused the ${grant.grant_type.replace('_', ' ')} grant${detail}`,
+      options.rejectedCode,
+    );
   }
-  if (res.status < 200 || res.status >= 300) throw classifyStatus('CARELINK', res.status, parseRetryAfter(res.headers['retry-after'], options.now));
+  if (res.status < 200 || res.status >= 300)
+    throw classifyStatus('CARELINK', res.status, parseRetryAfter(res.headers['retry-after'], options.now));
   const accessToken = str(data?.access_token);
   // Non-rotating servers may omit refresh_token on refresh: the old one then stays valid.
   const refreshToken = str(data?.refresh_token) ?? previousRefreshToken;
@@ -177,6 +202,7 @@ export async function requestCareLinkTokens(
     throw new SourceRejectedError('CareLink token response lacks an access or refresh token', 'CARELINK.TOKEN_BODY');
   }
   const expiresIn = Number(data?.expires_in);
-  const accessExpiresAt = Number.isFinite(expiresIn) && expiresIn > 0 ? options.now + expiresIn * 1000 : jwtExpiry(accessToken);
+  const accessExpiresAt =
+    Number.isFinite(expiresIn) && expiresIn > 0 ? options.now + expiresIn * 1000 : jwtExpiry(accessToken);
   return { accessToken, refreshToken, clientId: options.clientId, tokenUrl: options.tokenUrl, accessExpiresAt };
 }

@@ -22,8 +22,16 @@
  */
 import { createHash } from 'node:crypto';
 import { SourceRejectedError } from '../../domain/errors.js';
+import {
+  type Batch,
+  type Cursor,
+  type DeviceStatus,
+  type Direction,
+  type SgvEntry,
+  type Treatment,
+  toIso,
+} from '../../domain/records.js';
 import { CARELINK_DEVICE_PREFIX } from './carelink.vendor.js';
-import { toIso, type Batch, type Cursor, type DeviceStatus, type Direction, type SgvEntry, type Treatment } from '../../domain/records.js';
 
 export const CARELINK_ENTERED_BY = 'nightscout-connect-carelink';
 
@@ -47,7 +55,20 @@ export const CARELINK_TRENDS: Record<string, { trend?: number; direction: Direct
   DOWN_TRIPLE: { trend: 7, direction: 'TripleDown' },
 };
 
-const MONTHS: Record<string, number> = { jan: 1, feb: 2, mar: 3, apr: 4, may: 5, jun: 6, jul: 7, aug: 8, sep: 9, oct: 10, nov: 11, dec: 12 };
+const MONTHS: Record<string, number> = {
+  jan: 1,
+  feb: 2,
+  mar: 3,
+  apr: 4,
+  may: 5,
+  jun: 6,
+  jul: 7,
+  aug: 8,
+  sep: 9,
+  oct: 10,
+  nov: 11,
+  dec: 12,
+};
 
 /** Wall-clock fields of a CareLink time string, as if they were UTC (ms), ignoring any suffix. */
 export function wallClockMs(text: unknown): number | undefined {
@@ -93,7 +114,12 @@ export interface CareLinkPayload {
  */
 export function payloadOffsetMs(payload: CareLinkPayload): number | undefined {
   const conduit = offsetMs(payload.lastConduitDateTime);
-  if (conduit !== undefined && typeof payload.lastConduitDateTime === 'string' && !payload.lastConduitDateTime.trim().endsWith('Z')) return conduit;
+  if (
+    conduit !== undefined &&
+    typeof payload.lastConduitDateTime === 'string' &&
+    !payload.lastConduitDateTime.trim().endsWith('Z')
+  )
+    return conduit;
   const wall = wallClockMs(payload.sMedicalDeviceTime);
   const server = payload.lastMedicalDeviceDataUpdateServerTime;
   if (wall !== undefined && typeof server === 'number' && Number.isFinite(server)) {
@@ -191,9 +217,10 @@ export interface TransformContext {
 }
 
 export function deviceFor(payload: CareLinkPayload): string {
-  const family = typeof payload.medicalDeviceFamily === 'string' && /^[A-Za-z0-9_-]{1,40}$/.test(payload.medicalDeviceFamily)
-    ? payload.medicalDeviceFamily
-    : 'UNKNOWN';
+  const family =
+    typeof payload.medicalDeviceFamily === 'string' && /^[A-Za-z0-9_-]{1,40}$/.test(payload.medicalDeviceFamily)
+      ? payload.medicalDeviceFamily
+      : 'UNKNOWN';
   return `${CARELINK_DEVICE_PREFIX}/${family}`;
 }
 
@@ -203,7 +230,10 @@ export function transformCareLink(payload: CareLinkPayload, ctx: TransformContex
   const sgs = Array.isArray(payload.sgs) ? payload.sgs : [];
   const markers = Array.isArray(payload.markers) ? payload.markers : [];
   if (offset === undefined && (sgs.length > 0 || markers.length > 0)) {
-    throw new SourceRejectedError('CareLink payload carries no time zone (no lastConduitDateTime offset, no device time)', 'CARELINK.NO_TIMEZONE');
+    throw new SourceRejectedError(
+      'CareLink payload carries no time zone (no lastConduitDateTime offset, no device time)',
+      'CARELINK.NO_TIMEZONE',
+    );
   }
   const zone = (wall: number) => wall - (offset ?? 0);
   const horizon = ctx.now + FUTURE_TOLERANCE_MS;
@@ -235,7 +265,13 @@ function entriesFrom(
     const s = sgs[i];
     const wall = walls[i];
     // sg 0 is how CareLink marks "no reading" (warm-up, sensor error); other kinds are not glucose values.
-    if (!s || wall === undefined || !(typeof s.sg === 'number' && s.sg > 0) || (s.kind !== undefined && s.kind !== 'SG')) continue;
+    if (
+      !s ||
+      wall === undefined ||
+      !(typeof s.sg === 'number' && s.sg > 0) ||
+      (s.kind !== undefined && s.kind !== 'SG')
+    )
+      continue;
     const date = zone(wall);
     if (date > horizon || (after !== undefined && date <= after)) continue;
     entries.push({
@@ -257,7 +293,14 @@ function entriesFrom(
   // would be pinned on an older value.
   const lastWall = walls.length > 0 ? walls[walls.length - 1] : undefined;
   const trend = typeof payload.lastSGTrend === 'string' ? CARELINK_TRENDS[payload.lastSGTrend] : undefined;
-  if (newest && trend && lastSg !== undefined && lastSg === newest.sgv && lastWall !== undefined && zone(lastWall) === newest.date) {
+  if (
+    newest &&
+    trend &&
+    lastSg !== undefined &&
+    lastSg === newest.sgv &&
+    lastWall !== undefined &&
+    zone(lastWall) === newest.date
+  ) {
     newest.direction = trend.direction;
     if (trend.trend !== undefined) newest.trend = trend.trend;
   }
@@ -303,9 +346,11 @@ function treatmentsFrom(
       ...(num(m.programmedFastAmount) !== undefined ? { programmed: num(m.programmedFastAmount) } : {}),
       ...(typeof m.activationType === 'string' ? { activationType: m.activationType } : {}),
     };
-    out.push(meal && carbs !== undefined && carbs > 0
-      ? { ...base('Meal Bolus', date), carbs, ...detail }
-      : { ...base('Correction Bolus', date), ...detail });
+    out.push(
+      meal && carbs !== undefined && carbs > 0
+        ? { ...base('Meal Bolus', date), carbs, ...detail }
+        : { ...base('Correction Bolus', date), ...detail },
+    );
   }
 
   for (const m of tail) {
@@ -343,10 +388,16 @@ function deviceStatusFrom(
     device,
     created_at: toIso(at),
     identifier: stableIdentifier(device, 'devicestatus', at),
-    uploader: { battery: guardian ? deviceBattery : conduitBattery ?? deviceBattery },
+    uploader: { battery: guardian ? deviceBattery : (conduitBattery ?? deviceBattery) },
     connect: pick(payload, [
-      'sensorState', 'calibStatus', 'sensorDurationHours', 'timeToNextCalibHours',
-      'conduitInRange', 'conduitMedicalDeviceInRange', 'conduitSensorInRange', 'medicalDeviceFamily',
+      'sensorState',
+      'calibStatus',
+      'sensorDurationHours',
+      'timeToNextCalibHours',
+      'conduitInRange',
+      'conduitMedicalDeviceInRange',
+      'conduitSensorInRange',
+      'medicalDeviceFamily',
     ]),
   };
   if (!guardian) {

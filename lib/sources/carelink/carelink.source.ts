@@ -23,21 +23,27 @@
  * because the family is unknown until data arrives; an exact-match seed therefore finds nothing and the first frame
  * writes the 24 h window, which entries/treatments dedup by their upsert keys.
  */
+
+import {
+  classifyStatus,
+  classifyTransportError,
+  createHttpClient,
+  parseRetryAfter,
+} from '../../adapters/http/http.client.js';
 import { SessionInvalidError, SourceAuthRejectedError, SourceRejectedError } from '../../domain/errors.js';
 import type { DriverContext, SessionGrant } from '../../ports/driver.port.js';
 import { driverBuilder } from '../driver.builder.js';
-import { classifyStatus, classifyTransportError, createHttpClient, parseRetryAfter } from '../../adapters/http/http.client.js';
-import { safeUrl, type CareLinkSettings } from './carelink.settings.js';
+import { type CareLinkPayload, transformCareLink } from './carelink.parse.js';
+import { type CareLinkSettings, safeUrl } from './carelink.settings.js';
+import { CARELINK_LOGIN_REQUIRED, CARELINK_RELOGIN_HINT, careLinkVendor } from './carelink.vendor.js';
+import { runCareLinkLoginCommand } from './carelink-login.flow.js';
 import {
   CARELINK_USER_AGENT,
+  type CareLinkTokens,
   discoverCareLinkSso,
   requestCareLinkTokens,
   tokenFingerprint,
-  type CareLinkTokens,
 } from './carelink-oauth.client.js';
-import { transformCareLink, type CareLinkPayload } from './carelink.parse.js';
-import { runCareLinkLoginCommand } from './carelink-login.flow.js';
-import { CARELINK_LOGIN_REQUIRED, CARELINK_RELOGIN_HINT, careLinkVendor } from './carelink.vendor.js';
 
 /** Refresh this long before the access token's stated expiry, so a frame never starts with a token about to die. */
 export const ACCESS_EXPIRY_MARGIN_MS = 60_000;
@@ -63,7 +69,9 @@ export interface CareLinkSession {
 const PATIENT_ROLES = new Set(['PATIENT', 'PATIENT_US', 'PATIENT_OUS']);
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
 }
 
 function str(value: unknown): string | undefined {
@@ -91,13 +99,18 @@ async function carelinkCall(
       url: target.pathname + target.search,
       params: request.params,
       data: request.body,
-      headers: { Authorization: `Bearer ${accessToken}`, ...(request.body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      headers: {
+        Authorization: `Bearer ${accessToken}`,
+        ...(request.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      },
     });
   } catch (err) {
     throw classifyTransportError('CARELINK', err);
   }
-  if (res.status === 401) throw new SessionInvalidError('CareLink no longer accepts the access token', 'CARELINK.SESSION_INVALID');
-  if (res.status < 200 || res.status >= 300) throw classifyStatus('CARELINK', res.status, parseRetryAfter(res.headers['retry-after'], now));
+  if (res.status === 401)
+    throw new SessionInvalidError('CareLink no longer accepts the access token', 'CARELINK.SESSION_INVALID');
+  if (res.status < 200 || res.status >= 300)
+    throw classifyStatus('CARELINK', res.status, parseRetryAfter(res.headers['retry-after'], now));
   return res.data;
 }
 
@@ -107,7 +120,11 @@ async function carelinkCall(
  *   M2M `last24hours` when CareLink says M2M is enabled for care partners, else the BLE endpoint as 'carepartner'.
  * - patient: GUARDIAN (standalone CGM) uploads via M2M; pumps via the BLE endpoint as 'patient'.
  */
-export async function selectPatient(settings: CareLinkSettings, accessToken: string, now: number): Promise<CareLinkTarget> {
+export async function selectPatient(
+  settings: CareLinkSettings,
+  accessToken: string,
+  now: number,
+): Promise<CareLinkTarget> {
   const api = (path: string) => `${settings.server}/patient${path}`;
   const me = asRecord(await carelinkCall(settings, accessToken, now, { method: 'GET', url: api('/users/me') }));
   const role = str(me?.role);
@@ -118,7 +135,7 @@ export async function selectPatient(settings: CareLinkSettings, accessToken: str
     const patients = (Array.isArray(links) ? links : []).map(asRecord).filter((p) => str(p?.username) !== undefined);
     if (patients.length === 0) {
       throw new SourceRejectedError(
-        'This CareLink care-partner account follows nobody: accept the patient\'s invitation in the CarePartner app first',
+        "This CareLink care-partner account follows nobody: accept the patient's invitation in the CarePartner app first",
         'CARELINK.NO_PATIENT',
       );
     }
@@ -132,48 +149,82 @@ export async function selectPatient(settings: CareLinkSettings, accessToken: str
       );
     }
     const patientUsername = str(chosen.username)!;
-    const m2m = asRecord(await carelinkCall(settings, accessToken, now, { method: 'GET', url: api('/configuration/system/personal.cp.m2m.enabled') }));
+    const m2m = asRecord(
+      await carelinkCall(settings, accessToken, now, {
+        method: 'GET',
+        url: api('/configuration/system/personal.cp.m2m.enabled'),
+      }),
+    );
     if (m2m?.value === true || m2m?.value === 'true') return { mode: 'm2m', role: 'carepartner', patientUsername };
     const username = await ownUsername(settings, accessToken, now, me);
-    return { mode: 'ble', role: 'carepartner', username, patientUsername, endpoint: await bleEndpoint(settings, accessToken, now) };
+    return {
+      mode: 'ble',
+      role: 'carepartner',
+      username,
+      patientUsername,
+      endpoint: await bleEndpoint(settings, accessToken, now),
+    };
   }
 
   const username = await ownUsername(settings, accessToken, now, me);
-  const monitor = asRecord(await carelinkCall(settings, accessToken, now, { method: 'GET', url: api('/monitor/data') }));
-  if (str(monitor?.deviceFamily)?.toUpperCase() === 'GUARDIAN') return { mode: 'm2m', role: 'patient', patientUsername: username };
+  const monitor = asRecord(
+    await carelinkCall(settings, accessToken, now, { method: 'GET', url: api('/monitor/data') }),
+  );
+  if (str(monitor?.deviceFamily)?.toUpperCase() === 'GUARDIAN')
+    return { mode: 'm2m', role: 'patient', patientUsername: username };
   return { mode: 'ble', role: 'patient', username, endpoint: await bleEndpoint(settings, accessToken, now) };
 }
 
-async function ownUsername(settings: CareLinkSettings, accessToken: string, now: number, me: Record<string, unknown> | undefined): Promise<string> {
+async function ownUsername(
+  settings: CareLinkSettings,
+  accessToken: string,
+  now: number,
+  me: Record<string, unknown> | undefined,
+): Promise<string> {
   const fromMe = str(me?.username);
   if (fromMe) return fromMe;
-  const profile = asRecord(await carelinkCall(settings, accessToken, now, { method: 'GET', url: `${settings.server}/patient/users/me/profile` }));
+  const profile = asRecord(
+    await carelinkCall(settings, accessToken, now, {
+      method: 'GET',
+      url: `${settings.server}/patient/users/me/profile`,
+    }),
+  );
   const username = str(profile?.username);
   if (!username) throw new SourceRejectedError('CareLink profile has no username', 'CARELINK.NO_USERNAME');
   return username;
 }
 
 async function bleEndpoint(settings: CareLinkSettings, accessToken: string, now: number): Promise<string> {
-  const body = asRecord(await carelinkCall(settings, accessToken, now, {
-    method: 'GET',
-    url: `${settings.server}/patient/countries/settings`,
-    params: { countryCode: settings.countryCode, language: settings.languageCode },
-  }));
+  const body = asRecord(
+    await carelinkCall(settings, accessToken, now, {
+      method: 'GET',
+      url: `${settings.server}/patient/countries/settings`,
+      params: { countryCode: settings.countryCode, language: settings.languageCode },
+    }),
+  );
   // Medtronic's spelling.
   const endpoint = str(body?.blePereodicDataEndpoint);
   if (!endpoint || !safeUrl(endpoint)) {
-    throw new SourceRejectedError('CareLink country settings give no https periodic-data endpoint (check CONNECT_COUNTRY_CODE)', 'CARELINK.NO_DATA_ENDPOINT');
+    throw new SourceRejectedError(
+      'CareLink country settings give no https periodic-data endpoint (check CONNECT_COUNTRY_CODE)',
+      'CARELINK.NO_DATA_ENDPOINT',
+    );
   }
   return endpoint;
 }
 
 function grantFor(tokens: CareLinkTokens, lineage: string, target: CareLinkTarget): SessionGrant<CareLinkSession> {
   const session: CareLinkSession = { ...tokens, lineage, target };
-  return { session, ...(tokens.accessExpiresAt !== undefined ? { expiresAt: tokens.accessExpiresAt - ACCESS_EXPIRY_MARGIN_MS } : {}) };
+  return {
+    session,
+    ...(tokens.accessExpiresAt !== undefined ? { expiresAt: tokens.accessExpiresAt - ACCESS_EXPIRY_MARGIN_MS } : {}),
+  };
 }
 
 /** Exchange the credential refresh token (a fresh lineage). Token URL and client come from the login; discovery otherwise. */
-async function tokensFromCredentials(ctx: DriverContext<CareLinkSettings>): Promise<{ tokens: CareLinkTokens; lineage: string }> {
+async function tokensFromCredentials(
+  ctx: DriverContext<CareLinkSettings>,
+): Promise<{ tokens: CareLinkTokens; lineage: string }> {
   careLinkVendor.checkCredentials(ctx.credentials);
   const vendor = ctx.credentials.vendor;
   const refreshToken = str(vendor.refreshToken)!;
@@ -187,7 +238,13 @@ async function tokensFromCredentials(ctx: DriverContext<CareLinkSettings>): Prom
   let tokens: CareLinkTokens;
   try {
     tokens = await requestCareLinkTokens(
-      { tokenUrl, clientId, timeoutMs: ctx.settings.httpTimeoutMs, now: ctx.now, rejectedCode: CARELINK_LOGIN_REQUIRED },
+      {
+        tokenUrl,
+        clientId,
+        timeoutMs: ctx.settings.httpTimeoutMs,
+        now: ctx.now,
+        rejectedCode: CARELINK_LOGIN_REQUIRED,
+      },
       { grant_type: 'refresh_token', refresh_token: refreshToken },
       refreshToken,
     );
@@ -195,7 +252,11 @@ async function tokensFromCredentials(ctx: DriverContext<CareLinkSettings>): Prom
     // The last way in is gone (the session's rotated token, if any, was refused before this): the source parks and
     // only the person can fix it. Say how, in the log the operator reads beside the parked status.
     if (err instanceof SourceAuthRejectedError) {
-      ctx.log.warn('CareLink refused the refresh token; the source parks until a new browser login', { sourceId: ctx.sourceId, code: err.code, action: CARELINK_RELOGIN_HINT });
+      ctx.log.warn('CareLink refused the refresh token; the source parks until a new browser login', {
+        sourceId: ctx.sourceId,
+        code: err.code,
+        action: CARELINK_RELOGIN_HINT,
+      });
     }
     throw err;
   }
@@ -230,7 +291,13 @@ export const careLinkSource = driverBuilder<CareLinkSettings>()
       }
       try {
         const tokens = await requestCareLinkTokens(
-          { tokenUrl: session.tokenUrl, clientId: session.clientId, timeoutMs: ctx.settings.httpTimeoutMs, now: ctx.now, rejectedCode: CARELINK_LOGIN_REQUIRED },
+          {
+            tokenUrl: session.tokenUrl,
+            clientId: session.clientId,
+            timeoutMs: ctx.settings.httpTimeoutMs,
+            now: ctx.now,
+            rejectedCode: CARELINK_LOGIN_REQUIRED,
+          },
           { grant_type: 'refresh_token', refresh_token: session.refreshToken },
           session.refreshToken,
         );
@@ -238,7 +305,11 @@ export const careLinkSource = driverBuilder<CareLinkSettings>()
       } catch (err) {
         // No fallback to the credential copy (loginWhenRefreshRejected: false): say how to recover, once, here.
         if (err instanceof SourceAuthRejectedError) {
-          ctx.log.warn('CareLink refused the refresh token; the source parks until a new browser login', { sourceId: ctx.sourceId, code: err.code, action: CARELINK_RELOGIN_HINT });
+          ctx.log.warn('CareLink refused the refresh token; the source parks until a new browser login', {
+            sourceId: ctx.sourceId,
+            code: err.code,
+            action: CARELINK_RELOGIN_HINT,
+          });
         }
         throw err;
       }
@@ -250,19 +321,21 @@ export const careLinkSource = driverBuilder<CareLinkSettings>()
   .registerLoop<CareLinkPayload>('MinimedCarelink', {
     async fetch(ctx) {
       const { target, accessToken } = ctx.session;
-      const body = target.mode === 'm2m'
-        ? await carelinkCall(ctx.settings, accessToken, ctx.now, {
-          method: 'GET',
-          url: `${ctx.settings.server}/patient/m2m/connect/data/gc/patients/${encodeURIComponent(target.patientUsername)}`,
-          params: { cpSerialNumber: 'NONE', msgType: 'last24hours', requestTime: ctx.now },
-        })
-        : await carelinkCall(ctx.settings, accessToken, ctx.now, {
-          method: 'POST',
-          url: target.endpoint,
-          body: target.role === 'carepartner'
-            ? { username: target.username, role: 'carepartner', patientId: target.patientUsername }
-            : { username: target.username, role: 'patient' },
-        });
+      const body =
+        target.mode === 'm2m'
+          ? await carelinkCall(ctx.settings, accessToken, ctx.now, {
+              method: 'GET',
+              url: `${ctx.settings.server}/patient/m2m/connect/data/gc/patients/${encodeURIComponent(target.patientUsername)}`,
+              params: { cpSerialNumber: 'NONE', msgType: 'last24hours', requestTime: ctx.now },
+            })
+          : await carelinkCall(ctx.settings, accessToken, ctx.now, {
+              method: 'POST',
+              url: target.endpoint,
+              body:
+                target.role === 'carepartner'
+                  ? { username: target.username, role: 'carepartner', patientId: target.patientUsername }
+                  : { username: target.username, role: 'patient' },
+            });
       const record = asRecord(body);
       // The BLE endpoint wraps the payload in `patientData`; M2M returns it bare.
       const payload = asRecord(record?.patientData) ?? record;
@@ -274,6 +347,12 @@ export const careLinkSource = driverBuilder<CareLinkSettings>()
     },
   })
   .supportInteractiveLogin(async (ctx) => {
-    await runCareLinkLoginCommand({ settings: ctx.settings, prompt: ctx.prompt, print: ctx.print, store: ctx.store, now: ctx.now });
+    await runCareLinkLoginCommand({
+      settings: ctx.settings,
+      prompt: ctx.prompt,
+      print: ctx.print,
+      store: ctx.store,
+      now: ctx.now,
+    });
   })
   .build();

@@ -3,10 +3,17 @@
  * schedule (the implementation is carelink.source.ts). The first login needs a person in a browser, so the credentials
  * are a refresh token the `login` command stores; it rotates on every refresh, which is why check-login is not offered.
  */
-import { defineVendor } from '../vendor.declaration.js';
-import { httpTimeout, oneOf, text, url } from '../settings.fields.js';
+
 import { DEFAULT_HTTP_TIMEOUT_MS } from '../../adapters/http/http.policy.js';
-import { CARELINK_DISCOVERY_HOSTS, CARELINK_DISCOVERY_PATH, CARELINK_SERVERS, safeUrl, type CareLinkSettings } from './carelink.settings.js';
+import { httpTimeout, oneOf, text, url } from '../settings.fields.js';
+import { defineVendor } from '../vendor.declaration.js';
+import {
+  CARELINK_DISCOVERY_HOSTS,
+  CARELINK_DISCOVERY_PATH,
+  CARELINK_SERVERS,
+  type CareLinkSettings,
+  safeUrl,
+} from './carelink.settings.js';
 
 export const CARELINK_KIND = 'minimedcarelink';
 /**
@@ -31,7 +38,11 @@ export const careLinkVendor = defineVendor({
     carelinkRegion: oneOf(['us', 'eu'], { default: 'us' }),
     carelinkServer: url({ example: 'carelink.minimed.com', path: 'refuse', query: 'drop' }),
     carelinkDiscoveryUrl: url({ example: 'clcloud.minimed.eu', bareHost: false, path: 'keep', query: 'keep' }),
-    countryCode: text({ required: 'the two-letter country of the CareLink account, e.g. "gb"', pattern: /^[a-z]{2}$/i, expected: 'be two letters (ISO 3166), e.g. "gb"' }),
+    countryCode: text({
+      required: 'the two-letter country of the CareLink account, e.g. "gb"',
+      pattern: /^[a-z]{2}$/i,
+      expected: 'be two letters (ISO 3166), e.g. "gb"',
+    }),
     languageCode: text({ default: 'en', pattern: /^[a-z]{2}$/i, expected: 'be two letters, e.g. "en"' }),
     carelinkPatientUsername: text(),
     httpTimeoutMs: httpTimeout(),
@@ -40,9 +51,12 @@ export const careLinkVendor = defineVendor({
     const region = v.carelinkRegion;
     // An origin alone means "same path, other host"; a full URL is used as is (Medtronic bumps v13/3.6).
     const discovery = v.carelinkDiscoveryUrl;
-    const discoveryUrl = discovery === undefined
-      ? `${CARELINK_DISCOVERY_HOSTS[region]}${CARELINK_DISCOVERY_PATH}`
-      : new URL(discovery).pathname === '/' ? `${new URL(discovery).origin}${CARELINK_DISCOVERY_PATH}` : discovery;
+    const discoveryUrl =
+      discovery === undefined
+        ? `${CARELINK_DISCOVERY_HOSTS[region]}${CARELINK_DISCOVERY_PATH}`
+        : new URL(discovery).pathname === '/'
+          ? `${new URL(discovery).origin}${CARELINK_DISCOVERY_PATH}`
+          : discovery;
     return {
       region,
       server: v.carelinkServer ?? CARELINK_SERVERS[region],
@@ -55,7 +69,8 @@ export const careLinkVendor = defineVendor({
   },
   secrets: {
     refreshToken: {
-      variable: 'CONNECT_CARELINK_REFRESH_TOKEN', required: true,
+      variable: 'CONNECT_CARELINK_REFRESH_TOKEN',
+      required: true,
       missing: `CareLink needs vendor.refreshToken from a browser login: ${CARELINK_LOGIN_HINT}`,
     },
     // The OAuth client and token endpoint the login used: public by nature (they are in the login URL itself).
@@ -75,20 +90,23 @@ export const careLinkVendor = defineVendor({
   },
   login: { summary: 'browser login for CareLink (CAPTCHA and MFA need a person); stores the refresh token' },
   checkLogin: {
-    unavailable: 'its refresh tokens rotate, so a test login would invalidate the stored one. Use `sources show` instead, or run `login` again.',
+    unavailable:
+      'its refresh tokens rotate, so a test login would invalidate the stored one. Use `sources show` instead, or run `login` again.',
   },
   // Only used when the token response states no expiry at all (neither expires_in nor a JWT exp).
   sessionLifetimeMs: 15 * 60_000,
-  schedule: () => [{
-    name: 'MinimedCarelink',
-    intervalMs: 5 * 60_000,
-    // nightscout-connect: CareLink publishes later than Dexcom, hence 68 s instead of 18 s.
-    align: { lagMs: 68_000, jitterMs: 18_000 },
-    attempts: 3,
-    retry: { baseMs: 60_000, capMs: 5 * 60_000 },
-    backoff: { baseMs: 5 * 60_000, capMs: 30 * 60_000 },
-    // CareLink only ever returns `last24hours`.
-    maxLookbackMs: 24 * 60 * 60_000,
-  }],
+  schedule: () => [
+    {
+      name: 'MinimedCarelink',
+      intervalMs: 5 * 60_000,
+      // nightscout-connect: CareLink publishes later than Dexcom, hence 68 s instead of 18 s.
+      align: { lagMs: 68_000, jitterMs: 18_000 },
+      attempts: 3,
+      retry: { baseMs: 60_000, capMs: 5 * 60_000 },
+      backoff: { baseMs: 5 * 60_000, capMs: 30 * 60_000 },
+      // CareLink only ever returns `last24hours`.
+      maxLookbackMs: 24 * 60 * 60_000,
+    },
+  ],
   load: async () => (await import('./carelink.source.js')).careLinkSource,
 });

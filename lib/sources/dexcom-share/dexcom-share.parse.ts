@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { SourceRejectedError } from '../../domain/errors.js';
-import { toIso, type Direction, type SgvEntry } from '../../domain/records.js';
+import { type Direction, type SgvEntry, toIso } from '../../domain/records.js';
 
 /** One Share reading, already validated. `date` is the WT instant (UTC epoch ms). */
 export interface DexcomReading {
@@ -24,8 +24,16 @@ export interface ParsedGlucoseValues {
 
 /** Dexcom's numeric trend codes, indexed by code (pinned by share2nightscout-bridge and nightscout-connect). */
 const TREND_DIRECTIONS: readonly Direction[] = [
-  'NONE', 'DoubleUp', 'SingleUp', 'FortyFiveUp', 'Flat', 'FortyFiveDown', 'SingleDown', 'DoubleDown',
-  'NOT COMPUTABLE', 'RATE OUT OF RANGE',
+  'NONE',
+  'DoubleUp',
+  'SingleUp',
+  'FortyFiveUp',
+  'Flat',
+  'FortyFiveDown',
+  'SingleDown',
+  'DoubleDown',
+  'NOT COMPUTABLE',
+  'RATE OUT OF RANGE',
 ];
 
 export const TREND_NOT_COMPUTABLE = 8;
@@ -78,7 +86,10 @@ function parseValue(value: unknown): number | undefined {
 /** Parse a Share response body, keeping the skip count for logging. A non-array body is a permanent error. */
 export function parseGlucoseValuesDetailed(body: unknown): ParsedGlucoseValues {
   if (!Array.isArray(body)) {
-    throw new SourceRejectedError('Dexcom Share returned glucose values that are not a list', 'DEXCOM.UNEXPECTED_RESPONSE');
+    throw new SourceRejectedError(
+      'Dexcom Share returned glucose values that are not a list',
+      'DEXCOM.UNEXPECTED_RESPONSE',
+    );
   }
   const readings: DexcomReading[] = [];
   let skipped = 0;

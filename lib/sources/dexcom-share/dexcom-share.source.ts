@@ -6,17 +6,22 @@
  */
 import type { AxiosResponse } from 'axios';
 import {
+  classifyStatus,
+  classifyTransportError,
+  createHttpClient,
+  parseRetryAfter,
+} from '../../adapters/http/http.client.js';
+import {
   SessionInvalidError,
   SourceAuthRejectedError,
-  SourceError,
+  type SourceError,
   SourceLockedOutError,
   SourceRejectedError,
 } from '../../domain/errors.js';
-import { emptyBatch, type Batch, type Cursor } from '../../domain/records.js';
+import { type Batch, type Cursor, emptyBatch } from '../../domain/records.js';
 import type { DriverContext } from '../../ports/driver.port.js';
 import { driverBuilder } from '../driver.builder.js';
-import { classifyStatus, classifyTransportError, createHttpClient, parseRetryAfter } from '../../adapters/http/http.client.js';
-import { parseGlucoseValuesDetailed, toEntries, type DexcomReading } from './dexcom-share.parse.js';
+import { type DexcomReading, parseGlucoseValuesDetailed, toEntries } from './dexcom-share.parse.js';
 import { DEXCOM_DEVICE, type DexcomShareSettings } from './dexcom-share.vendor.js';
 
 /** Session material: a bearer secret, kept only in the session store. */
@@ -78,11 +83,16 @@ export function mapShareCode(code: string, phase: Phase, now: number): SourceErr
     return new SourceAuthRejectedError(`Dexcom Share refused the login (${code})`, 'DEXCOM.AUTH_REJECTED');
   }
   if (code === 'SSO_AuthenticateMaxAttemptsExceeded') {
-    return new SourceLockedOutError(`Dexcom Share locked the account after too many attempts (${code})`, 'DEXCOM.LOCKED_OUT', now + LOCKOUT_ASSUMED_MS);
+    return new SourceLockedOutError(
+      `Dexcom Share locked the account after too many attempts (${code})`,
+      'DEXCOM.LOCKED_OUT',
+      now + LOCKOUT_ASSUMED_MS,
+    );
   }
   if (code === 'InvalidArgument') {
     // During login the only arguments are the account name, password and ids: a malformed credential.
-    if (phase === 'login') return new SourceAuthRejectedError(`Dexcom Share refused the login (${code})`, 'DEXCOM.AUTH_REJECTED');
+    if (phase === 'login')
+      return new SourceAuthRejectedError(`Dexcom Share refused the login (${code})`, 'DEXCOM.AUTH_REJECTED');
     return new SourceRejectedError(`Dexcom Share rejected the request (${code})`, 'DEXCOM.INVALID_ARGUMENT');
   }
   return undefined;
@@ -102,7 +112,13 @@ function unexpected(what: string): SourceRejectedError {
 // ---------------------------------------------------------------------------------------------------------------
 // HTTP
 
-async function post(ctx: DriverContext<DexcomShareSettings>, phase: Phase, path: string, body: unknown, params?: Record<string, string | number>): Promise<unknown> {
+async function post(
+  ctx: DriverContext<DexcomShareSettings>,
+  phase: Phase,
+  path: string,
+  body: unknown,
+  params?: Record<string, string | number>,
+): Promise<unknown> {
   const client = createHttpClient({
     baseURL: ctx.settings.baseUrl,
     timeoutMs: ctx.settings.httpTimeoutMs,
@@ -166,18 +182,28 @@ export const dexcomShareSource = driverBuilder<DexcomShareSettings>()
   .supportSession<string, DexcomSession>({
     async authenticate(ctx) {
       const { accountName, password } = ctx.credentials.vendor;
-      const data = await post(ctx, 'login', AUTHENTICATE_PATH, { accountName, password, applicationId: ctx.settings.applicationId });
+      const data = await post(ctx, 'login', AUTHENTICATE_PATH, {
+        accountName,
+        password,
+        applicationId: ctx.settings.applicationId,
+      });
       const accountId = guidFrom(data, ['accountId', 'AccountId']);
       if (accountId === undefined) throw unexpected('account id');
-      if (accountId === ZERO_GUID) throw new SourceAuthRejectedError('Dexcom Share refused the login (empty account id)', 'DEXCOM.AUTH_REJECTED');
+      if (accountId === ZERO_GUID)
+        throw new SourceAuthRejectedError('Dexcom Share refused the login (empty account id)', 'DEXCOM.AUTH_REJECTED');
       return accountId;
     },
     async authorize(ctx, accountId) {
-      const data = await post(ctx, 'login', LOGIN_PATH, { accountId, password: ctx.credentials.vendor.password, applicationId: ctx.settings.applicationId });
+      const data = await post(ctx, 'login', LOGIN_PATH, {
+        accountId,
+        password: ctx.credentials.vendor.password,
+        applicationId: ctx.settings.applicationId,
+      });
       const sessionId = guidFrom(data, ['sessionId', 'SessionId', 'sessionID']);
       if (sessionId === undefined) throw unexpected('session id');
       // The all-zero GUID is how Share says "login failed" with a 200 (share2nightscout-bridge#46).
-      if (sessionId === ZERO_GUID) throw new SourceAuthRejectedError('Dexcom Share refused the login (empty session)', 'DEXCOM.AUTH_REJECTED');
+      if (sessionId === ZERO_GUID)
+        throw new SourceAuthRejectedError('Dexcom Share refused the login (empty session)', 'DEXCOM.AUTH_REJECTED');
       // Dexcom states no expiry, so none is claimed here; the declared session lifetime applies.
       return { session: { sessionId } };
     },
@@ -186,10 +212,24 @@ export const dexcomShareSource = driverBuilder<DexcomShareSettings>()
     async fetch(ctx) {
       const { minutes, maxCount } = readWindow(ctx.now, ctx.since);
       // The session id travels only in this query string, which is never logged.
-      const data = await post(ctx, 'read', READ_PATH, undefined, { sessionID: ctx.session.sessionId, minutes, maxCount });
+      const data = await post(ctx, 'read', READ_PATH, undefined, {
+        sessionID: ctx.session.sessionId,
+        minutes,
+        maxCount,
+      });
       const { readings, skipped } = parseGlucoseValuesDetailed(data);
-      if (skipped > 0) ctx.log.warn('dexcom share: skipped malformed glucose rows', { sourceId: ctx.sourceId, skipped, kept: readings.length });
-      ctx.log.debug('dexcom share: read glucose values', { sourceId: ctx.sourceId, minutes, maxCount, received: readings.length });
+      if (skipped > 0)
+        ctx.log.warn('dexcom share: skipped malformed glucose rows', {
+          sourceId: ctx.sourceId,
+          skipped,
+          kept: readings.length,
+        });
+      ctx.log.debug('dexcom share: read glucose values', {
+        sourceId: ctx.sourceId,
+        minutes,
+        maxCount,
+        received: readings.length,
+      });
       return { readings };
     },
     transform(raw, ctx) {

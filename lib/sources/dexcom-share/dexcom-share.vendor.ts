@@ -2,8 +2,9 @@
  * Dexcom Share, declared: settings, secrets and schedule (the implementation is dexcom-share.source.ts).
  * `CONNECT_SHARE_SERVER` chooses the host while the application id follows `CONNECT_SHARE_REGION` (Japan needs its own).
  */
-import { defineVendor } from '../vendor.declaration.js';
+
 import { httpTimeout, oneOf, url } from '../settings.fields.js';
+import { defineVendor } from '../vendor.declaration.js';
 
 /** Kept from nightscout-connect so migrating users keep their labels (Nightscout dedups on sysTime+type, not device). */
 export const DEXCOM_DEVICE = 'nightscout-connect';
@@ -51,16 +52,18 @@ export const dexcomShareVendor = defineVendor({
   },
   // Dexcom states no expiry; nightscout-connect renewed daily.
   sessionLifetimeMs: 24 * HOUR,
-  schedule: () => [{
-    name: 'DexcomShare',
-    intervalMs: 5 * MINUTE,
-    // nightscout-connect waited 18 s + U(0, 18 s) after each slot. We poll sooner (10 s + U(0, 8 s)): Share usually
-    // publishes within a few seconds, and a reading not yet there is simply picked up by the next poll's window.
-    align: { lagMs: 10_000, jitterMs: 8_000 },
-    attempts: 3,
-    retry: { baseMs: 30_000, capMs: 5 * MINUTE },
-    backoff: { baseMs: 5 * MINUTE, capMs: 30 * MINUTE },
-    maxLookbackMs: 24 * HOUR,
-  }],
+  schedule: () => [
+    {
+      name: 'DexcomShare',
+      intervalMs: 5 * MINUTE,
+      // nightscout-connect waited 18 s + U(0, 18 s) after each slot. We poll sooner (10 s + U(0, 8 s)): Share usually
+      // publishes within a few seconds, and a reading not yet there is simply picked up by the next poll's window.
+      align: { lagMs: 10_000, jitterMs: 8_000 },
+      attempts: 3,
+      retry: { baseMs: 30_000, capMs: 5 * MINUTE },
+      backoff: { baseMs: 5 * MINUTE, capMs: 30 * MINUTE },
+      maxLookbackMs: 24 * HOUR,
+    },
+  ],
   load: async () => (await import('./dexcom-share.source.js')).dexcomShareSource,
 });

@@ -5,11 +5,11 @@
  * Identifiers are deterministic so re-reading a window never creates duplicates.
  */
 import { createHash } from 'node:crypto';
+import { SourceAuthRejectedError, SourceRejectedError } from '../../domain/errors.js';
 import type { Batch, Direction, SgvEntry, Treatment } from '../../domain/records.js';
 import { toIso } from '../../domain/records.js';
-import { SourceAuthRejectedError, SourceRejectedError } from '../../domain/errors.js';
-import { parseWallLabel, resolveWallTime, zoneOffsetMs } from './zoned-time.js';
 import { GLOOKO_DEVICE, type GlookoZone } from './glooko.vendor.js';
+import { parseWallLabel, resolveWallTime, zoneOffsetMs } from './zoned-time.js';
 
 /** The three arrays one Glooko fetch returns, still vendor-shaped. */
 export interface GlookoRaw {
@@ -34,7 +34,10 @@ export function parseSignInBody(body: unknown): { glookoCode: string } {
  * risks locking the account, and a rejected device block needs a code change, not a retry.
  */
 export function signInRejection(status: number): SourceAuthRejectedError {
-  return new SourceAuthRejectedError(`Glooko refused the sign-in (HTTP ${status})`, status === 422 ? 'GLOOKO.SIGN_IN_UNPROCESSABLE' : `GLOOKO.HTTP_${status}`);
+  return new SourceAuthRejectedError(
+    `Glooko refused the sign-in (HTTP ${status})`,
+    status === 422 ? 'GLOOKO.SIGN_IN_UNPROCESSABLE' : `GLOOKO.HTTP_${status}`,
+  );
 }
 
 /** Take the named array out of a data response; a missing key means the API changed, which must not look like "no data". */
@@ -51,7 +54,11 @@ export function extractArray(body: unknown, key: keyof GlookoRaw | string, endpo
  * labels or real UTC) is not documented, so the window is the union of both readings: it starts at the earlier and
  * ends at the later of (instant, wall label of that instant).
  */
-export function glookoQueryWindow(zone: GlookoZone, since: number, now: number): { startDate: string; endDate: string } {
+export function glookoQueryWindow(
+  zone: GlookoZone,
+  since: number,
+  now: number,
+): { startDate: string; endDate: string } {
   const startWall = since + offsetAt(zone, since);
   const endWall = now + offsetAt(zone, now);
   return { startDate: toIso(Math.min(since, startWall)), endDate: toIso(Math.max(now, endWall)) };
@@ -99,7 +106,10 @@ function mapRecords<T>(
       const resolved = resolveWallTime(zone.zone, label.wallMs);
       const occurrence = seen.get(label.wallMs) ?? 0;
       seen.set(label.wallMs, occurrence + 1);
-      instant = resolved.disposition === 'overlap' && occurrence >= 1 && resolved.laterInstant !== undefined ? resolved.laterInstant : resolved.instant;
+      instant =
+        resolved.disposition === 'overlap' && occurrence >= 1 && resolved.laterInstant !== undefined
+          ? resolved.laterInstant
+          : resolved.instant;
     }
     const mapped = map(record, instant);
     if (mapped !== undefined) out.push(mapped);
@@ -157,15 +167,37 @@ function readingToEntry(record: Record<string, unknown>, instant: number): SgvEn
 }
 
 const DIRECTIONS: Direction[] = [
-  'NONE', 'DoubleUp', 'SingleUp', 'FortyFiveUp', 'Flat', 'FortyFiveDown', 'SingleDown', 'DoubleDown',
-  'NOT COMPUTABLE', 'RATE OUT OF RANGE', 'TripleUp', 'TripleDown',
+  'NONE',
+  'DoubleUp',
+  'SingleUp',
+  'FortyFiveUp',
+  'Flat',
+  'FortyFiveDown',
+  'SingleDown',
+  'DoubleDown',
+  'NOT COMPUTABLE',
+  'RATE OUT OF RANGE',
+  'TripleUp',
+  'TripleDown',
 ];
 /** Dexcom's numeric trend order, which Glooko relays for Dexcom CGMs. */
-const NUMERIC_TRENDS: Direction[] = ['NONE', 'DoubleUp', 'SingleUp', 'FortyFiveUp', 'Flat', 'FortyFiveDown', 'SingleDown', 'DoubleDown', 'NOT COMPUTABLE', 'RATE OUT OF RANGE'];
+const NUMERIC_TRENDS: Direction[] = [
+  'NONE',
+  'DoubleUp',
+  'SingleUp',
+  'FortyFiveUp',
+  'Flat',
+  'FortyFiveDown',
+  'SingleDown',
+  'DoubleDown',
+  'NOT COMPUTABLE',
+  'RATE OUT OF RANGE',
+];
 
 /** A missing or unknown trend stays NOT COMPUTABLE: defaulting to Flat shows a reassuring arrow that was never measured. */
 export function toDirection(trend: unknown): Direction {
-  if (typeof trend === 'number' && Number.isInteger(trend) && trend >= 1 && trend < NUMERIC_TRENDS.length) return NUMERIC_TRENDS[trend];
+  if (typeof trend === 'number' && Number.isInteger(trend) && trend >= 1 && trend < NUMERIC_TRENDS.length)
+    return NUMERIC_TRENDS[trend];
   if (typeof trend === 'string') {
     const key = trend.replace(/[\s_]/g, '').toLowerCase();
     const found = DIRECTIONS.find((d) => d.replace(/\s/g, '').toLowerCase() === key);
@@ -179,7 +211,13 @@ export function toDirection(trend: unknown): Direction {
  * says when the record was uploaded and can change on a re-sync, so it is not part of the key.) Without a guid the
  * event is named by what it is: kind, event type, instant and amounts.
  */
-function treatmentIdentifier(kind: string, guid: unknown, eventType: string, instant: number, ...amounts: number[]): string {
+function treatmentIdentifier(
+  kind: string,
+  guid: unknown,
+  eventType: string,
+  instant: number,
+  ...amounts: number[]
+): string {
   if (typeof guid === 'string' && guid.trim() !== '') return nightscoutStyleIdentifier(`glooko_${kind}_${guid.trim()}`);
   return nightscoutStyleIdentifier(`glooko_${kind}_${eventType}_${instant}_${amounts.join('_')}`);
 }

@@ -5,17 +5,22 @@
  * development servers all work.
  */
 import { createHash } from 'node:crypto';
+import {
+  classifyStatus,
+  classifyTransportError,
+  createHttpClient,
+  parseRetryAfter,
+} from '../../adapters/http/http.client.js';
 import { SessionInvalidError, SourceRejectedError } from '../../domain/errors.js';
 import type { DriverContext } from '../../ports/driver.port.js';
 import { driverBuilder } from '../driver.builder.js';
-import { classifyStatus, classifyTransportError, createHttpClient, parseRetryAfter } from '../../adapters/http/http.client.js';
 import {
   extractArray,
+  type GlookoRaw,
   glookoQueryWindow,
   parseSignInBody,
   signInRejection,
   transformGlooko,
-  type GlookoRaw,
 } from './glooko.parse.js';
 import { GLOOKO_MAX_LOOKBACK_MS, GLOOKO_SESSION_LIFETIME_MS, type GlookoSettings } from './glooko.vendor.js';
 
@@ -82,7 +87,8 @@ async function signIn(ctx: DriverContext<GlookoSettings>): Promise<GlookoAuth> {
   } catch (err) {
     throw classifyTransportError(PREFIX, err);
   }
-  if (response.status === 401 || response.status === 403 || response.status === 422) throw signInRejection(response.status);
+  if (response.status === 401 || response.status === 403 || response.status === 422)
+    throw signInRejection(response.status);
   if (response.status < 200 || response.status >= 300) {
     throw classifyStatus(PREFIX, response.status, parseRetryAfter(response.headers['retry-after'], ctx.now));
   }
@@ -101,7 +107,7 @@ export function readSetCookies(header: unknown, now: number): { pairs: string[];
   let expiresAt: number | undefined;
   for (const line of lines) {
     const [pair, ...attributes] = line.split(';').map((part) => part.trim());
-    if (!pair || !pair.includes('=')) continue;
+    if (!pair?.includes('=')) continue;
     pairs.push(pair);
     for (const attribute of attributes) {
       const [name, value = ''] = attribute.split('=');

@@ -3,9 +3,10 @@
  * CGM events with the patient's local wall time labelled UTC, so a time zone is required: guessing UTC would shift
  * every bolus by hours. An IANA zone wins over nightscout-connect's fixed offset, since only it follows DST.
  */
-import { defineVendor } from '../vendor.declaration.js';
-import { field, httpTimeout, ianaZone, oneOf, text, textOf, url } from '../settings.fields.js';
+
 import { DEFAULT_HTTP_TIMEOUT_MS } from '../../adapters/http/http.policy.js';
+import { field, httpTimeout, ianaZone, oneOf, text, textOf, url } from '../settings.fields.js';
+import { defineVendor } from '../vendor.declaration.js';
 
 export const GLOOKO_DEVICE = 'nightscout-connect-glooko';
 
@@ -39,7 +40,9 @@ const offsetHours = field((raw, variable, problems): number | undefined => {
   if (text === undefined) return undefined;
   const hours = typeof raw === 'number' ? raw : Number(text);
   if (Number.isFinite(hours) && hours >= -12 && hours <= 14 && Number.isInteger(hours * 4)) return hours;
-  problems.push(`${variable} must be hours from UTC between -12 and 14 in quarter hours (e.g. 1, -5, 5.5); prefer CONNECT_GLOOKO_TIMEZONE`);
+  problems.push(
+    `${variable} must be hours from UTC between -12 and 14 in quarter hours (e.g. 1, -5, 5.5); prefer CONNECT_GLOOKO_TIMEZONE`,
+  );
   return undefined;
 });
 
@@ -55,14 +58,19 @@ export const glookoVendor = defineVendor({
     httpTimeoutMs: httpTimeout(),
   },
   resolve: (v, ctx): GlookoSettings => {
-    const env = v.glookoServer === undefined && !ctx.given('glookoServer') ? glookoEnv.parse(v.glookoEnv, 'CONNECT_GLOOKO_ENV', ctx.problems) : 'default';
+    const env =
+      v.glookoServer === undefined && !ctx.given('glookoServer')
+        ? glookoEnv.parse(v.glookoEnv, 'CONNECT_GLOOKO_ENV', ctx.problems)
+        : 'default';
     let zone: GlookoZone | undefined;
     if (v.glookoTimezone !== undefined) zone = { kind: 'iana', zone: v.glookoTimezone };
     else if (!ctx.given('glookoTimezone')) {
       const hours = offsetHours.parse(v.glookoTimezoneOffset, 'CONNECT_GLOOKO_TIMEZONE_OFFSET', ctx.problems);
       if (hours !== undefined) zone = { kind: 'fixed', offsetHours: hours };
       else if (!ctx.given('glookoTimezoneOffset')) {
-        ctx.problems.push('CONNECT_GLOOKO_TIMEZONE is required: the IANA time zone of the pump and CGM clocks, e.g. Europe/Berlin (Glooko stamps are local time)');
+        ctx.problems.push(
+          'CONNECT_GLOOKO_TIMEZONE is required: the IANA time zone of the pump and CGM clocks, e.g. Europe/Berlin (Glooko stamps are local time)',
+        );
       }
     }
     return {
@@ -76,15 +84,17 @@ export const glookoVendor = defineVendor({
     password: { variable: 'CONNECT_GLOOKO_PASSWORD', required: true },
   },
   sessionLifetimeMs: GLOOKO_SESSION_LIFETIME_MS,
-  schedule: () => [{
-    name: 'Glooko',
-    intervalMs: 5 * 60_000,
-    // Glooko publishes in uploads, not on a reading grid, so there is no slot to align to; only spread the polls.
-    align: { lagMs: 0, jitterMs: 30_000 },
-    attempts: 2,
-    retry: { baseMs: 30_000, capMs: 5 * 60_000 },
-    backoff: { baseMs: 5 * 60_000, capMs: 30 * 60_000 },
-    maxLookbackMs: GLOOKO_MAX_LOOKBACK_MS,
-  }],
+  schedule: () => [
+    {
+      name: 'Glooko',
+      intervalMs: 5 * 60_000,
+      // Glooko publishes in uploads, not on a reading grid, so there is no slot to align to; only spread the polls.
+      align: { lagMs: 0, jitterMs: 30_000 },
+      attempts: 2,
+      retry: { baseMs: 30_000, capMs: 5 * 60_000 },
+      backoff: { baseMs: 5 * 60_000, capMs: 30 * 60_000 },
+      maxLookbackMs: GLOOKO_MAX_LOOKBACK_MS,
+    },
+  ],
   load: async () => (await import('./glooko.source.js')).glookoSource,
 });

@@ -17,8 +17,12 @@ function formatterFor(zone: string): Intl.DateTimeFormat {
     formatter = new Intl.DateTimeFormat('en-US', {
       timeZone: zone,
       hourCycle: 'h23',
-      year: 'numeric', month: '2-digit', day: '2-digit',
-      hour: '2-digit', minute: '2-digit', second: '2-digit',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
       era: 'short',
     });
     formatters.set(zone, formatter);
@@ -94,14 +98,22 @@ export function wallTimeToInstant(zone: string, wallMs: number): number {
  */
 export function parseWallLabel(label: unknown): { wallMs: number } | { instant: number } | undefined {
   if (typeof label !== 'string') return undefined;
-  const match = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(label.trim());
+  const match = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(
+    label.trim(),
+  );
   if (!match) return undefined;
   const [, y, mo, d, h, mi, s, frac, zoneText] = match;
   const ms = frac ? Number(frac.slice(0, 3).padEnd(3, '0')) : 0;
   const wallMs = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s ?? 0), ms);
   // Reject field overflow (Date.UTC silently rolls 2026-02-30 into March).
   const check = new Date(wallMs);
-  if (check.getUTCMonth() !== Number(mo) - 1 || check.getUTCDate() !== Number(d) || Number(h) > 23 || Number(mi) > 59 || Number(s ?? 0) > 59) {
+  if (
+    check.getUTCMonth() !== Number(mo) - 1 ||
+    check.getUTCDate() !== Number(d) ||
+    Number(h) > 23 ||
+    Number(mi) > 59 ||
+    Number(s ?? 0) > 59
+  ) {
     return undefined;
   }
   if (!zoneText || zoneText === 'Z' || /^[+-]00:?00$/.test(zoneText)) return { wallMs };

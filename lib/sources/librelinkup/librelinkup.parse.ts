@@ -7,8 +7,17 @@
  * local-format string to `new Date()`/`Date.parse` (whose result depends on the host's TZ: the upstream uploader's
  * "parse as local, subtract getTimezoneOffset()" is off by an hour around the host's DST changes).
  */
+
+import {
+  type Batch,
+  type Cursor,
+  type Direction,
+  emptyBatch,
+  type RereadWindow,
+  type SgvEntry,
+  toIso,
+} from '../../domain/records.js';
 import { entryIdentifier } from '../dexcom-share/dexcom-share.parse.js';
-import { emptyBatch, toIso, type Batch, type Cursor, type Direction, type RereadWindow, type SgvEntry } from '../../domain/records.js';
 
 /** One glucose item as LibreLinkUp sends it (graphData rows, glucoseMeasurement, glucoseItem). */
 export interface LibreGlucoseItem {
@@ -42,7 +51,8 @@ export function parseFactoryTimestamp(text: unknown): number | undefined {
   if (!m) return undefined;
   const [month, day, year, hour12, minute, second] = m.slice(1, 7).map(Number);
   const pm = m[7].toUpperCase() === 'PM';
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour12 < 1 || hour12 > 12 || minute > 59 || second > 59) return undefined;
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour12 < 1 || hour12 > 12 || minute > 59 || second > 59)
+    return undefined;
   // 12:xx AM is just after midnight, 12:xx PM just after noon.
   const hour = (hour12 % 12) + (pm ? 12 : 0);
   const ms = Date.UTC(year, month - 1, day, hour, minute, second);
@@ -55,12 +65,18 @@ export function parseFactoryTimestamp(text: unknown): number | undefined {
 /** Libre's 1–5 arrow. Anything else (missing, 0, 6, text) is NOT COMPUTABLE: claiming Flat would hide a fall. */
 export function mapTrendArrow(arrow: unknown): Direction {
   switch (arrow) {
-    case 1: return 'SingleDown';
-    case 2: return 'FortyFiveDown';
-    case 3: return 'Flat';
-    case 4: return 'FortyFiveUp';
-    case 5: return 'SingleUp';
-    default: return 'NOT COMPUTABLE';
+    case 1:
+      return 'SingleDown';
+    case 2:
+      return 'FortyFiveDown';
+    case 3:
+      return 'Flat';
+    case 4:
+      return 'FortyFiveUp';
+    case 5:
+      return 'SingleUp';
+    default:
+      return 'NOT COMPUTABLE';
   }
 }
 
@@ -68,7 +84,13 @@ export function mapTrendArrow(arrow: unknown): Direction {
 export function pickGraphFrame(body: unknown): LibreGraphFrame {
   const data = isRecord(body) && isRecord(body.data) ? body.data : undefined;
   const connection = data && isRecord(data.connection) ? data.connection : undefined;
-  const currentRaw = connection ? (isRecord(connection.glucoseMeasurement) ? connection.glucoseMeasurement : isRecord(connection.glucoseItem) ? connection.glucoseItem : null) : null;
+  const currentRaw = connection
+    ? isRecord(connection.glucoseMeasurement)
+      ? connection.glucoseMeasurement
+      : isRecord(connection.glucoseItem)
+        ? connection.glucoseItem
+        : null
+    : null;
   const graphRaw = data && Array.isArray(data.graphData) ? data.graphData : [];
   const patientId = connection && typeof connection.patientId === 'string' ? connection.patientId : undefined;
   return {
@@ -80,7 +102,6 @@ export function pickGraphFrame(body: unknown): LibreGraphFrame {
 
 /** Readings dated further ahead than this are dropped: one would push the cursor past every real reading to come. */
 export const MAX_FUTURE_SKEW_MS = 10 * 60_000;
-
 
 /**
  * graphData rows plus the current reading → SGV entries, oldest first, one per reading, dated after
@@ -115,7 +136,12 @@ export function libreFrameToBatch(
 
 function toEntry(item: LibreGlucoseItem, device: string, withArrow: boolean): SgvEntry | undefined {
   const date = parseFactoryTimestamp(item.FactoryTimestamp);
-  const value = typeof item.ValueInMgPerDl === 'number' ? item.ValueInMgPerDl : typeof item.ValueInMgPerDl === 'string' ? Number(item.ValueInMgPerDl) : NaN;
+  const value =
+    typeof item.ValueInMgPerDl === 'number'
+      ? item.ValueInMgPerDl
+      : typeof item.ValueInMgPerDl === 'string'
+        ? Number(item.ValueInMgPerDl)
+        : NaN;
   if (date === undefined || !Number.isFinite(value) || value <= 0) return undefined;
   return {
     type: 'sgv',

@@ -15,18 +15,30 @@
 import { createHash } from 'node:crypto';
 import type { AxiosInstance, AxiosResponse } from 'axios';
 import {
+  classifyStatus,
+  classifyTransportError,
+  createHttpClient,
+  MAX_RETRY_AFTER_MS,
+  parseRetryAfter,
+} from '../../adapters/http/http.client.js';
+import {
   SessionInvalidError,
   SourceAuthRejectedError,
-  SourceError,
+  type SourceError,
   SourceLockedOutError,
   SourceRejectedError,
   SourceUnavailableError,
 } from '../../domain/errors.js';
 import type { DriverContext, SessionGrant } from '../../ports/driver.port.js';
 import { driverBuilder, type SourceImplementation } from '../driver.builder.js';
-import { MAX_RETRY_AFTER_MS, classifyStatus, classifyTransportError, createHttpClient, parseRetryAfter } from '../../adapters/http/http.client.js';
-import { libreFrameToBatch, pickGraphFrame, type LibreGraphFrame } from './librelinkup.parse.js';
-import { LIBRELINKUP_DEVICE, LIBRELINKUP_REREAD, canonicalRegion, safeLabel, type LibreLinkUpSettings } from './librelinkup.vendor.js';
+import { type LibreGraphFrame, libreFrameToBatch, pickGraphFrame } from './librelinkup.parse.js';
+import {
+  canonicalRegion,
+  LIBRELINKUP_DEVICE,
+  LIBRELINKUP_REREAD,
+  type LibreLinkUpSettings,
+  safeLabel,
+} from './librelinkup.vendor.js';
 
 /** A mobile browser string: Abbott's edge (Cloudflare) has refused obviously scripted agents. */
 export const DEFAULT_LINK_UP_USER_AGENT =
@@ -134,27 +146,52 @@ function lockoutSeconds(body: Record<string, any> | undefined): number | undefin
  * 429 (as HTTP status or as body status): a lock when the body says how long, or any 429 on login (a login during a
  * rate limit only extends it); elsewhere a retryable error honouring Retry-After.
  */
-function rateLimited(response: AxiosResponse, body: Record<string, any> | undefined, now: number, startedAt: number, onLogin: boolean): SourceError {
+function rateLimited(
+  response: AxiosResponse,
+  body: Record<string, any> | undefined,
+  now: number,
+  startedAt: number,
+  onLogin: boolean,
+): SourceError {
   const seconds = lockoutSeconds(body);
   // Count the time the request took, so we never come back before the vendor's own clock releases the account.
   const elapsed = Math.max(0, performance.now() - startedAt);
   if (seconds !== undefined) {
-    return new SourceLockedOutError(`LibreLinkUp locked the account for ${Math.round(seconds)} s after repeated requests`, `${PREFIX}.LOCKED`, now + Math.ceil(elapsed) + seconds * 1000);
+    return new SourceLockedOutError(
+      `LibreLinkUp locked the account for ${Math.round(seconds)} s after repeated requests`,
+      `${PREFIX}.LOCKED`,
+      now + Math.ceil(elapsed) + seconds * 1000,
+    );
   }
   const retryAfterMs = parseRetryAfter(response.headers?.['retry-after'], now) ?? DEFAULT_LOCKOUT_MS;
   if (onLogin) {
-    return new SourceLockedOutError('LibreLinkUp rate-limited the login', `${PREFIX}.LOCKED`, now + Math.ceil(elapsed) + retryAfterMs);
+    return new SourceLockedOutError(
+      'LibreLinkUp rate-limited the login',
+      `${PREFIX}.LOCKED`,
+      now + Math.ceil(elapsed) + retryAfterMs,
+    );
   }
-  return new SourceUnavailableError('LibreLinkUp rate-limited the request (HTTP 429)', `${PREFIX}.HTTP_429`, { retryAfterMs });
+  return new SourceUnavailableError('LibreLinkUp rate-limited the request (HTTP 429)', `${PREFIX}.HTTP_429`, {
+    retryAfterMs,
+  });
 }
 
 /** Statuses every LibreLinkUp call shares. Returns undefined for 2xx. */
-function classifyHttp(response: AxiosResponse, now: number, startedAt: number, onLogin: boolean): SourceError | undefined {
+function classifyHttp(
+  response: AxiosResponse,
+  now: number,
+  startedAt: number,
+  onLogin: boolean,
+): SourceError | undefined {
   const status = response.status;
   if (status >= 200 && status < 300) return undefined;
   if (status === 429) return rateLimited(response, bodyOf(response), now, startedAt, onLogin);
   if (status === 430) {
-    return new SourceUnavailableError('LibreLinkUp edge (Cloudflare) rate-limited this client (HTTP 430)', `${PREFIX}.HTTP_430`, { retryAfterMs: Math.min(CLOUDFLARE_BACKOFF_MS, MAX_RETRY_AFTER_MS) });
+    return new SourceUnavailableError(
+      'LibreLinkUp edge (Cloudflare) rate-limited this client (HTTP 430)',
+      `${PREFIX}.HTTP_430`,
+      { retryAfterMs: Math.min(CLOUDFLARE_BACKOFF_MS, MAX_RETRY_AFTER_MS) },
+    );
   }
   if (status === 403) {
     return new SourceRejectedError(
@@ -165,7 +202,10 @@ function classifyHttp(response: AxiosResponse, now: number, startedAt: number, o
   if (status === 400) {
     const message = bodyOf(response)?.message;
     const reason = typeof message === 'string' && /^[A-Za-z]{1,60}$/.test(message) ? ` (${message})` : '';
-    return new SourceRejectedError(`LibreLinkUp rejected the request as malformed (HTTP 400${reason})`, `${PREFIX}.BAD_REQUEST`);
+    return new SourceRejectedError(
+      `LibreLinkUp rejected the request as malformed (HTTP 400${reason})`,
+      `${PREFIX}.BAD_REQUEST`,
+    );
   }
   if (status === 401) return undefined; // caller decides: bad credentials on login, dead session elsewhere
   return classifyStatus(PREFIX, status, parseRetryAfter(response.headers?.['retry-after'], now));
@@ -187,11 +227,19 @@ function versionTooOld(body: Record<string, any> | undefined): SourceRejectedErr
 
 function regionMemoKey(ctx: DriverContext<LibreLinkUpSettings>): string {
   // Hash the e-mail so the memo key is not personal data; a changed username starts fresh.
-  return `${ctx.sourceId}:${sha256Hex(String(ctx.credentials.vendor.username ?? '').trim().toLowerCase())}`;
+  return `${ctx.sourceId}:${sha256Hex(
+    String(ctx.credentials.vendor.username ?? '')
+      .trim()
+      .toLowerCase(),
+  )}`;
 }
 
-function startingPoint(settings: LibreLinkUpSettings, remembered: string | undefined): { baseUrl: string; region?: string } {
-  if (remembered && settings.linkUpHosts[remembered]) return { baseUrl: settings.linkUpHosts[remembered], region: remembered };
+function startingPoint(
+  settings: LibreLinkUpSettings,
+  remembered: string | undefined,
+): { baseUrl: string; region?: string } {
+  if (remembered && settings.linkUpHosts[remembered])
+    return { baseUrl: settings.linkUpHosts[remembered], region: remembered };
   if (settings.linkUpServer) return { baseUrl: settings.linkUpServer, region: settings.linkUpRegion };
   const region = settings.linkUpRegion ?? 'EU';
   return { baseUrl: settings.linkUpHosts[region], region };
@@ -223,11 +271,17 @@ async function authenticate(ctx: DriverContext<LibreLinkUpSettings>, memo: Regio
         );
       }
       if (redirects >= MAX_REDIRECTS || visited.has(target)) {
-        throw new SourceRejectedError('LibreLinkUp kept redirecting the login between regions; set CONNECT_LINK_UP_REGION to the account region', `${PREFIX}.REDIRECT_LOOP`);
+        throw new SourceRejectedError(
+          'LibreLinkUp kept redirecting the login between regions; set CONNECT_LINK_UP_REGION to the account region',
+          `${PREFIX}.REDIRECT_LOOP`,
+        );
       }
       redirects += 1;
       visited.add(target);
-      ctx.log.warn('LibreLinkUp account lives in another region; following the redirect', { region: target, hint: `set CONNECT_LINK_UP_REGION=${target}` });
+      ctx.log.warn('LibreLinkUp account lives in another region; following the redirect', {
+        region: target,
+        hint: `set CONNECT_LINK_UP_REGION=${target}`,
+      });
       baseUrl = targetUrl;
       region = target;
       continue;
@@ -257,35 +311,60 @@ async function settleLogin(
     if (status === 2) throw authRejected();
     if (status === 429) {
       // Locked without an HTTP 429: same meaning.
-      throw rateLimited({ status: httpStatus, headers: {} } as AxiosResponse, payload, ctx.now, performance.now(), true);
+      throw rateLimited(
+        { status: httpStatus, headers: {} } as AxiosResponse,
+        payload,
+        ctx.now,
+        performance.now(),
+        true,
+      );
     }
     if (status === 920) throw versionTooOld(payload);
     if (status !== 4) {
-      throw new SourceRejectedError(`LibreLinkUp login answered an unexpected status ${typeof status === 'number' ? status : 'none'}`, `${PREFIX}.UNEXPECTED_STATUS`);
+      throw new SourceRejectedError(
+        `LibreLinkUp login answered an unexpected status ${typeof status === 'number' ? status : 'none'}`,
+        `${PREFIX}.UNEXPECTED_STATUS`,
+      );
     }
 
     const stepType = payload?.data?.step?.type;
     const known = stepType === 'tou' || stepType === 'pp';
     if (!known) {
-      throw new SourceAuthRejectedError('LibreLinkUp wants a step completed in the app before it lets this account in: open the LibreLinkUp app', `${PREFIX}.STEP_REQUIRED`);
+      throw new SourceAuthRejectedError(
+        'LibreLinkUp wants a step completed in the app before it lets this account in: open the LibreLinkUp app',
+        `${PREFIX}.STEP_REQUIRED`,
+      );
     }
     if (!ctx.settings.linkUpAutoAcceptTerms) {
       // Parks the source until credentials or settings change: accepting terms is the user's decision.
       throw new SourceAuthRejectedError('accept the new terms in the LibreLinkUp app', `${PREFIX}.TERMS_REQUIRED`);
     }
     if (steps >= MAX_TERMS_STEPS) {
-      throw new SourceRejectedError('LibreLinkUp asked for more terms steps than expected: accept the new terms in the LibreLinkUp app', `${PREFIX}.TOO_MANY_STEPS`);
+      throw new SourceRejectedError(
+        'LibreLinkUp asked for more terms steps than expected: accept the new terms in the LibreLinkUp app',
+        `${PREFIX}.TOO_MANY_STEPS`,
+      );
     }
     const stepToken = payload?.data?.authTicket?.token;
     if (typeof stepToken !== 'string' || stepToken === '') {
       throw new SourceRejectedError('LibreLinkUp terms step came without a ticket', `${PREFIX}.UNEXPECTED_BODY`);
     }
-    ctx.log.info('LibreLinkUp terms step accepted automatically (CONNECT_LINK_UP_AUTO_ACCEPT_TERMS)', { step: stepType });
+    ctx.log.info('LibreLinkUp terms step accepted automatically (CONNECT_LINK_UP_AUTO_ACCEPT_TERMS)', {
+      step: stepType,
+    });
     const startedAt = performance.now();
-    const response = await send(() => client(ctx.settings, baseUrl).post(`/auth/continue/${stepType}`, undefined, { headers: { Authorization: `Bearer ${stepToken}` } }));
+    const response = await send(() =>
+      client(ctx.settings, baseUrl).post(`/auth/continue/${stepType}`, undefined, {
+        headers: { Authorization: `Bearer ${stepToken}` },
+      }),
+    );
     const failure = classifyHttp(response, ctx.now, startedAt, true);
     if (failure) throw failure;
-    if (response.status === 401) throw new SourceAuthRejectedError('LibreLinkUp refused the terms step: accept the new terms in the LibreLinkUp app', `${PREFIX}.TERMS_REQUIRED`);
+    if (response.status === 401)
+      throw new SourceAuthRejectedError(
+        'LibreLinkUp refused the terms step: accept the new terms in the LibreLinkUp app',
+        `${PREFIX}.TERMS_REQUIRED`,
+      );
     payload = bodyOf(response);
     httpStatus = response.status;
   }
@@ -294,7 +373,12 @@ async function settleLogin(
 function toAuth(payload: Record<string, any> | undefined, baseUrl: string): Omit<LibreAuth, 'redirected' | 'region'> {
   const token = payload?.data?.authTicket?.token;
   const userId = payload?.data?.user?.id;
-  if (typeof token !== 'string' || token === '' || (typeof userId !== 'string' && typeof userId !== 'number') || String(userId) === '') {
+  if (
+    typeof token !== 'string' ||
+    token === '' ||
+    (typeof userId !== 'string' && typeof userId !== 'number') ||
+    String(userId) === ''
+  ) {
     throw new SourceRejectedError('LibreLinkUp login answer lacks the user or ticket', `${PREFIX}.UNEXPECTED_BODY`);
   }
   const expires = payload?.data?.authTicket?.expires;
@@ -303,7 +387,12 @@ function toAuth(payload: Record<string, any> | undefined, baseUrl: string): Omit
     // Documented as epoch seconds; a value already in ms (> year 5138 as seconds) is taken as ms.
     expiresAt = expires > 1e11 ? expires : expires * 1000;
   }
-  return { token, accountIdHash: sha256Hex(String(userId)), baseUrl, ...(expiresAt !== undefined ? { expiresAt } : {}) };
+  return {
+    token,
+    accountIdHash: sha256Hex(String(userId)),
+    baseUrl,
+    ...(expiresAt !== undefined ? { expiresAt } : {}),
+  };
 }
 
 function authedHeaders(token: string, accountIdHash: string): Record<string, string> {
@@ -311,36 +400,76 @@ function authedHeaders(token: string, accountIdHash: string): Record<string, str
 }
 
 /** Body status ≠ 0 on an authenticated call. */
-function classifyBodyStatus(payload: Record<string, any> | undefined, now: number, httpStatus: number): SourceError | undefined {
+function classifyBodyStatus(
+  payload: Record<string, any> | undefined,
+  now: number,
+  httpStatus: number,
+): SourceError | undefined {
   const status = payload?.status;
   if (status === 0) return undefined;
-  if (status === 429) return rateLimited({ status: httpStatus, headers: {} } as AxiosResponse, payload, now, performance.now(), false);
+  if (status === 429)
+    return rateLimited({ status: httpStatus, headers: {} } as AxiosResponse, payload, now, performance.now(), false);
   if (status === 920) return versionTooOld(payload);
-  const message = typeof payload?.error?.message === 'string' ? payload.error.message : typeof payload?.message === 'string' ? payload.message : '';
+  const message =
+    typeof payload?.error?.message === 'string'
+      ? payload.error.message
+      : typeof payload?.message === 'string'
+        ? payload.message
+        : '';
   if (status === 2 || /auth|token|session|ticket/i.test(message)) {
     return new SessionInvalidError('LibreLinkUp no longer accepts the session', `${PREFIX}.SESSION_INVALID`);
   }
-  return new SourceRejectedError(`LibreLinkUp answered an unexpected status ${typeof status === 'number' ? status : 'none'}`, `${PREFIX}.UNEXPECTED_STATUS`);
+  return new SourceRejectedError(
+    `LibreLinkUp answered an unexpected status ${typeof status === 'number' ? status : 'none'}`,
+    `${PREFIX}.UNEXPECTED_STATUS`,
+  );
 }
 
-async function authedGet(settings: LibreLinkUpSettings, baseUrl: string, path: string, token: string, accountIdHash: string, now: number): Promise<Record<string, any>> {
+async function authedGet(
+  settings: LibreLinkUpSettings,
+  baseUrl: string,
+  path: string,
+  token: string,
+  accountIdHash: string,
+  now: number,
+): Promise<Record<string, any>> {
   const startedAt = performance.now();
-  const response = await send(() => client(settings, baseUrl).get(path, { headers: authedHeaders(token, accountIdHash) }));
+  const response = await send(() =>
+    client(settings, baseUrl).get(path, { headers: authedHeaders(token, accountIdHash) }),
+  );
   const failure = classifyHttp(response, now, startedAt, false);
   if (failure) throw failure;
-  if (response.status === 401) throw new SessionInvalidError('LibreLinkUp no longer accepts the session (HTTP 401)', `${PREFIX}.SESSION_INVALID`);
+  if (response.status === 401)
+    throw new SessionInvalidError('LibreLinkUp no longer accepts the session (HTTP 401)', `${PREFIX}.SESSION_INVALID`);
   const payload = bodyOf(response);
   const bodyFailure = classifyBodyStatus(payload, now, response.status);
   if (bodyFailure) throw bodyFailure;
   return payload as Record<string, any>;
 }
 
-async function authorize(ctx: DriverContext<LibreLinkUpSettings>, auth: LibreAuth): Promise<SessionGrant<LibreSession>> {
-  const payload = await authedGet(ctx.settings, auth.baseUrl, '/llu/connections', auth.token, auth.accountIdHash, ctx.now);
-  if (!Array.isArray(payload.data)) throw new SourceRejectedError('LibreLinkUp connections answer has no list', `${PREFIX}.UNEXPECTED_BODY`);
-  const connections = payload.data.filter((c: unknown): c is Record<string, any> => typeof c === 'object' && c !== null && typeof (c as any).patientId === 'string');
+async function authorize(
+  ctx: DriverContext<LibreLinkUpSettings>,
+  auth: LibreAuth,
+): Promise<SessionGrant<LibreSession>> {
+  const payload = await authedGet(
+    ctx.settings,
+    auth.baseUrl,
+    '/llu/connections',
+    auth.token,
+    auth.accountIdHash,
+    ctx.now,
+  );
+  if (!Array.isArray(payload.data))
+    throw new SourceRejectedError('LibreLinkUp connections answer has no list', `${PREFIX}.UNEXPECTED_BODY`);
+  const connections = payload.data.filter(
+    (c: unknown): c is Record<string, any> =>
+      typeof c === 'object' && c !== null && typeof (c as any).patientId === 'string',
+  );
   if (connections.length === 0) {
-    throw new SourceRejectedError('this LibreLinkUp account follows nobody: accept the invitation in the app', `${PREFIX}.NO_CONNECTIONS`);
+    throw new SourceRejectedError(
+      'this LibreLinkUp account follows nobody: accept the invitation in the app',
+      `${PREFIX}.NO_CONNECTIONS`,
+    );
   }
   const wanted = ctx.settings.linkUpPatientId;
   let chosen: Record<string, any> | undefined;
@@ -356,7 +485,10 @@ async function authorize(ctx: DriverContext<LibreLinkUpSettings>, auth: LibreAut
     chosen = connections[0];
     if (connections.length > 1) {
       // Which patient is "first" is Abbott's ordering; pinning avoids ever writing another person's readings here.
-      ctx.log.warn('LibreLinkUp account follows several people; using the first. Set CONNECT_LINK_UP_PATIENT_ID to pin one', { connections: connections.length });
+      ctx.log.warn(
+        'LibreLinkUp account follows several people; using the first. Set CONNECT_LINK_UP_PATIENT_ID to pin one',
+        { connections: connections.length },
+      );
     }
   }
   const session: LibreSession = {
@@ -367,18 +499,30 @@ async function authorize(ctx: DriverContext<LibreLinkUpSettings>, auth: LibreAut
     ...(auth.region ? { region: auth.region } : {}),
   };
   // Reuse the ticket until its real expiry; without one the builder's 60 min default applies.
-  return auth.expiresAt !== undefined && auth.expiresAt > ctx.now ? { session, expiresAt: auth.expiresAt } : { session };
+  return auth.expiresAt !== undefined && auth.expiresAt > ctx.now
+    ? { session, expiresAt: auth.expiresAt }
+    : { session };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Driver
 
 async function fetchGraph(settings: LibreLinkUpSettings, session: LibreSession, now: number): Promise<LibreGraphFrame> {
-  const payload = await authedGet(settings, session.baseUrl, `/llu/connections/${encodeURIComponent(session.patientId)}/graph`, session.token, session.accountIdHash, now);
+  const payload = await authedGet(
+    settings,
+    session.baseUrl,
+    `/llu/connections/${encodeURIComponent(session.patientId)}/graph`,
+    session.token,
+    session.accountIdHash,
+    now,
+  );
   const frame = pickGraphFrame(payload);
   if (frame.patientId !== undefined && frame.patientId !== session.patientId) {
     // Never file one person's readings under another's site.
-    throw new SourceRejectedError('LibreLinkUp answered with a different patient than requested', `${PREFIX}.PATIENT_MISMATCH`);
+    throw new SourceRejectedError(
+      'LibreLinkUp answered with a different patient than requested',
+      `${PREFIX}.PATIENT_MISMATCH`,
+    );
   }
   return frame;
 }
@@ -387,7 +531,9 @@ async function fetchGraph(settings: LibreLinkUpSettings, session: LibreSession, 
  * Session and loop behaviour (timings, including the per-source interval, are declared in librelinkup.vendor.ts). Each
  * implementation has its own region memo; `libreLinkUpSource` is the process-wide one.
  */
-export function createLibreLinkUpSource(options: { regionMemo?: RegionMemo } = {}): SourceImplementation<LibreLinkUpSettings, LibreAuth, LibreSession> {
+export function createLibreLinkUpSource(
+  options: { regionMemo?: RegionMemo } = {},
+): SourceImplementation<LibreLinkUpSettings, LibreAuth, LibreSession> {
   const memo = options.regionMemo ?? inMemoryRegionMemo();
   return driverBuilder<LibreLinkUpSettings>()
     .supportSession<LibreAuth, LibreSession>({
@@ -397,7 +543,13 @@ export function createLibreLinkUpSource(options: { regionMemo?: RegionMemo } = {
     .registerLoop<LibreGraphFrame>('LibreLinkUp', {
       // `/graph` always answers its whole 12 h window, so `since` is not needed; the transform applies the window.
       fetch: (ctx) => fetchGraph(ctx.settings, ctx.session, ctx.now),
-      transform: (raw, ctx) => libreFrameToBatch(raw, { device: LIBRELINKUP_DEVICE, cursor: ctx.cursor, now: ctx.now, reread: LIBRELINKUP_REREAD }),
+      transform: (raw, ctx) =>
+        libreFrameToBatch(raw, {
+          device: LIBRELINKUP_DEVICE,
+          cursor: ctx.cursor,
+          now: ctx.now,
+          reread: LIBRELINKUP_REREAD,
+        }),
     })
     .build();
 }

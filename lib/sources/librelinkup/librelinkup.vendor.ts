@@ -4,8 +4,8 @@
  * interval is a setting (CONNECT_LINK_UP_INTERVAL), so the schedule is computed per source.
  */
 import type { RereadWindow } from '../../domain/records.js';
-import { defineVendor } from '../vendor.declaration.js';
 import { boolean, field, httpTimeout, integer, text, textOf, url } from '../settings.fields.js';
+import { defineVendor } from '../vendor.declaration.js';
 
 export const LIBRELINKUP_KIND = 'librelinkup';
 /** nightscout-connect's `CONNECT_SOURCE` value for this vendor. */
@@ -93,7 +93,10 @@ const hostOverrides = field((raw, variable, problems): Record<string, string> =>
   for (const [region, host] of Object.entries(parsed as Record<string, unknown>)) {
     const entryProblems: string[] = [];
     const base = typeof host === 'string' ? hostUrl.parse(host, variable, entryProblems) : undefined;
-    if (!base) problems.push(`${variable} entry ${safeLabel(region)}: expected a host name or https URL (plain http only for loopback)`);
+    if (!base)
+      problems.push(
+        `${variable} entry ${safeLabel(region)}: expected a host name or https URL (plain http only for loopback)`,
+      );
     else hosts[canonicalRegion(region)] = base;
   }
   return hosts;
@@ -108,8 +111,16 @@ export const libreLinkUpVendor = defineVendor({
     linkUpRegion: text(),
     linkUpServer: url({ example: 'api-eu.libreview.io', path: 'keep' }),
     linkUpHosts: hostOverrides,
-    linkUpVersion: text({ default: DEFAULT_LINK_UP_VERSION, pattern: /^\d+(\.\d+){1,3}$/, expected: 'look like 4.16.0' }),
-    linkUpProduct: text({ default: DEFAULT_LINK_UP_PRODUCT, pattern: /^[A-Za-z0-9._-]{1,40}$/, expected: 'be a short token such as llu.android or llu.ios' }),
+    linkUpVersion: text({
+      default: DEFAULT_LINK_UP_VERSION,
+      pattern: /^\d+(\.\d+){1,3}$/,
+      expected: 'look like 4.16.0',
+    }),
+    linkUpProduct: text({
+      default: DEFAULT_LINK_UP_PRODUCT,
+      pattern: /^[A-Za-z0-9._-]{1,40}$/,
+      expected: 'be a short token such as llu.android or llu.ios',
+    }),
     linkUpPatientId: text(),
     linkUpInterval: integer({ min: 1, max: 60, default: 5, unit: 'minutes' }),
     linkUpAutoAcceptTerms: boolean({ default: false }),
@@ -124,7 +135,8 @@ export const libreLinkUpVendor = defineVendor({
     if (v.linkUpRegion !== undefined) {
       const region = canonicalRegion(v.linkUpRegion);
       if (hosts[region]) linkUpRegion = region;
-      else ctx.problems.push(`CONNECT_LINK_UP_REGION must be one of ${Object.keys(hosts).join(' ')} (UK and GB mean EU2)`);
+      else
+        ctx.problems.push(`CONNECT_LINK_UP_REGION must be one of ${Object.keys(hosts).join(' ')} (UK and GB mean EU2)`);
     } else if (!ctx.given('linkUpServer')) {
       linkUpRegion = 'EU';
     }
@@ -142,7 +154,11 @@ export const libreLinkUpVendor = defineVendor({
     };
   },
   secrets: {
-    username: { variable: 'CONNECT_LINK_UP_USERNAME', required: true, missing: 'CONNECT_LINK_UP_USERNAME (the LibreLinkUp follower e-mail) is required' },
+    username: {
+      variable: 'CONNECT_LINK_UP_USERNAME',
+      required: true,
+      missing: 'CONNECT_LINK_UP_USERNAME (the LibreLinkUp follower e-mail) is required',
+    },
     password: { variable: 'CONNECT_LINK_UP_PASSWORD', required: true },
   },
   parked: {
@@ -152,17 +168,19 @@ export const libreLinkUpVendor = defineVendor({
   sessionLifetimeMs: FALLBACK_SESSION_LIFETIME_MS,
   schedule: (settings) => {
     const intervalMs = settings.linkUpInterval * 60_000;
-    return [{
-      name: 'LibreLinkUp',
-      intervalMs,
-      align: { lagMs: 10_000, jitterMs: 8_000 },
-      attempts: 3,
-      retry: { baseMs: 60_000, capMs: Math.max(60_000, intervalMs) },
-      backoff: { baseMs: intervalMs, capMs: 30 * 60_000 },
-      maxLookbackMs: 12 * 60 * 60_000,
-      // Graph rows appear 15–20 min behind the current reading, i.e. behind the cursor: keep them for an hour.
-      reread: LIBRELINKUP_REREAD,
-    }];
+    return [
+      {
+        name: 'LibreLinkUp',
+        intervalMs,
+        align: { lagMs: 10_000, jitterMs: 8_000 },
+        attempts: 3,
+        retry: { baseMs: 60_000, capMs: Math.max(60_000, intervalMs) },
+        backoff: { baseMs: intervalMs, capMs: 30 * 60_000 },
+        maxLookbackMs: 12 * 60 * 60_000,
+        // Graph rows appear 15–20 min behind the current reading, i.e. behind the cursor: keep them for an hour.
+        reread: LIBRELINKUP_REREAD,
+      },
+    ];
   },
   load: async () => (await import('./librelinkup.source.js')).libreLinkUpSource,
 });

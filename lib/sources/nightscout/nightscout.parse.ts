@@ -6,11 +6,10 @@
  * so a document read twice (or via v1 and later via v3) always lands on the same target document.
  */
 import { createHash } from 'node:crypto';
+import { SourceRejectedError } from '../../domain/errors.js';
 import type { Batch, DeviceStatus, Direction, Profile, SgvEntry, Treatment } from '../../domain/records.js';
 import { toIso } from '../../domain/records.js';
-import { SourceRejectedError } from '../../domain/errors.js';
 import { NIGHTSCOUT_SOURCE_DEVICE, type NightscoutCollection } from './nightscout.vendor.js';
-
 
 /** Documents as the source served them, per collection. */
 export interface NightscoutRaw {
@@ -41,7 +40,11 @@ export function nightscoutIdentifier(device: unknown, date: number, eventType?: 
 
 /** A v1 answer is a bare array; anything else means we are not talking to Nightscout (or a proxy's error page). */
 export function v1Documents(body: unknown, collection: string): unknown[] {
-  if (!Array.isArray(body)) throw new SourceRejectedError(`source Nightscout ${collection} answer is not a list`, 'NIGHTSCOUT_SOURCE.UNEXPECTED_BODY');
+  if (!Array.isArray(body))
+    throw new SourceRejectedError(
+      `source Nightscout ${collection} answer is not a list`,
+      'NIGHTSCOUT_SOURCE.UNEXPECTED_BODY',
+    );
   return body;
 }
 
@@ -49,7 +52,10 @@ export function v1Documents(body: unknown, collection: string): unknown[] {
 export function v3Documents(body: unknown, collection: string): unknown[] {
   if (Array.isArray(body)) return body;
   if (isRecord(body) && Array.isArray(body.result)) return body.result;
-  throw new SourceRejectedError(`source Nightscout v3 ${collection} answer has no result list`, 'NIGHTSCOUT_SOURCE.UNEXPECTED_BODY');
+  throw new SourceRejectedError(
+    `source Nightscout v3 ${collection} answer has no result list`,
+    'NIGHTSCOUT_SOURCE.UNEXPECTED_BODY',
+  );
 }
 
 /** `result.apiVersion` of `GET /api/v3/version`, when the server has API v3 at all. */
@@ -77,8 +83,18 @@ export function transformNightscout(raw: NightscoutRaw): Batch {
 }
 
 const DIRECTIONS = new Set<string>([
-  'NONE', 'DoubleUp', 'SingleUp', 'FortyFiveUp', 'Flat', 'FortyFiveDown', 'SingleDown', 'DoubleDown',
-  'NOT COMPUTABLE', 'RATE OUT OF RANGE', 'TripleUp', 'TripleDown',
+  'NONE',
+  'DoubleUp',
+  'SingleUp',
+  'FortyFiveUp',
+  'Flat',
+  'FortyFiveDown',
+  'SingleDown',
+  'DoubleDown',
+  'NOT COMPUTABLE',
+  'RATE OUT OF RANGE',
+  'TripleUp',
+  'TripleDown',
 ]);
 
 /**
@@ -93,7 +109,10 @@ export function toEntry(doc: unknown): SgvEntry | undefined {
   const sgv = numeric(doc.sgv);
   if (type !== 'sgv' || date === undefined || sgv === undefined || sgv <= 0) return undefined;
   const copy = stripServerFields(doc);
-  const direction = typeof doc.direction === 'string' && DIRECTIONS.has(doc.direction) ? (doc.direction as Direction) : 'NOT COMPUTABLE';
+  const direction =
+    typeof doc.direction === 'string' && DIRECTIONS.has(doc.direction)
+      ? (doc.direction as Direction)
+      : 'NOT COMPUTABLE';
   return {
     ...copy,
     type: 'sgv',
@@ -159,7 +178,8 @@ function stripServerFields(doc: Record<string, unknown>): Record<string, unknown
  */
 function identifierOf(doc: Record<string, unknown>, derive: () => string): string {
   if (typeof doc.identifier === 'string' && doc.identifier !== '') return doc.identifier;
-  if (typeof doc._id === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(doc._id)) return doc._id.toLowerCase();
+  if (typeof doc._id === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(doc._id))
+    return doc._id.toLowerCase();
   return derive();
 }
 

@@ -12,22 +12,32 @@
  */
 import { createHash } from 'node:crypto';
 import type { AxiosInstance } from 'axios';
+import {
+  classifyStatus,
+  classifyTransportError,
+  createHttpClient,
+  parseRetryAfter,
+} from '../../adapters/http/http.client.js';
 import { SessionInvalidError, SourceAuthRejectedError, SourceRejectedError } from '../../domain/errors.js';
 import type { Cursor } from '../../domain/records.js';
 import { toIso } from '../../domain/records.js';
 import type { SourceCredentials } from '../../domain/source.js';
 import type { DriverContext, FetchContext } from '../../ports/driver.port.js';
 import { driverBuilder } from '../driver.builder.js';
-import { classifyStatus, classifyTransportError, createHttpClient, parseRetryAfter } from '../../adapters/http/http.client.js';
 import {
   documentInstant,
+  type NightscoutRaw,
   transformNightscout,
   v1Documents,
   v3ApiVersion,
   v3Documents,
-  type NightscoutRaw,
 } from './nightscout.parse.js';
-import { NIGHTSCOUT_JWT_LIFETIME_MS, NIGHTSCOUT_MAX_LOOKBACK_MS, type NightscoutCollection, type NightscoutSourceSettings } from './nightscout.vendor.js';
+import {
+  NIGHTSCOUT_JWT_LIFETIME_MS,
+  NIGHTSCOUT_MAX_LOOKBACK_MS,
+  type NightscoutCollection,
+  type NightscoutSourceSettings,
+} from './nightscout.vendor.js';
 
 /**
  * Session material. With a token: the JWT (a bearer secret, kept only in the session store). With only an API
@@ -75,17 +85,28 @@ async function authenticate(ctx: DriverContext<NightscoutSourceSettings>): Promi
   const token = ctx.credentials.vendor.token?.trim();
   if (token) {
     // The token travels in the path, so only the status may ever reach an error.
-    const response = await send(() => client(ctx.settings).get(`/api/v2/authorization/request/${encodeURIComponent(token)}`));
+    const response = await send(() =>
+      client(ctx.settings).get(`/api/v2/authorization/request/${encodeURIComponent(token)}`),
+    );
     if (response.status === 401 || response.status === 403) {
-      throw new SourceAuthRejectedError(`source Nightscout refused the access token (HTTP ${response.status})`, `${PREFIX}.TOKEN_REJECTED`);
+      throw new SourceAuthRejectedError(
+        `source Nightscout refused the access token (HTTP ${response.status})`,
+        `${PREFIX}.TOKEN_REJECTED`,
+      );
     }
     if (response.status === 404) {
-      throw new SourceRejectedError('source Nightscout has no /api/v2/authorization (older than 0.9?)', `${PREFIX}.NO_AUTHORIZATION_API`);
+      throw new SourceRejectedError(
+        'source Nightscout has no /api/v2/authorization (older than 0.9?)',
+        `${PREFIX}.NO_AUTHORIZATION_API`,
+      );
     }
     if (response.status < 200 || response.status >= 300) throw statusError(response.status, response.headers, ctx.now);
     const body = response.data as { token?: unknown; exp?: unknown };
     if (typeof body?.token !== 'string' || body.token === '') {
-      throw new SourceRejectedError('source Nightscout answered the token request without a JWT', `${PREFIX}.UNEXPECTED_BODY`);
+      throw new SourceRejectedError(
+        'source Nightscout answered the token request without a JWT',
+        `${PREFIX}.UNEXPECTED_BODY`,
+      );
     }
     return { mode: 'jwt', jwt: body.token, exp: typeof body.exp === 'number' ? body.exp : undefined };
   }
@@ -93,12 +114,18 @@ async function authenticate(ctx: DriverContext<NightscoutSourceSettings>): Promi
   // authentication adds a 5 s delay for all clients from our IP and notifies the site's admin.
   const response = await send(() => client(ctx.settings, secretHeader(ctx.credentials)).get('/api/v1/verifyauth'));
   if (response.status === 401 || response.status === 403) {
-    throw new SourceAuthRejectedError(`source Nightscout refused the API secret (HTTP ${response.status})`, `${PREFIX}.SECRET_REJECTED`);
+    throw new SourceAuthRejectedError(
+      `source Nightscout refused the API secret (HTTP ${response.status})`,
+      `${PREFIX}.SECRET_REJECTED`,
+    );
   }
   if (response.status < 200 || response.status >= 300) throw statusError(response.status, response.headers, ctx.now);
   const report = (response.data as { message?: { canRead?: unknown; message?: unknown } })?.message;
   if (report?.canRead !== true || report.message === 'UNAUTHORIZED') {
-    throw new SourceAuthRejectedError('source Nightscout did not accept the API secret for reading', `${PREFIX}.SECRET_REJECTED`);
+    throw new SourceAuthRejectedError(
+      'source Nightscout did not accept the API secret for reading',
+      `${PREFIX}.SECRET_REJECTED`,
+    );
   }
   return { mode: 'apiSecret' };
 }
@@ -106,9 +133,15 @@ async function authenticate(ctx: DriverContext<NightscoutSourceSettings>): Promi
 async function authorize(ctx: DriverContext<NightscoutSourceSettings>, auth: NightscoutSourceAuth) {
   if (auth.mode === 'apiSecret') {
     if (ctx.settings.apiVersion === 'v3') {
-      throw new SourceRejectedError('API v3 needs an access token; an API secret only works with v1', `${PREFIX}.V3_NEEDS_TOKEN`);
+      throw new SourceRejectedError(
+        'API v3 needs an access token; an API secret only works with v1',
+        `${PREFIX}.V3_NEEDS_TOKEN`,
+      );
     }
-    return { session: { mode: 'apiSecret', api: 'v1' } as NightscoutSourceSession, expiresAt: ctx.now + JWT_LIFETIME_MS };
+    return {
+      session: { mode: 'apiSecret', api: 'v1' } as NightscoutSourceSession,
+      expiresAt: ctx.now + JWT_LIFETIME_MS,
+    };
   }
   const api = ctx.settings.apiVersion === 'auto' ? await detectApi(ctx) : ctx.settings.apiVersion;
   const expiresAt = auth.exp !== undefined ? auth.exp * 1000 : ctx.now + JWT_LIFETIME_MS;
@@ -118,13 +151,18 @@ async function authorize(ctx: DriverContext<NightscoutSourceSettings>, auth: Nig
 /** `GET /api/v3/version` is public; a site without v3 (404 or no apiVersion) is read with v1. */
 async function detectApi(ctx: DriverContext<NightscoutSourceSettings>): Promise<'v1' | 'v3'> {
   const response = await send(() => client(ctx.settings).get('/api/v3/version'));
-  if (response.status >= 500 || response.status === 429 || response.status === 408) throw statusError(response.status, response.headers, ctx.now);
+  if (response.status >= 500 || response.status === 429 || response.status === 408)
+    throw statusError(response.status, response.headers, ctx.now);
   if (response.status !== 200) return 'v1';
   return v3ApiVersion(response.data)?.startsWith('3') ? 'v3' : 'v1';
 }
 
 function secretHeader(credentials: SourceCredentials): Record<string, string> {
-  return { 'api-secret': createHash('sha1').update(credentials.vendor.apiSecret ?? '').digest('hex') };
+  return {
+    'api-secret': createHash('sha1')
+      .update(credentials.vendor.apiSecret ?? '')
+      .digest('hex'),
+  };
 }
 
 function authHeaders(ctx: FetchContext<NightscoutSourceSettings, NightscoutSourceSession>): Record<string, string> {
@@ -140,10 +178,14 @@ async function getList(
 ): Promise<unknown[]> {
   const response = await send(() => http.get(`${path}?${params.toString()}`));
   // A JWT past its expiry, or a rotated secret: log in again once (fetch-frame's rule for SessionInvalidError).
-  if (response.status === 401) throw new SessionInvalidError('source Nightscout refused the session', `${PREFIX}.SESSION_REJECTED`);
+  if (response.status === 401)
+    throw new SessionInvalidError('source Nightscout refused the session', `${PREFIX}.SESSION_REJECTED`);
   // The subject exists but may not read this collection: a new JWT will not change that.
   if (response.status === 403) {
-    throw new SourceAuthRejectedError(`source Nightscout denies reading ${collection} (HTTP 403)`, `${PREFIX}.READ_FORBIDDEN`);
+    throw new SourceAuthRejectedError(
+      `source Nightscout denies reading ${collection} (HTTP 403)`,
+      `${PREFIX}.READ_FORBIDDEN`,
+    );
   }
   if (response.status < 200 || response.status >= 300) throw statusError(response.status, response.headers, ctx.now);
   return ctx.session.api === 'v3' ? v3Documents(response.data, collection) : v1Documents(response.data, collection);
@@ -191,7 +233,10 @@ async function fetchV1(
     if (docs.length < ctx.settings.maxCount || added === 0 || !oldest) return out;
     upper = oldest.value;
   }
-  throw new SourceRejectedError(`source Nightscout has more than ${MAX_PAGES} pages of ${collection} in the window`, `${PREFIX}.WINDOW_TOO_LARGE`);
+  throw new SourceRejectedError(
+    `source Nightscout has more than ${MAX_PAGES} pages of ${collection} in the window`,
+    `${PREFIX}.WINDOW_TOO_LARGE`,
+  );
 }
 
 /**
@@ -204,12 +249,21 @@ async function fetchV3(
   collection: NightscoutCollection,
   from: number,
 ): Promise<unknown[]> {
-  const filters: Array<[string, string]> = collection === 'entries' ? [['date', String(from)]] : [['date', String(from)], ['created_at', toIso(from)]];
+  const filters: Array<[string, string]> =
+    collection === 'entries'
+      ? [['date', String(from)]]
+      : [
+          ['date', String(from)],
+          ['created_at', toIso(from)],
+        ];
   const byKey = new Map<string, unknown>();
   for (const [field, value] of filters) {
     for (let page = 0; ; page++) {
       if (page === MAX_PAGES) {
-        throw new SourceRejectedError(`source Nightscout has more than ${MAX_PAGES} pages of ${collection} in the window`, `${PREFIX}.WINDOW_TOO_LARGE`);
+        throw new SourceRejectedError(
+          `source Nightscout has more than ${MAX_PAGES} pages of ${collection} in the window`,
+          `${PREFIX}.WINDOW_TOO_LARGE`,
+        );
       }
       const params = new URLSearchParams({ [`${field}$gt`]: value, sort: field, limit: String(ctx.settings.maxCount) });
       if (page > 0) params.set('skip', String(page * ctx.settings.maxCount));
@@ -225,7 +279,12 @@ async function fetchV3(
 }
 
 /** Per collection: from its own cursor (else the frame's lower bound), never beyond the look-back. */
-export function collectionStart(cursor: Cursor | null, collection: NightscoutCollection, since: number, now: number): number {
+export function collectionStart(
+  cursor: Cursor | null,
+  collection: NightscoutCollection,
+  since: number,
+  now: number,
+): number {
   const own = cursor?.[CURSOR_KEY[collection]];
   return Math.max(own ?? since, now - NIGHTSCOUT_MAX_LOOKBACK_MS);
 }
@@ -243,7 +302,10 @@ export const nightscoutSource = driverBuilder<NightscoutSourceSettings>()
       await Promise.all(
         ctx.settings.collections.map(async (collection) => {
           const from = collectionStart(ctx.cursor, collection, ctx.since, ctx.now);
-          raw[collection] = ctx.session.api === 'v3' ? await fetchV3(ctx, http, collection, from) : await fetchV1(ctx, http, collection, from);
+          raw[collection] =
+            ctx.session.api === 'v3'
+              ? await fetchV3(ctx, http, collection, from)
+              : await fetchV1(ctx, http, collection, from);
         }),
       );
       return raw;

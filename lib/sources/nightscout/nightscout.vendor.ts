@@ -3,9 +3,10 @@
  * nightscout.source.ts). nightscout-connect took the access token as `?token=` on CONNECT_SOURCE_ENDPOINT; the token
  * is a secret, so it is moved into the vendor credentials before anything is stored.
  */
-import { defineVendor } from '../vendor.declaration.js';
-import { field, httpTimeout, integer, oneOf, textOf, url } from '../settings.fields.js';
+
 import { DEFAULT_HTTP_TIMEOUT_MS } from '../../adapters/http/http.policy.js';
+import { field, httpTimeout, integer, oneOf, textOf, url } from '../settings.fields.js';
+import { defineVendor } from '../vendor.declaration.js';
 
 export const NIGHTSCOUT_SOURCE_DEVICE = 'nightscout-connect-nightscout';
 
@@ -26,14 +27,18 @@ export const NIGHTSCOUT_JWT_LIFETIME_MS = 8 * HOUR;
 export const NIGHTSCOUT_MAX_LOOKBACK_MS = 2 * 24 * HOUR;
 
 const baseUrl = url({
-  example: 'source.example.org', path: 'keep', query: 'drop',
+  example: 'source.example.org',
+  path: 'keep',
+  query: 'drop',
   required: 'the source Nightscout URL, e.g. https://source.example.org',
 });
 
 const endpoint = field((raw, variable, problems) => {
   // Never echo the value: it may still carry a token.
   if (/[?&]token=/i.test(textOf(raw) ?? '')) {
-    problems.push(`${variable} still contains ?token=; the access token belongs in the credentials (vendor.token), not in settings`);
+    problems.push(
+      `${variable} still contains ?token=; the access token belongs in the credentials (vendor.token), not in settings`,
+    );
     return undefined;
   }
   return baseUrl.parse(raw, variable, problems);
@@ -44,7 +49,10 @@ const collections = field((raw, variable, problems): NightscoutCollection[] => {
   if (text === undefined) return [...NIGHTSCOUT_COLLECTIONS];
   const chosen = new Set<NightscoutCollection>();
   let bad = false;
-  for (const part of text.split(',').map((p) => p.trim().toLowerCase()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim().toLowerCase())
+    .filter(Boolean)) {
     const name = part === 'profiles' ? 'profile' : part;
     if ((NIGHTSCOUT_COLLECTIONS as string[]).includes(name)) chosen.add(name as NightscoutCollection);
     else bad = true;
@@ -77,14 +85,20 @@ export const nightscoutVendor = defineVendor({
     apiSecret: {
       variable: 'CONNECT_SOURCE_API_SECRET',
       required: { unless: 'token' },
-      missing: 'the source Nightscout needs an access token (?token= on CONNECT_SOURCE_ENDPOINT) or CONNECT_SOURCE_API_SECRET',
+      missing:
+        'the source Nightscout needs an access token (?token= on CONNECT_SOURCE_ENDPOINT) or CONNECT_SOURCE_API_SECRET',
     },
   },
   checkCredentials: (vendor, problems) => {
     const token = vendor.token;
     const secret = vendor.apiSecret;
     // Nightscout refuses to start with a shorter API_SECRET, so a shorter one cannot be right.
-    if (!(typeof token === 'string' && token.trim() !== '') && typeof secret === 'string' && secret !== '' && secret.length < 12) {
+    if (
+      !(typeof token === 'string' && token.trim() !== '') &&
+      typeof secret === 'string' &&
+      secret !== '' &&
+      secret.length < 12
+    ) {
       problems.push('CONNECT_SOURCE_API_SECRET must be at least 12 characters (Nightscout requires it)');
     }
   },
@@ -104,14 +118,16 @@ export const nightscoutVendor = defineVendor({
     }
   },
   sessionLifetimeMs: NIGHTSCOUT_JWT_LIFETIME_MS,
-  schedule: () => [{
-    name: 'Nightscout',
-    intervalMs: 5 * 60_000,
-    align: { lagMs: 18_000, jitterMs: 18_000 },
-    attempts: 4,
-    retry: { baseMs: 10_000, capMs: 5 * 60_000 },
-    backoff: { baseMs: 5 * 60_000, capMs: 30 * 60_000 },
-    maxLookbackMs: NIGHTSCOUT_MAX_LOOKBACK_MS,
-  }],
+  schedule: () => [
+    {
+      name: 'Nightscout',
+      intervalMs: 5 * 60_000,
+      align: { lagMs: 18_000, jitterMs: 18_000 },
+      attempts: 4,
+      retry: { baseMs: 10_000, capMs: 5 * 60_000 },
+      backoff: { baseMs: 5 * 60_000, capMs: 30 * 60_000 },
+      maxLookbackMs: NIGHTSCOUT_MAX_LOOKBACK_MS,
+    },
+  ],
   load: async () => (await import('./nightscout.source.js')).nightscoutSource,
 });

@@ -3,18 +3,22 @@
  * against the simulator's login form. Published readings: every 5-minute SG slot at least one minute old, except the
  * simulator's fixed sensor dropout (sg 0).
  */
+
+import type { CareLinkSettings } from '../../../lib/sources/carelink/carelink.settings.js';
 import { careLinkVendor } from '../../../lib/sources/carelink/carelink.vendor.js';
 import { completeCareLinkLogin, startCareLinkLogin } from '../../../lib/sources/carelink/carelink-login.flow.js';
-import type { CareLinkSettings } from '../../../lib/sources/carelink/carelink.settings.js';
-import { FIVE_MIN, MINUTE, grid, scenarioTarget, type ScenarioDefinition } from '../../scenarios.js';
+import { FIVE_MIN, grid, MINUTE, type ScenarioDefinition, scenarioTarget } from '../../scenarios.js';
 import { careLinkSimDropout, startCareLinkSimulator } from './carelink.simulator.js';
 
 export const scenario: ScenarioDefinition = {
   kind: careLinkVendor.kind,
   e2e: { start: Date.UTC(2026, 4, 10, 3, 0, 0), note: 'a fixed two-reading dropout at 06:00 UTC' },
   economy: {
-    requestsPerPoll: 1, requestsWhy: 'one data request per poll; token refreshes are counted apart (tokenGrants)',
-    loginsPerDay: 1, loginsWhy: 'the browser login is the person, once; the 15-min access tokens are refreshed without them (tokenGrants)',
+    requestsPerPoll: 1,
+    requestsWhy: 'one data request per poll; token refreshes are counted apart (tokenGrants)',
+    loginsPerDay: 1,
+    loginsWhy:
+      'the browser login is the person, once; the 15-min access tokens are refreshed without them (tokenGrants)',
   },
   async start(o) {
     const { nightscout, apiSecret, closeTarget } = await scenarioTarget(o);
@@ -24,18 +28,25 @@ export const scenario: ScenarioDefinition = {
       clock: o.clock,
       accounts: [{ username, password, role: 'patient', deviceFamily: 'NGP', timezoneOffset: '+02:00' }],
     });
-    const settings = { carelinkRegion: 'eu', countryCode: 'gb', carelinkServer: carelink.url, carelinkDiscoveryUrl: carelink.discoveryUrl };
+    const settings = {
+      carelinkRegion: 'eu',
+      countryCode: 'gb',
+      carelinkServer: carelink.url,
+      carelinkDiscoveryUrl: carelink.discoveryUrl,
+    };
     // The first login is a person in a browser: play that browser against the simulator's login form.
     const parsed: CareLinkSettings = careLinkVendor.parseSettings(settings);
     const pending = await startCareLinkLogin(parsed);
     const landing = await playCareLinkBrowser(pending.authorizeUrl, username, password);
     const vendor = await completeCareLinkLogin(parsed, pending, landing, o.clock.now());
     const initialRefreshToken = vendor.refreshToken;
-    const count = (route: string, method?: string) => carelink.requests.filter((r) => r.route === route && (method === undefined || r.method === method)).length;
+    const count = (route: string, method?: string) =>
+      carelink.requests.filter((r) => r.route === route && (method === undefined || r.method === method)).length;
     return {
       kind: 'minimedcarelink',
       config: {
-        id: o.id ?? 'demo-minimedcarelink', kind: 'minimedcarelink',
+        id: o.id ?? 'demo-minimedcarelink',
+        kind: 'minimedcarelink',
         settings,
         nightscout: { endpoint: nightscout.url, apiVersion: 'v1' },
       },
@@ -47,7 +58,10 @@ export const scenario: ScenarioDefinition = {
       },
       vendorStats: () => ({
         // Browser logins (the person); token grants are the code exchange plus every refresh.
-        logins: count('authorize', 'POST'), dataRequests: count('data'), tokenGrants: count('token'), apiRequests: count('api'),
+        logins: count('authorize', 'POST'),
+        dataRequests: count('data'),
+        tokenGrants: count('token'),
+        apiRequests: count('api'),
       }),
       secrets: () => [password, initialRefreshToken, apiSecret],
       async close() {
@@ -67,7 +81,10 @@ async function playCareLinkBrowser(authorizeUrl: string, username: string, passw
   const form = new URLSearchParams({ username, password });
   for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) form.set(m[1], m[2]);
   const res = await fetch(new URL(action, authorizeUrl), {
-    method: 'POST', body: form.toString(), redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    method: 'POST',
+    body: form.toString(),
+    redirect: 'manual',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
   });
   const location = res.headers.get('location');
   if (res.status !== 302 || !location) throw new Error(`CareLink simulator: login form answered HTTP ${res.status}`);

@@ -87,8 +87,18 @@ const PREFIX = 'auth';
 const FIVE_MIN = 5 * 60_000;
 const HOUR = 60 * 60_000;
 
-interface CodeRecord { username: string; challenge: string; redirectUri: string; expiresAt: number; used: boolean }
-interface RefreshRecord { username: string; family: string; active: boolean }
+interface CodeRecord {
+  username: string;
+  challenge: string;
+  redirectUri: string;
+  expiresAt: number;
+  used: boolean;
+}
+interface RefreshRecord {
+  username: string;
+  family: string;
+  active: boolean;
+}
 
 function parseOffset(text: string | undefined): number {
   const m = /^([+-])(\d{2}):(\d{2})$/.exec(text ?? '+00:00');
@@ -127,7 +137,7 @@ function trendAt(t: number): string {
  * every 24 h payload (288 slots) holds exactly one such pair.
  */
 export function careLinkSimDropout(t: number): boolean {
-  const slot = (((Math.floor(t / FIVE_MIN) % 288) + 288) % 288);
+  const slot = ((Math.floor(t / FIVE_MIN) % 288) + 288) % 288;
   return slot === 72 || slot === 73;
 }
 
@@ -142,18 +152,66 @@ export function careLinkSimPayload(patient: CareLinkSimPatient, now: number): Re
   for (let t = newest - 24 * HOUR + FIVE_MIN; t <= newest; t += FIVE_MIN) {
     // A two-reading sensor dropout, as CareLink reports it: sg 0.
     const gap = careLinkSimDropout(t);
-    sgs.push({ sg: gap ? 0 : glucoseAt(t), datetime: bogusZ(t, offset), kind: 'SG', version: 1, sensorState: gap ? 'SG_BELOW_40_MGDL' : 'NO_ERROR_MESSAGE', timeChange: false });
+    sgs.push({
+      sg: gap ? 0 : glucoseAt(t),
+      datetime: bogusZ(t, offset),
+      kind: 'SG',
+      version: 1,
+      sensorState: gap ? 'SG_BELOW_40_MGDL' : 'NO_ERROR_MESSAGE',
+      timeChange: false,
+    });
   }
   const at = (t: number) => bogusZ(t, offset);
   const markers: Array<Record<string, unknown>> = [
-    { type: 'CALIBRATION', index: 210, kind: 'MARKER', version: 1, dateTime: at(newest - 3 * HOUR), value: 132, bgUnits: 'MG_DL' },
+    {
+      type: 'CALIBRATION',
+      index: 210,
+      kind: 'MARKER',
+      version: 1,
+      dateTime: at(newest - 3 * HOUR),
+      value: 132,
+      bgUnits: 'MG_DL',
+    },
   ];
   if (family !== 'GUARDIAN') {
     markers.push(
       { type: 'MEAL', index: 220, kind: 'MARKER', version: 1, dateTime: at(newest - 2 * HOUR), amount: 45 },
-      { type: 'INSULIN', index: 220, kind: 'MARKER', version: 1, dateTime: at(newest - 2 * HOUR), activationType: 'RECOMMENDED', bolusType: 'FAST', programmedFastAmount: 4.5, deliveredFastAmount: 4.5, programmedExtendedAmount: 0, deliveredExtendedAmount: 0, programmedDuration: 0, effectiveDuration: 0, completed: true },
-      { type: 'INSULIN', index: 231, kind: 'MARKER', version: 1, dateTime: at(newest - HOUR), activationType: 'AUTOCORRECTION', bolusType: 'FAST', programmedFastAmount: 0.8, deliveredFastAmount: 0.8, completed: true },
-      { type: 'AUTO_BASAL_DELIVERY', index: 232, kind: 'MARKER', version: 1, dateTime: at(newest - 30 * 60_000), bolusAmount: 0.05 },
+      {
+        type: 'INSULIN',
+        index: 220,
+        kind: 'MARKER',
+        version: 1,
+        dateTime: at(newest - 2 * HOUR),
+        activationType: 'RECOMMENDED',
+        bolusType: 'FAST',
+        programmedFastAmount: 4.5,
+        deliveredFastAmount: 4.5,
+        programmedExtendedAmount: 0,
+        deliveredExtendedAmount: 0,
+        programmedDuration: 0,
+        effectiveDuration: 0,
+        completed: true,
+      },
+      {
+        type: 'INSULIN',
+        index: 231,
+        kind: 'MARKER',
+        version: 1,
+        dateTime: at(newest - HOUR),
+        activationType: 'AUTOCORRECTION',
+        bolusType: 'FAST',
+        programmedFastAmount: 0.8,
+        deliveredFastAmount: 0.8,
+        completed: true,
+      },
+      {
+        type: 'AUTO_BASAL_DELIVERY',
+        index: 232,
+        kind: 'MARKER',
+        version: 1,
+        dateTime: at(newest - 30 * 60_000),
+        bolusAmount: 0.05,
+      },
     );
   }
   const newestSg = glucoseAt(newest);
@@ -198,7 +256,10 @@ export function careLinkSimPayload(patient: CareLinkSimPatient, now: number): Re
     aboveHyperLimit: 0,
     timeInRange: 80,
     averageSG: 130,
-    activeInsulin: family === 'GUARDIAN' ? undefined : { code: 0, datetime: at(newest + 30_000), version: 1, amount: 1.35, precision: 'MAX', kind: 'Insulin' },
+    activeInsulin:
+      family === 'GUARDIAN'
+        ? undefined
+        : { code: 0, datetime: at(newest + 30_000), version: 1, amount: 1.35, precision: 'MAX', kind: 'Insulin' },
     sgs,
     markers,
     notificationHistory: { clearedNotifications: [], activeNotifications: [] },
@@ -219,7 +280,6 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -231,7 +291,8 @@ function routeOf(path: string): CareLinkSimRoute {
   if (path.startsWith('/configs/')) return 'sso';
   if (path === `/${PREFIX}/oauth/token`) return 'token';
   if (path.startsWith(`/${PREFIX}/`)) return 'authorize';
-  if (path.startsWith('/patient/m2m/connect/data/') || path === '/connect/carepartner/v13/display/message') return 'data';
+  if (path.startsWith('/patient/m2m/connect/data/') || path === '/connect/carepartner/v13/display/message')
+    return 'data';
   return 'api';
 }
 
@@ -250,9 +311,12 @@ export async function startCareLinkSimulator(options: CareLinkSimulatorOptions):
   const account = (username: string) => accounts.find((a) => a.username === username);
   const patientOf = (entry: CareLinkSimPatient): CareLinkSimPatient => {
     const own = account(entry.username);
-    return own && own.role === 'patient' ? { username: own.username, deviceFamily: own.deviceFamily, timezoneOffset: own.timezoneOffset } : entry;
+    return own && own.role === 'patient'
+      ? { username: own.username, deviceFamily: own.deviceFamily, timezoneOffset: own.timezoneOffset }
+      : entry;
   };
-  const linked = (carepartner: CareLinkSimAccount, username: string) => (carepartner.patients ?? []).find((p) => p.username === username);
+  const linked = (carepartner: CareLinkSimAccount, username: string) =>
+    (carepartner.patients ?? []).find((p) => p.username === username);
 
   function issueTokens(username: string, family: string): Record<string, unknown> {
     const now = clock.now();
@@ -260,7 +324,14 @@ export async function startCareLinkSimulator(options: CareLinkSimulatorOptions):
     const refresh = `rt_${randomBytes(24).toString('base64url')}`;
     accessTokens.set(access, { username, expiresAt: now + lifetimeS * 1000 });
     refreshTokens.set(refresh, { username, family, active: true });
-    return { access_token: access, refresh_token: refresh, id_token: `${b64url({ alg: 'none' })}.${b64url({ sub: username })}.`, token_type: 'Bearer', expires_in: lifetimeS, scope: SCOPE };
+    return {
+      access_token: access,
+      refresh_token: refresh,
+      id_token: `${b64url({ alg: 'none' })}.${b64url({ sub: username })}.`,
+      token_type: 'Bearer',
+      expires_in: lifetimeS,
+      scope: SCOPE,
+    };
   }
 
   function bearer(req: IncomingMessage): CareLinkSimAccount | undefined {
@@ -284,7 +355,10 @@ export async function startCareLinkSimulator(options: CareLinkSimulatorOptions):
         baseUrlCareLink: `${base}/api/carepartner/v2`,
         baseUrlCumulus: `${base}/connect/carepartner/v13`,
       });
-      return json(res, 200, { supportedCountries: [{ US: { region: 'US' } }, { GB: { region: 'EU' } }], CP: [region('US'), region('EU')] });
+      return json(res, 200, {
+        supportedCountries: [{ US: { region: 'US' } }, { GB: { region: 'EU' } }],
+        CP: [region('US'), region('EU')],
+      });
     }
     if (method === 'GET' && /^\/configs\/v1\/carepartner_auth0_(us|eu)_sso_config_v1\.json$/.test(path)) {
       const { hostname, port } = new URL(base);
@@ -297,40 +371,67 @@ export async function startCareLinkSimulator(options: CareLinkSimulatorOptions):
 
     if (method === 'GET' && path === `/${PREFIX}/authorize`) {
       const q = url.searchParams;
-      if (q.get('client_id') !== CLIENT_ID || q.get('redirect_uri') !== REDIRECT_URI || q.get('response_type') !== 'code'
-        || q.get('code_challenge_method') !== 'S256' || !q.get('code_challenge') || !q.get('state')) {
+      if (
+        q.get('client_id') !== CLIENT_ID ||
+        q.get('redirect_uri') !== REDIRECT_URI ||
+        q.get('response_type') !== 'code' ||
+        q.get('code_challenge_method') !== 'S256' ||
+        !q.get('code_challenge') ||
+        !q.get('state')
+      ) {
         return html(res, 400, '<h1>Invalid authorization request</h1>');
       }
       const tx = randomBytes(12).toString('base64url');
       transactions.set(tx, { state: q.get('state')!, challenge: q.get('code_challenge')!, redirectUri: REDIRECT_URI });
-      return html(res, 200, `<h1>CareLink (simulated) log in</h1>
+      return html(
+        res,
+        200,
+        `<h1>CareLink (simulated) log in</h1>
 <form method="POST" action="/${PREFIX}/u/login?tx=${tx}">
 <input type="hidden" name="tx" value="${tx}">
 <input name="username" autocomplete="username"><input type="password" name="password"><button type="submit">Log in</button>
-</form>`);
+</form>`,
+      );
     }
     if (method === 'POST' && path === `/${PREFIX}/u/login`) {
       const form = new URLSearchParams(await readBody(req));
       const tx = transactions.get(form.get('tx') ?? '');
       if (!tx) return html(res, 400, '<h1>Login session expired</h1>');
       const who = account(form.get('username') ?? '');
-      if (!who || who.password !== form.get('password')) return html(res, 200, '<p class="error">Wrong username or password</p>');
+      if (!who || who.password !== form.get('password'))
+        return html(res, 200, '<p class="error">Wrong username or password</p>');
       transactions.delete(form.get('tx')!);
       const code = `code_${randomBytes(18).toString('base64url')}`;
-      codes.set(code, { username: who.username, challenge: tx.challenge, redirectUri: tx.redirectUri, expiresAt: clock.now() + 5 * 60_000, used: false });
-      res.writeHead(302, { Location: `${tx.redirectUri}?code=${encodeURIComponent(code)}&state=${encodeURIComponent(tx.state)}` });
+      codes.set(code, {
+        username: who.username,
+        challenge: tx.challenge,
+        redirectUri: tx.redirectUri,
+        expiresAt: clock.now() + 5 * 60_000,
+        used: false,
+      });
+      res.writeHead(302, {
+        Location: `${tx.redirectUri}?code=${encodeURIComponent(code)}&state=${encodeURIComponent(tx.state)}`,
+      });
       return void res.end();
     }
     if (method === 'POST' && path === `/${PREFIX}/oauth/token`) {
-      if (!(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) return json(res, 415, { error: 'invalid_request' });
+      if (!(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded'))
+        return json(res, 415, { error: 'invalid_request' });
       const form = new URLSearchParams(await readBody(req));
-      if (form.get('client_id') !== CLIENT_ID) return json(res, 401, { error: 'invalid_client', error_description: 'Unknown client.' });
+      if (form.get('client_id') !== CLIENT_ID)
+        return json(res, 401, { error: 'invalid_client', error_description: 'Unknown client.' });
       const grant = form.get('grant_type');
       if (grant === 'authorization_code') {
         const record = codes.get(form.get('code') ?? '');
         const verifier = form.get('code_verifier') ?? '';
         const challenge = createHash('sha256').update(verifier).digest('base64url');
-        if (!record || record.used || record.expiresAt <= clock.now() || record.redirectUri !== form.get('redirect_uri') || challenge !== record.challenge) {
+        if (
+          !record ||
+          record.used ||
+          record.expiresAt <= clock.now() ||
+          record.redirectUri !== form.get('redirect_uri') ||
+          challenge !== record.challenge
+        ) {
           if (record) record.used = true;
           return json(res, 403, { error: 'invalid_grant', error_description: 'Invalid authorization code' });
         }
@@ -339,7 +440,8 @@ export async function startCareLinkSimulator(options: CareLinkSimulatorOptions):
       }
       if (grant === 'refresh_token') {
         const record = refreshTokens.get(form.get('refresh_token') ?? '');
-        if (!record || revokedFamilies.has(record.family)) return json(res, 403, { error: 'invalid_grant', error_description: 'Unknown or invalid refresh token.' });
+        if (!record || revokedFamilies.has(record.family))
+          return json(res, 403, { error: 'invalid_grant', error_description: 'Unknown or invalid refresh token.' });
         if (!record.active) {
           // Reuse of a rotated token: someone holds a stale copy. Revoke the whole chain.
           revokedFamilies.add(record.family);
@@ -356,26 +458,70 @@ export async function startCareLinkSimulator(options: CareLinkSimulatorOptions):
     if (!user) return json(res, 401, { error: 'unauthorized' });
 
     if (method === 'GET' && path === '/patient/users/me') {
-      return json(res, 200, { loginDateUTC: new Date(clock.now()).toISOString(), id: `sim-${user.username}`, country: 'GB', language: 'EN', lastName: user.username, firstName: 'Sim', accountId: 1, role: user.role === 'patient' ? 'PATIENT_OUS' : 'CARE_PARTNER_OUS', cpRegistrationStatus: null, accountSuspended: null, needToReconsent: false, mfaRequired: false, mfaEnabled: false });
+      return json(res, 200, {
+        loginDateUTC: new Date(clock.now()).toISOString(),
+        id: `sim-${user.username}`,
+        country: 'GB',
+        language: 'EN',
+        lastName: user.username,
+        firstName: 'Sim',
+        accountId: 1,
+        role: user.role === 'patient' ? 'PATIENT_OUS' : 'CARE_PARTNER_OUS',
+        cpRegistrationStatus: null,
+        accountSuspended: null,
+        needToReconsent: false,
+        mfaRequired: false,
+        mfaEnabled: false,
+      });
     }
-    if (method === 'GET' && path === '/patient/users/me/profile') return json(res, 200, { username: user.username, firstName: 'Sim', lastName: user.username });
+    if (method === 'GET' && path === '/patient/users/me/profile')
+      return json(res, 200, { username: user.username, firstName: 'Sim', lastName: user.username });
     if (method === 'GET' && path === '/patient/m2m/links/patients') {
       if (user.role !== 'carepartner') return json(res, 403, { error: 'forbidden' });
-      return json(res, 200, (user.patients ?? []).map((p) => ({ patientId: `id-${p.username}`, username: p.username, firstName: 'Sim', lastName: p.username, status: 'ACTIVE' })));
+      return json(
+        res,
+        200,
+        (user.patients ?? []).map((p) => ({
+          patientId: `id-${p.username}`,
+          username: p.username,
+          firstName: 'Sim',
+          lastName: p.username,
+          status: 'ACTIVE',
+        })),
+      );
     }
-    if (method === 'GET' && path === '/patient/configuration/system/personal.cp.m2m.enabled') return json(res, 200, { value: user.role === 'carepartner' ? user.m2mEnabled !== false : false });
-    if (method === 'GET' && path === '/patient/monitor/data') return json(res, 200, { deviceFamily: user.role === 'patient' ? user.deviceFamily ?? 'NGP' : null });
+    if (method === 'GET' && path === '/patient/configuration/system/personal.cp.m2m.enabled')
+      return json(res, 200, { value: user.role === 'carepartner' ? user.m2mEnabled !== false : false });
+    if (method === 'GET' && path === '/patient/monitor/data')
+      return json(res, 200, { deviceFamily: user.role === 'patient' ? (user.deviceFamily ?? 'NGP') : null });
     if (method === 'GET' && path === '/patient/countries/settings') {
-      if (!/^[a-z]{2}$/i.test(url.searchParams.get('countryCode') ?? '')) return json(res, 400, { error: 'countryCode required' });
-      return json(res, 200, { name: 'Simland', languages: [{ key: 'en', name: 'English' }], blePereodicDataEndpoint: `${base}/connect/carepartner/v13/display/message`, mfa: { status: 'OPTIONAL' } });
+      if (!/^[a-z]{2}$/i.test(url.searchParams.get('countryCode') ?? ''))
+        return json(res, 400, { error: 'countryCode required' });
+      return json(res, 200, {
+        name: 'Simland',
+        languages: [{ key: 'en', name: 'English' }],
+        blePereodicDataEndpoint: `${base}/connect/carepartner/v13/display/message`,
+        mfa: { status: 'OPTIONAL' },
+      });
     }
     const m2m = /^\/patient\/m2m\/connect\/data\/gc\/patients\/([^/]+)$/.exec(path);
     if (method === 'GET' && m2m) {
       const wanted = decodeURIComponent(m2m[1]);
       const q = url.searchParams;
-      if (q.get('msgType') !== 'last24hours' || q.get('cpSerialNumber') !== 'NONE' || !/^\d+$/.test(q.get('requestTime') ?? '')) return json(res, 400, { error: 'bad query' });
-      const entry = user.role === 'patient' ? (user.username === wanted ? { username: user.username, deviceFamily: user.deviceFamily, timezoneOffset: user.timezoneOffset } : undefined) : linked(user, wanted);
-      if (!entry || (user.role === 'carepartner' && user.m2mEnabled === false)) return json(res, 403, { error: 'forbidden' });
+      if (
+        q.get('msgType') !== 'last24hours' ||
+        q.get('cpSerialNumber') !== 'NONE' ||
+        !/^\d+$/.test(q.get('requestTime') ?? '')
+      )
+        return json(res, 400, { error: 'bad query' });
+      const entry =
+        user.role === 'patient'
+          ? user.username === wanted
+            ? { username: user.username, deviceFamily: user.deviceFamily, timezoneOffset: user.timezoneOffset }
+            : undefined
+          : linked(user, wanted);
+      if (!entry || (user.role === 'carepartner' && user.m2mEnabled === false))
+        return json(res, 403, { error: 'forbidden' });
       return json(res, 200, careLinkSimPayload(patientOf(entry), clock.now()));
     }
     if (method === 'POST' && path === '/connect/carepartner/v13/display/message') {
@@ -387,10 +533,15 @@ export async function startCareLinkSimulator(options: CareLinkSimulatorOptions):
       }
       if (body.username !== user.username) return json(res, 403, { error: 'forbidden' });
       let entry: CareLinkSimPatient | undefined;
-      if (body.role === 'patient' && user.role === 'patient') entry = { username: user.username, deviceFamily: user.deviceFamily, timezoneOffset: user.timezoneOffset };
-      else if (body.role === 'carepartner' && user.role === 'carepartner' && typeof body.patientId === 'string') entry = linked(user, body.patientId);
+      if (body.role === 'patient' && user.role === 'patient')
+        entry = { username: user.username, deviceFamily: user.deviceFamily, timezoneOffset: user.timezoneOffset };
+      else if (body.role === 'carepartner' && user.role === 'carepartner' && typeof body.patientId === 'string')
+        entry = linked(user, body.patientId);
       if (!entry) return json(res, 400, { error: 'bad role or patient' });
-      return json(res, 200, { metadata: { lastUpdated: clock.now() }, patientData: careLinkSimPayload(patientOf(entry), clock.now()) });
+      return json(res, 200, {
+        metadata: { lastUpdated: clock.now() },
+        patientData: careLinkSimPayload(patientOf(entry), clock.now()),
+      });
     }
     return json(res, 404, { error: 'not found' });
   }
@@ -400,8 +551,12 @@ export async function startCareLinkSimulator(options: CareLinkSimulatorOptions):
     const route = routeOf(url.pathname);
     const logged: CareLinkSimRequest = { method: req.method ?? 'GET', path: url.pathname, route, status: 0 };
     requests.push(logged);
-    res.on('finish', () => { logged.status = res.statusCode; });
-    const fault = faults.find((f) => (f.route === 'any' || f.route === route) && (f.until !== undefined ? clock.now() < f.until : f.times > 0));
+    res.on('finish', () => {
+      logged.status = res.statusCode;
+    });
+    const fault = faults.find(
+      (f) => (f.route === 'any' || f.route === route) && (f.until !== undefined ? clock.now() < f.until : f.times > 0),
+    );
     if (fault) {
       if (fault.until === undefined) fault.times -= 1;
       if (fault.hang) return; // socket stays open until close()

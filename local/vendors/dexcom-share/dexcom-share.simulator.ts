@@ -120,7 +120,18 @@ interface ActiveFault {
   remaining: number;
 }
 
-const TREND_NAMES = ['None', 'DoubleUp', 'SingleUp', 'FortyFiveUp', 'Flat', 'FortyFiveDown', 'SingleDown', 'DoubleDown', 'NotComputable', 'RateOutOfRange'];
+const TREND_NAMES = [
+  'None',
+  'DoubleUp',
+  'SingleUp',
+  'FortyFiveUp',
+  'Flat',
+  'FortyFiveDown',
+  'SingleDown',
+  'DoubleDown',
+  'NotComputable',
+  'RateOutOfRange',
+];
 
 function hash32(text: string): number {
   return createHash('sha1').update(text).digest().readUInt32BE(0);
@@ -161,7 +172,8 @@ export async function startDexcomShareSimulator(options: DexcomShareSimulatorOpt
   const lockoutMs = options.lockoutMs ?? HOUR;
   const sessionTtlMs = options.sessionTtlMs ?? DAY;
   const applicationIds = new Set(options.applicationIds ?? SHARE_APPLICATION_IDS);
-  const formatDate = (ms: number, offset = '') => (options.dateStyle === 'bare' ? `Date(${ms}${offset})` : `/Date(${ms}${offset})/`);
+  const formatDate = (ms: number, offset = '') =>
+    options.dateStyle === 'bare' ? `Date(${ms}${offset})` : `/Date(${ms}${offset})/`;
 
   const accounts: AccountState[] = options.accounts.map((account, index) => ({
     account,
@@ -172,7 +184,13 @@ export async function startDexcomShareSimulator(options: DexcomShareSimulatorOpt
   }));
   const sessions = new Map<string, { state: AccountState; expiresAt: number }>();
   let faults: ActiveFault[] = [];
-  const stats: DexcomShareSimulatorStats = { authenticate: 0, login: 0, read: 0, failedLogins: 0, readingsServed: new Set() };
+  const stats: DexcomShareSimulatorStats = {
+    authenticate: 0,
+    login: 0,
+    read: 0,
+    failedLogins: 0,
+    readingsServed: new Set(),
+  };
   const requests: ShareRequestRecord[] = [];
 
   function readingAt(state: AccountState, t: number) {
@@ -192,7 +210,9 @@ export async function startDexcomShareSimulator(options: DexcomShareSimulatorOpt
 
   function takeFault(endpoint: ShareEndpoint): ShareFault | undefined {
     const now = clock.now();
-    faults = faults.filter((f) => f.remaining > 0 && !(f.fault.kind === 'http5xx' && f.fault.until !== undefined && now >= f.fault.until));
+    faults = faults.filter(
+      (f) => f.remaining > 0 && !(f.fault.kind === 'http5xx' && f.fault.until !== undefined && now >= f.fault.until),
+    );
     const active = faults.find(({ fault }) => {
       if (fault.endpoint !== undefined) return fault.endpoint === endpoint;
       // A session fault only means something where a session is presented.
@@ -205,7 +225,11 @@ export async function startDexcomShareSimulator(options: DexcomShareSimulatorOpt
 
   function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
+    res.writeHead(status, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(text),
+      ...headers,
+    });
     res.end(text);
   }
 
@@ -231,8 +255,16 @@ export async function startDexcomShareSimulator(options: DexcomShareSimulatorOpt
   }
 
   /** Shared checks for both login steps; returns false when an error was sent. */
-  function loginPreflight(res: ServerResponse, body: Record<string, unknown>, state: AccountState | undefined): boolean {
-    if (typeof body.applicationId !== 'string' || !applicationIds.has(body.applicationId) || typeof body.password !== 'string') {
+  function loginPreflight(
+    res: ServerResponse,
+    body: Record<string, unknown>,
+    state: AccountState | undefined,
+  ): boolean {
+    if (
+      typeof body.applicationId !== 'string' ||
+      !applicationIds.has(body.applicationId) ||
+      typeof body.password !== 'string'
+    ) {
       sendCode(res, 'InvalidArgument', 'Invalid argument');
       return false;
     }
@@ -244,21 +276,27 @@ export async function startDexcomShareSimulator(options: DexcomShareSimulatorOpt
   }
 
   function handleAuthenticate(res: ServerResponse, body: Record<string, unknown>) {
-    if (typeof body.accountName !== 'string' || body.accountName === '') return sendCode(res, 'InvalidArgument', 'Invalid argument: accountName');
-    const state = accounts.find((a) => a.account.accountName.toLowerCase() === (body.accountName as string).toLowerCase());
+    if (typeof body.accountName !== 'string' || body.accountName === '')
+      return sendCode(res, 'InvalidArgument', 'Invalid argument: accountName');
+    const state = accounts.find(
+      (a) => a.account.accountName.toLowerCase() === (body.accountName as string).toLowerCase(),
+    );
     if (!loginPreflight(res, body, state)) return;
     if (!state) return failLogin(res, undefined, 'SSO_AuthenticateAccountNotFound', 'Publisher account not found');
-    if (body.password !== state.account.password) return failLogin(res, state, 'AccountPasswordInvalid', 'Publisher account password failed');
+    if (body.password !== state.account.password)
+      return failLogin(res, state, 'AccountPasswordInvalid', 'Publisher account password failed');
     state.consecutiveFailures = 0;
     sendJson(res, 200, options.accountIdAsObject ? { accountId: state.accountId } : state.accountId);
   }
 
   function handleLogin(res: ServerResponse, body: Record<string, unknown>) {
-    if (typeof body.accountId !== 'string' || body.accountId === '') return sendCode(res, 'InvalidArgument', 'Invalid argument: accountId');
+    if (typeof body.accountId !== 'string' || body.accountId === '')
+      return sendCode(res, 'InvalidArgument', 'Invalid argument: accountId');
     const state = accounts.find((a) => a.accountId === body.accountId);
     if (!loginPreflight(res, body, state)) return;
     if (!state) return failLogin(res, undefined, 'SSO_InternalError', 'Cannot Authenticate by AccountId');
-    if (body.password !== state.account.password) return failLogin(res, state, 'AccountPasswordInvalid', 'Publisher account password failed');
+    if (body.password !== state.account.password)
+      return failLogin(res, state, 'AccountPasswordInvalid', 'Publisher account password failed');
     state.consecutiveFailures = 0;
     if (state.account.zeroSession) return sendJson(res, 200, ZERO_SESSION);
     const sessionId = randomUUID();
@@ -266,7 +304,12 @@ export async function startDexcomShareSimulator(options: DexcomShareSimulatorOpt
     sendJson(res, 200, sessionId);
   }
 
-  function handleRead(res: ServerResponse, query: URLSearchParams, record: ShareRequestRecord, fault: ShareFault | undefined) {
+  function handleRead(
+    res: ServerResponse,
+    query: URLSearchParams,
+    record: ShareRequestRecord,
+    fault: ShareFault | undefined,
+  ) {
     const sessionId = query.get('sessionID') ?? '';
     if (fault?.kind === 'sessionInvalid') {
       sessions.delete(sessionId);
@@ -281,8 +324,10 @@ export async function startDexcomShareSimulator(options: DexcomShareSimulatorOpt
       sessions.delete(sessionId);
       return sendCode(res, 'SessionIdNotFound', 'Session ID not found');
     }
-    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) return sendCode(res, 'InvalidArgument', 'Invalid argument: minutes');
-    if (!Number.isInteger(maxCount) || maxCount < 1 || maxCount > 288) return sendCode(res, 'InvalidArgument', 'Invalid argument: maxCount');
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440)
+      return sendCode(res, 'InvalidArgument', 'Invalid argument: minutes');
+    if (!Number.isInteger(maxCount) || maxCount < 1 || maxCount > 288)
+      return sendCode(res, 'InvalidArgument', 'Invalid argument: maxCount');
     const now = clock.now();
     const visible = readingsBetween(session.state, now - minutes * MINUTE, now)
       .filter((r) => now >= r.date + publishLag(r.date))
@@ -327,10 +372,13 @@ export async function startDexcomShareSimulator(options: DexcomShareSimulatorOpt
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const endpoint: ShareEndpoint | undefined =
-      url.pathname === '/ShareWebServices/Services/General/AuthenticatePublisherAccount' ? 'authenticate'
-      : url.pathname === '/ShareWebServices/Services/General/LoginPublisherAccountById' ? 'login'
-      : url.pathname === '/ShareWebServices/Services/Publisher/ReadPublisherLatestGlucoseValues' ? 'read'
-      : undefined;
+      url.pathname === '/ShareWebServices/Services/General/AuthenticatePublisherAccount'
+        ? 'authenticate'
+        : url.pathname === '/ShareWebServices/Services/General/LoginPublisherAccountById'
+          ? 'login'
+          : url.pathname === '/ShareWebServices/Services/Publisher/ReadPublisherLatestGlucoseValues'
+            ? 'read'
+            : undefined;
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     if (!endpoint) return sendJson(res, 404, { Message: 'Endpoint not found' });
@@ -342,7 +390,8 @@ export async function startDexcomShareSimulator(options: DexcomShareSimulatorOpt
     if (text !== '') {
       try {
         const parsed: unknown = JSON.parse(text);
-        body = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+        body =
+          parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
       } catch {
         return sendCode(res, 'InvalidArgument', 'Request body is not JSON', 400);
       }
@@ -379,14 +428,16 @@ export async function startDexcomShareSimulator(options: DexcomShareSimulatorOpt
     stats,
     requests,
     inject(fault) {
-      const remaining = fault.count ?? (fault.kind === 'http5xx' && fault.until !== undefined ? Number.POSITIVE_INFINITY : 1);
+      const remaining =
+        fault.count ?? (fault.kind === 'http5xx' && fault.until !== undefined ? Number.POSITIVE_INFINITY : 1);
       faults.push({ fault, remaining });
     },
     clearFaults() {
       faults = [];
     },
     readingsUpTo(t, accountName) {
-      const state = accountName === undefined ? accounts[0] : accounts.find((a) => a.account.accountName === accountName);
+      const state =
+        accountName === undefined ? accounts[0] : accounts.find((a) => a.account.accountName === accountName);
       if (!state) return [];
       return readingsBetween(state, Number.NEGATIVE_INFINITY, t)
         .reverse()

@@ -3,15 +3,18 @@
  * API serves wall-time labels). Boluses and basals are published treatments.
  */
 import { glookoVendor } from '../../../lib/sources/glooko/glooko.vendor.js';
-import { scenarioTarget, type ScenarioDefinition } from '../../scenarios.js';
+import { type ScenarioDefinition, scenarioTarget } from '../../scenarios.js';
 import { startGlookoSimulator } from './glooko.simulator.js';
 
 export const scenario: ScenarioDefinition = {
   kind: glookoVendor.kind,
   e2e: { start: Date.UTC(2026, 2, 29, 0, 30, 0), note: 'crosses Europe/Berlin DST start (01:00 UTC)' },
   economy: {
-    requestsPerPoll: 3, requestsWhy: 'each poll reads three endpoints (CGM readings, normal boluses, scheduled basals); the treatments are part of the yield',
-    loginsPerDay: 1, loginsWhy: 'the session cookie lasts 24 h',
+    requestsPerPoll: 3,
+    requestsWhy:
+      'each poll reads three endpoints (CGM readings, normal boluses, scheduled basals); the treatments are part of the yield',
+    loginsPerDay: 1,
+    loginsWhy: 'the session cookie lasts 24 h',
   },
   async start(o) {
     const { nightscout, apiSecret, closeTarget } = await scenarioTarget(o);
@@ -23,7 +26,8 @@ export const scenario: ScenarioDefinition = {
     return {
       kind: 'glooko',
       config: {
-        id: o.id ?? 'demo-glooko', kind: 'glooko',
+        id: o.id ?? 'demo-glooko',
+        kind: 'glooko',
         settings: { glookoServer: glooko.url, glookoTimezone: timeZone },
         nightscout: { endpoint: nightscout.url, apiVersion: 'v1' },
       },

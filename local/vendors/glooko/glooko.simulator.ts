@@ -7,9 +7,10 @@
  * hanging requests, session expiry.
  * The request log never holds the password or the cookie.
  */
+
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createHash, randomBytes } from 'node:crypto';
 
 export interface GlookoSimulatorOptions {
   email: string;
@@ -32,7 +33,15 @@ export interface GlookoSimulatorOptions {
  * (or the first `count` of them, when given), so a test can hold the vendor down for a simulated hour.
  */
 export type GlookoFault =
-  | { kind: 'status'; status: number; body?: unknown; retryAfterSeconds?: number; count?: number; path?: string; until?: number }
+  | {
+      kind: 'status';
+      status: number;
+      body?: unknown;
+      retryAfterSeconds?: number;
+      count?: number;
+      path?: string;
+      until?: number;
+    }
   | { kind: 'timeout'; count?: number; path?: string; until?: number };
 
 export interface GlookoLoggedRequest {
@@ -71,8 +80,18 @@ const BOLUS_PHASE_MS = 17 * 60_000;
 const BASAL_PHASE_MS = 41 * 60_000;
 
 export const REQUIRED_DEVICE_FIELDS = [
-  'applicationType', 'os', 'osVersion', 'device', 'deviceManufacturer', 'deviceModel', 'serialNumber',
-  'clinicalResearch', 'deviceId', 'applicationVersion', 'buildNumber', 'gitHash',
+  'applicationType',
+  'os',
+  'osVersion',
+  'device',
+  'deviceManufacturer',
+  'deviceModel',
+  'serialNumber',
+  'clinicalResearch',
+  'deviceId',
+  'applicationVersion',
+  'buildNumber',
+  'gitHash',
 ] as const;
 
 export async function startGlookoSimulator(options: GlookoSimulatorOptions): Promise<GlookoSimulator> {
@@ -81,8 +100,14 @@ export async function startGlookoSimulator(options: GlookoSimulatorOptions): Pro
   const historyStart = options.historyStart ?? clock.now() - 30 * 24 * 3_600_000;
   const ttl = options.sessionTtlMs ?? 24 * 3_600_000;
   const wallFormatter = new Intl.DateTimeFormat('en-US', {
-    timeZone: options.timeZone, hourCycle: 'h23',
-    year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+    timeZone: options.timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
   });
   const sessions = new Map<string, number>();
   const requestLog: GlookoLoggedRequest[] = [];
@@ -94,7 +119,15 @@ export async function startGlookoSimulator(options: GlookoSimulatorOptions): Pro
   function label(instant: number): string {
     const parts = wallFormatter.formatToParts(new Date(instant));
     const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
-    const wall = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'), instant % 1000);
+    const wall = Date.UTC(
+      get('year'),
+      get('month') - 1,
+      get('day'),
+      get('hour'),
+      get('minute'),
+      get('second'),
+      instant % 1000,
+    );
     return new Date(wall).toISOString();
   }
 
@@ -114,11 +147,23 @@ export async function startGlookoSimulator(options: GlookoSimulatorOptions): Pro
       }),
       boluses: grid(from, to, BOLUS_STEP_MS, BOLUS_PHASE_MS).map((instant) => {
         const k = Math.floor(instant / BOLUS_STEP_MS);
-        return { instant, insulin: 1 + (k % 5) * 0.5, carbs: k % 2 === 0 ? 20 + (k % 3) * 15 : 0, guid: guidFor('bolus', k), label: label(instant) };
+        return {
+          instant,
+          insulin: 1 + (k % 5) * 0.5,
+          carbs: k % 2 === 0 ? 20 + (k % 3) * 15 : 0,
+          guid: guidFor('bolus', k),
+          label: label(instant),
+        };
       }),
       basals: grid(from, to, BASAL_STEP_MS, BASAL_PHASE_MS).map((instant) => {
         const k = Math.floor(instant / BASAL_STEP_MS);
-        return { instant, rate: 0.5 + (k % 4) * 0.25, durationSeconds: 1800, guid: guidFor('basal', k), label: label(instant) };
+        return {
+          instant,
+          rate: 0.5 + (k % 4) * 0.25,
+          durationSeconds: 1800,
+          guid: guidFor('basal', k),
+          label: label(instant),
+        };
       }),
     };
   }
@@ -132,7 +177,11 @@ export async function startGlookoSimulator(options: GlookoSimulatorOptions): Pro
       const t = options.filterClock === 'utc' ? e.instant : Date.parse(e.label);
       return t >= start && t <= end;
     };
-    return { readings: all.readings.filter(inside), boluses: all.boluses.filter(inside), basals: all.basals.filter(inside) };
+    return {
+      readings: all.readings.filter(inside),
+      boluses: all.boluses.filter(inside),
+      basals: all.basals.filter(inside),
+    };
   }
 
   function takeFault(path: string): GlookoFault | undefined {
@@ -151,7 +200,12 @@ export async function startGlookoSimulator(options: GlookoSimulatorOptions): Pro
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const method = req.method ?? 'GET';
     const cookieHeader = String(req.headers.cookie ?? '');
-    requestLog.push({ method, path: url.pathname, query: Object.fromEntries(url.searchParams), hasCookie: cookieHeader !== '' });
+    requestLog.push({
+      method,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      hasCookie: cookieHeader !== '',
+    });
     const body = await readBody(req);
     const fault = takeFault(url.pathname);
     if (fault?.kind === 'timeout') {
@@ -160,7 +214,8 @@ export async function startGlookoSimulator(options: GlookoSimulatorOptions): Pro
       return;
     }
     if (fault?.kind === 'status') {
-      const headers = fault.retryAfterSeconds === undefined ? undefined : { 'retry-after': String(fault.retryAfterSeconds) };
+      const headers =
+        fault.retryAfterSeconds === undefined ? undefined : { 'retry-after': String(fault.retryAfterSeconds) };
       return send(res, fault.status, fault.body ?? { error: `Injected HTTP ${fault.status}` }, headers);
     }
 
@@ -175,7 +230,8 @@ export async function startGlookoSimulator(options: GlookoSimulatorOptions): Pro
     if (method !== 'GET' || !series) return send(res, 404, { error: 'Not Found' });
     const session = /_logbook-web_session=([^;\s]+)/.exec(cookieHeader)?.[1];
     const expiresAt = session ? sessions.get(session) : undefined;
-    if (expiresAt === undefined || expiresAt <= clock.now()) return send(res, 401, { error: 'You need to sign in or sign up before continuing.' });
+    if (expiresAt === undefined || expiresAt <= clock.now())
+      return send(res, 401, { error: 'You need to sign in or sign up before continuing.' });
     if (url.searchParams.get('patient') !== glookoCode) return send(res, 403, { error: 'data_cant_view' });
     const startDate = url.searchParams.get('startDate');
     const endDate = url.searchParams.get('endDate');
@@ -186,15 +242,24 @@ export async function startGlookoSimulator(options: GlookoSimulatorOptions): Pro
     if (series === 'boluses') {
       return send(res, 200, {
         normalBoluses: data.boluses.map((b) => ({
-          pumpTimestamp: b.label, pumpTimestampUtcOffset: null, insulinDelivered: b.insulin, insulinProgrammed: b.insulin,
-          carbsInput: b.carbs, guid: b.guid, syncTimestamp: new Date(b.instant + 600_000).toISOString(), softDeleted: false,
+          pumpTimestamp: b.label,
+          pumpTimestampUtcOffset: null,
+          insulinDelivered: b.insulin,
+          insulinProgrammed: b.insulin,
+          carbsInput: b.carbs,
+          guid: b.guid,
+          syncTimestamp: new Date(b.instant + 600_000).toISOString(),
+          softDeleted: false,
         })),
       });
     }
     if (series === 'basals') {
       return send(res, 200, {
         scheduledBasals: data.basals.map((b) => ({
-          pumpTimestamp: b.label, rate: b.rate, duration: b.durationSeconds, guid: b.guid,
+          pumpTimestamp: b.label,
+          rate: b.rate,
+          duration: b.durationSeconds,
+          guid: b.guid,
           syncTimestamp: new Date(b.instant + 600_000).toISOString(),
         })),
       });
@@ -207,7 +272,10 @@ export async function startGlookoSimulator(options: GlookoSimulatorOptions): Pro
     const device = isObject(body) && isObject(body.deviceInformation) ? body.deviceInformation : undefined;
     const missing = REQUIRED_DEVICE_FIELDS.filter((field) => device?.[field] === undefined || device[field] === '');
     if (missing.length > 0) {
-      return send(res, 422, { success: false, errors: { deviceInformation: missing.map((f) => `${f} can't be blank`) } });
+      return send(res, 422, {
+        success: false,
+        errors: { deviceInformation: missing.map((f) => `${f} can't be blank`) },
+      });
     }
     if (!login || login.email !== options.email || login.password !== options.password) {
       return send(res, 401, { success: false, error: 'Invalid email or password.' });
@@ -215,9 +283,14 @@ export async function startGlookoSimulator(options: GlookoSimulatorOptions): Pro
     signIns += 1;
     const session = randomBytes(24).toString('hex');
     sessions.set(session, clock.now() + ttl);
-    send(res, 200, { success: true, userLogin: { email: options.email, glookoCode, preferredUnit: 'mg/dL' } }, {
-      'set-cookie': `_logbook-web_session=${session}; path=/; secure; HttpOnly; SameSite=Lax`,
-    });
+    send(
+      res,
+      200,
+      { success: true, userLogin: { email: options.email, glookoCode, preferredUnit: 'mg/dL' } },
+      {
+        'set-cookie': `_logbook-web_session=${session}; path=/; secure; HttpOnly; SameSite=Lax`,
+      },
+    );
   }
 
   const server: Server = createServer((req, res) => {

@@ -4,16 +4,19 @@
  * later, so they are not counted as published history.
  */
 import { LIBRELINKUP_HOSTS, libreLinkUpVendor } from '../../../lib/sources/librelinkup/librelinkup.vendor.js';
-import { FIVE_MIN, MINUTE, grid, scenarioTarget, type ScenarioDefinition } from '../../scenarios.js';
+import { FIVE_MIN, grid, MINUTE, type ScenarioDefinition, scenarioTarget } from '../../scenarios.js';
 import { startLibreLinkUpSimulator } from './librelinkup.simulator.js';
 
 export const scenario: ScenarioDefinition = {
   kind: libreLinkUpVendor.kind,
   e2e: { start: Date.UTC(2026, 5, 1, 12, 0, 7), note: '' },
   economy: {
-    requestsPerPoll: 1, requestsWhy: 'one graph request per poll (connections only after a login)',
-    loginsPerDay: 1, loginsWhy: 'the auth ticket lasts far longer than a day',
-    writesBeyondHistory: 'each poll also writes the 1-minute current reading, which the 5-minute graph history (the vendor count) does not list',
+    requestsPerPoll: 1,
+    requestsWhy: 'one graph request per poll (connections only after a login)',
+    loginsPerDay: 1,
+    loginsWhy: 'the auth ticket lasts far longer than a day',
+    writesBeyondHistory:
+      'each poll also writes the 1-minute current reading, which the 5-minute graph history (the vendor count) does not list',
   },
   async start(o) {
     const { nightscout, apiSecret, closeTarget } = await scenarioTarget(o);
@@ -24,14 +27,17 @@ export const scenario: ScenarioDefinition = {
     const libre = await startLibreLinkUpSimulator({
       clock: o.clock,
       graphLagMs,
-      accounts: [{ email, password, region: 'eu', patients: [{ patientId, firstName: 'Demo', timeZone: 'Europe/London' }] }],
+      accounts: [
+        { email, password, region: 'eu', patients: [{ patientId, firstName: 'Demo', timeZone: 'Europe/London' }] },
+      ],
     });
     const hosts: Record<string, string> = {};
     for (const region of Object.keys(LIBRELINKUP_HOSTS)) hosts[region] = libre.hostFor(region);
     return {
       kind: 'librelinkup',
       config: {
-        id: o.id ?? 'demo-librelinkup', kind: 'librelinkup',
+        id: o.id ?? 'demo-librelinkup',
+        kind: 'librelinkup',
         settings: { linkUpRegion: 'EU', linkUpHosts: JSON.stringify(hosts) },
         nightscout: { endpoint: nightscout.url, apiVersion: 'v1' },
       },
@@ -44,8 +50,11 @@ export const scenario: ScenarioDefinition = {
         return grid(from, newest, FIVE_MIN);
       },
       vendorStats: () => ({
-        logins: libre.stats.logins, dataRequests: libre.stats.graph + libre.stats.connections,
-        failedLogins: libre.stats.failedLogins, connections: libre.stats.connections, graph: libre.stats.graph,
+        logins: libre.stats.logins,
+        dataRequests: libre.stats.graph + libre.stats.connections,
+        failedLogins: libre.stats.failedLogins,
+        connections: libre.stats.connections,
+        graph: libre.stats.graph,
       }),
       secrets: () => [password, apiSecret],
       async close() {

@@ -173,12 +173,26 @@ function formatLibre(year: number, month: number, day: number, hour24: number, m
 
 export function formatFactoryTimestamp(ms: number): string {
   const d = new Date(ms);
-  return formatLibre(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds());
+  return formatLibre(
+    d.getUTCFullYear(),
+    d.getUTCMonth() + 1,
+    d.getUTCDate(),
+    d.getUTCHours(),
+    d.getUTCMinutes(),
+    d.getUTCSeconds(),
+  );
 }
 
 export function formatLocalTimestamp(ms: number, timeZone: string): string {
   const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone, year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric', hourCycle: 'h23',
+    timeZone,
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    second: 'numeric',
+    hourCycle: 'h23',
   }).formatToParts(new Date(ms));
   const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
   return formatLibre(get('year'), get('month'), get('day'), get('hour') % 24, get('minute'), get('second'));
@@ -232,7 +246,14 @@ export async function startLibreLinkUpSimulator(options: LibreLinkUpSimulatorOpt
   const served = new Map<string, Set<number>>();
   const faults: ActiveFault[] = [];
   const held = new Set<ServerResponse>();
-  const stats: LibreLinkUpSimulatorStats = { logins: 0, loginsByRegion: {}, failedLogins: 0, termsAccepted: 0, connections: 0, graph: 0 };
+  const stats: LibreLinkUpSimulatorStats = {
+    logins: 0,
+    loginsByRegion: {},
+    failedLogins: 0,
+    termsAccepted: 0,
+    connections: 0,
+    graph: 0,
+  };
   const requests: LibreRequestRecord[] = [];
 
   const issueTicket = (email: string, region: string, step?: 'tou' | 'pp') => {
@@ -261,13 +282,30 @@ export async function startLibreLinkUpSimulator(options: LibreLinkUpSimulatorOpt
       return {
         status: 4,
         data: {
-          step: { type: step, componentName: 'AcceptDocument', props: { reaccept: true, titleKey: step === 'tou' ? 'Common.termsOfUse' : 'Common.privacyPolicy', type: step } },
+          step: {
+            type: step,
+            componentName: 'AcceptDocument',
+            props: {
+              reaccept: true,
+              titleKey: step === 'tou' ? 'Common.termsOfUse' : 'Common.privacyPolicy',
+              type: step,
+            },
+          },
           user: { accountType: 'pat', country: state.region.toUpperCase(), policies: {} },
           authTicket: issueTicket(email, state.region, step),
         },
       };
     }
-    return { status: 0, data: { user: userBody(state), messages: {}, notifications: {}, authTicket: issueTicket(email, state.region), invitations: null } };
+    return {
+      status: 0,
+      data: {
+        user: userBody(state),
+        messages: {},
+        notifications: {},
+        authTicket: issueTicket(email, state.region),
+        invitations: null,
+      },
+    };
   };
 
   const readingAt = (patientId: string, t: number, withArrow: boolean) => {
@@ -278,12 +316,14 @@ export async function startLibreLinkUpSimulator(options: LibreLinkUpSimulatorOpt
     return reading;
   };
 
-  const currentReading = (patientId: string, t: number) => readingAt(patientId, Math.floor(t / readingIntervalMs) * readingIntervalMs, true);
+  const currentReading = (patientId: string, t: number) =>
+    readingAt(patientId, Math.floor(t / readingIntervalMs) * readingIntervalMs, true);
 
   const graphReadings = (patientId: string, t: number): SimulatedReading[] => {
     const newest = Math.floor((t - graphLagMs) / GRAPH_STEP_MS) * GRAPH_STEP_MS;
     const out: SimulatedReading[] = [];
-    for (let at = newest - GRAPH_WINDOW_MS + GRAPH_STEP_MS; at <= newest; at += GRAPH_STEP_MS) out.push(readingAt(patientId, at, false));
+    for (let at = newest - GRAPH_WINDOW_MS + GRAPH_STEP_MS; at <= newest; at += GRAPH_STEP_MS)
+      out.push(readingAt(patientId, at, false));
     return out;
   };
 
@@ -314,12 +354,30 @@ export async function startLibreLinkUpSimulator(options: LibreLinkUpSimulatorOpt
       targetLow: 70,
       targetHigh: 180,
       uom: 1,
-      sensor: { deviceId: '', sn: `SIM${patientId.slice(0, 7)}`, a: Math.floor((clock.now() - 3 * 24 * HOUR) / 1000), w: 60, pt: 4, s: false, lj: false },
+      sensor: {
+        deviceId: '',
+        sn: `SIM${patientId.slice(0, 7)}`,
+        a: Math.floor((clock.now() - 3 * 24 * HOUR) / 1000),
+        w: 60,
+        pt: 4,
+        s: false,
+        lj: false,
+      },
       alarmRules: {},
       glucoseMeasurement: current,
       glucoseItem: current,
       glucoseAlarm: null,
-      patientDevice: { did: `device-${patientId}`, dtid: 40068, v: '3.5.2', ll: 70, hl: 240, u: 0, fixedLowAlarmValues: { mgdl: 60, mmoll: 3.3 }, alarms: false, fixedLowThreshold: 0 },
+      patientDevice: {
+        did: `device-${patientId}`,
+        dtid: 40068,
+        v: '3.5.2',
+        ll: 70,
+        hl: 240,
+        u: 0,
+        fixedLowAlarmValues: { mgdl: 60, mmoll: 3.3 },
+        alarms: false,
+        fixedLowThreshold: 0,
+      },
       created: 1_600_000_000,
     };
   };
@@ -347,20 +405,38 @@ export async function startLibreLinkUpSimulator(options: LibreLinkUpSimulatorOpt
     if (!fault) return false;
     switch (fault.kind) {
       case 'http5xx':
-        send(res, fault.status ?? 503, '<html><body>Service Unavailable</body></html>', fault.retryAfter ? { 'Retry-After': fault.retryAfter } : {});
+        send(
+          res,
+          fault.status ?? 503,
+          '<html><body>Service Unavailable</body></html>',
+          fault.retryAfter ? { 'Retry-After': fault.retryAfter } : {},
+        );
         return true;
       case 'timeout':
         held.add(res);
         res.on('close', () => held.delete(res));
         return true;
       case 'http430':
-        send(res, 430, '<html><head><title>Attention Required! | Cloudflare</title></head><body>Rate limited</body></html>');
+        send(
+          res,
+          430,
+          '<html><head><title>Attention Required! | Cloudflare</title></head><body>Rate limited</body></html>',
+        );
         return true;
       case 'http429':
-        send(res, 429, '<html><body>Too Many Requests</body></html>', fault.retryAfter ? { 'Retry-After': fault.retryAfter } : {});
+        send(
+          res,
+          429,
+          '<html><body>Too Many Requests</body></html>',
+          fault.retryAfter ? { 'Retry-After': fault.retryAfter } : {},
+        );
         return true;
       case 'forbidden':
-        send(res, 403, '<html><head><title>Attention Required! | Cloudflare</title></head><body>Sorry, you have been blocked</body></html>');
+        send(
+          res,
+          403,
+          '<html><head><title>Attention Required! | Cloudflare</title></head><body>Sorry, you have been blocked</body></html>',
+        );
         return true;
       case 'sessionInvalid':
         if (token) tickets.delete(token);
@@ -398,7 +474,8 @@ export async function startLibreLinkUpSimulator(options: LibreLinkUpSimulatorOpt
     }
     if (applyFault(res, takeFault('login'), undefined)) return;
     const version = header(req, 'version');
-    if (!version || compareVersions(version, minimumVersion) < 0) return send(res, 200, { status: 920, data: { minimumVersion } });
+    if (!version || compareVersions(version, minimumVersion) < 0)
+      return send(res, 200, { status: 920, data: { minimumVersion } });
     if (!header(req, 'product')) return send(res, 400, { message: 'RequiredHeaderMissing' });
 
     const email = typeof body.email === 'string' ? body.email.trim().toLowerCase() : '';
@@ -412,7 +489,14 @@ export async function startLibreLinkUpSimulator(options: LibreLinkUpSimulatorOpt
     const now = clock.now();
     if (now < state.lockedUntil) {
       const lockout = Math.ceil((state.lockedUntil - now) / 1000);
-      return send(res, 429, { status: 429, data: { code: 60, data: { failures: policy.failures, interval: policy.windowSeconds, lockout }, message: 'locked' } });
+      return send(res, 429, {
+        status: 429,
+        data: {
+          code: 60,
+          data: { failures: policy.failures, interval: policy.windowSeconds, lockout },
+          message: 'locked',
+        },
+      });
     }
     if (body.password !== state.account.password) {
       stats.failedLogins += 1;
@@ -432,7 +516,8 @@ export async function startLibreLinkUpSimulator(options: LibreLinkUpSimulatorOpt
     const token = bearer(req);
     if (applyFault(res, takeFault('continue'), token)) return;
     const ticket = token ? tickets.get(token) : undefined;
-    if (!ticket || ticket.region !== region || ticket.expiresAt <= clock.now() || ticket.step === undefined) return send(res, 401, { message: 'InvalidAuthenticationToken' });
+    if (!ticket || ticket.region !== region || ticket.expiresAt <= clock.now() || ticket.step === undefined)
+      return send(res, 401, { message: 'InvalidAuthenticationToken' });
     if (ticket.step !== step) return send(res, 400, { message: 'InvalidStep' });
     const state = accounts.get(ticket.email)!;
     tickets.delete(token!);
@@ -442,7 +527,12 @@ export async function startLibreLinkUpSimulator(options: LibreLinkUpSimulatorOpt
   };
 
   /** Checks shared by the data calls; returns the account or answers the refusal. */
-  const authorizeData = (req: IncomingMessage, res: ServerResponse, region: string, endpoint: LibreEndpoint): AccountState | undefined => {
+  const authorizeData = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    region: string,
+    endpoint: LibreEndpoint,
+  ): AccountState | undefined => {
     const token = bearer(req);
     if (applyFault(res, takeFault(endpoint), token)) return undefined;
     const version = header(req, 'version');
@@ -479,10 +569,15 @@ export async function startLibreLinkUpSimulator(options: LibreLinkUpSimulatorOpt
     const region = m?.[1] ?? 'global';
     const rest = m?.[2] ?? path;
     const endpoint: LibreEndpoint | undefined =
-      rest === '/llu/auth/login' ? 'login'
-        : /^(?:\/llu)?\/auth\/continue\/[a-z]+$/.test(rest) ? 'continue'
-          : rest === '/llu/connections' ? 'connections'
-            : /^\/llu\/connections\/[^/]+\/graph$/.test(rest) ? 'graph' : undefined;
+      rest === '/llu/auth/login'
+        ? 'login'
+        : /^(?:\/llu)?\/auth\/continue\/[a-z]+$/.test(rest)
+          ? 'continue'
+          : rest === '/llu/connections'
+            ? 'connections'
+            : /^\/llu\/connections\/[^/]+\/graph$/.test(rest)
+              ? 'graph'
+              : undefined;
     if (endpoint) {
       requests.push({
         endpoint,
@@ -495,19 +590,25 @@ export async function startLibreLinkUpSimulator(options: LibreLinkUpSimulatorOpt
       });
     }
     if (endpoint === 'login' && req.method === 'POST') return handleLogin(req, res, region);
-    if (endpoint === 'continue' && req.method === 'POST') return handleContinue(req, res, region, rest.split('/').pop()!);
+    if (endpoint === 'continue' && req.method === 'POST')
+      return handleContinue(req, res, region, rest.split('/').pop()!);
     if (endpoint === 'connections' && req.method === 'GET') {
       stats.connections += 1;
       const state = authorizeData(req, res, region, 'connections');
       if (!state) return;
-      return send(res, 200, { status: 0, data: (state.account.patients ?? []).map((p) => connectionBody(p.patientId)), ticket: ticketBody(req) });
+      return send(res, 200, {
+        status: 0,
+        data: (state.account.patients ?? []).map((p) => connectionBody(p.patientId)),
+        ticket: ticketBody(req),
+      });
     }
     if (endpoint === 'graph' && req.method === 'GET') {
       stats.graph += 1;
       const state = authorizeData(req, res, region, 'graph');
       if (!state) return;
       const patientId = decodeURIComponent(rest.split('/')[3]);
-      if (!(state.account.patients ?? []).some((p) => p.patientId === patientId)) return send(res, 404, { message: 'NotFound' });
+      if (!(state.account.patients ?? []).some((p) => p.patientId === patientId))
+        return send(res, 404, { message: 'NotFound' });
       const zone = patients.get(patientId)!.patient.timeZone ?? 'Europe/London';
       const seen = served.get(patientId) ?? new Set<number>();
       seen.add(currentReading(patientId, clock.now()).date);
@@ -516,7 +617,17 @@ export async function startLibreLinkUpSimulator(options: LibreLinkUpSimulatorOpt
         status: 0,
         data: {
           connection: connectionBody(patientId),
-          activeSensors: [{ sensor: { sn: `SIM${patientId.slice(0, 7)}`, a: Math.floor((clock.now() - 3 * 24 * HOUR) / 1000), w: 60, pt: 4 }, device: { did: `device-${patientId}`, v: '3.5.2' } }],
+          activeSensors: [
+            {
+              sensor: {
+                sn: `SIM${patientId.slice(0, 7)}`,
+                a: Math.floor((clock.now() - 3 * 24 * HOUR) / 1000),
+                w: 60,
+                pt: 4,
+              },
+              device: { did: `device-${patientId}`, v: '3.5.2' },
+            },
+          ],
           graphData: graphReadings(patientId, clock.now()).map((r) => item(r, zone, 0)),
         },
         ticket: ticketBody(req),

@@ -3,31 +3,46 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { LAMBDA_ALIASES } from '../../../lib/config/bundling.config.js';
-import { defaultProvider, LambdaCredentialsMissingError } from '../../../lib/adapters/aws/lambda-credentials.provider.js';
-import LruCache from '../../../lib/adapters/aws/lru-cache.stand-in.js';
 import { EventStreamSerde, eventStreamSerdeProvider } from '../../../lib/adapters/aws/event-streams.stub.js';
-import FormDataNotBundled from '../../../lib/adapters/http/form-data.stub.js';
-import followRedirects from '../../../lib/adapters/http/follow-redirects.stub.js';
+import {
+  defaultProvider,
+  LambdaCredentialsMissingError,
+} from '../../../lib/adapters/aws/lambda-credentials.provider.js';
+import LruCache from '../../../lib/adapters/aws/lru-cache.stand-in.js';
 import createDebug from '../../../lib/adapters/http/debug.stub.js';
+import followRedirects from '../../../lib/adapters/http/follow-redirects.stub.js';
+import FormDataNotBundled from '../../../lib/adapters/http/form-data.stub.js';
+import { LAMBDA_ALIASES } from '../../../lib/config/bundling.config.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 describe('LAMBDA_ALIASES', () => {
-  it.each(Object.entries(LAMBDA_ALIASES))('%s: the package is installed (the alias replaces something real) and its stand-in exists', (pkg, target) => {
-    const require = createRequire(path.join(ROOT, 'package.json'));
-    const resolvable = (() => {
-      try {
-        require.resolve(pkg);
-        return true;
-      } catch {
-        // ESM-only subpaths (`@smithy/core/event-streams`) are not require-able; their package folder still exists.
-        return existsSync(path.join(ROOT, 'node_modules', pkg.split('/').slice(0, pkg.startsWith('@') ? 2 : 1).join('/')));
-      }
-    })();
-    expect(resolvable).toBe(true);
-    expect(existsSync(path.join(ROOT, target))).toBe(true);
-  });
+  it.each(Object.entries(LAMBDA_ALIASES))(
+    '%s: the package is installed (the alias replaces something real) and its stand-in exists',
+    (pkg, target) => {
+      const require = createRequire(path.join(ROOT, 'package.json'));
+      const resolvable = (() => {
+        try {
+          require.resolve(pkg);
+          return true;
+        } catch {
+          // ESM-only subpaths (`@smithy/core/event-streams`) are not require-able; their package folder still exists.
+          return existsSync(
+            path.join(
+              ROOT,
+              'node_modules',
+              pkg
+                .split('/')
+                .slice(0, pkg.startsWith('@') ? 2 : 1)
+                .join('/'),
+            ),
+          );
+        }
+      })();
+      expect(resolvable).toBe(true);
+      expect(existsSync(path.join(ROOT, target))).toBe(true);
+    },
+  );
 });
 
 describe('Lambda credential provider (stands in for the default chain)', () => {
@@ -41,7 +56,10 @@ describe('Lambda credential provider (stands in for the default chain)', () => {
     const provider = defaultProvider({ profile: 'ignored' });
 
     expect(await provider()).toEqual({
-      accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'example-secret', sessionToken: 'example-token', expiration: new Date('2026-11-23T18:00:00Z'),
+      accessKeyId: 'AKIDEXAMPLE',
+      secretAccessKey: 'example-secret',
+      sessionToken: 'example-token',
+      expiration: new Date('2026-11-23T18:00:00Z'),
     });
     vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDROTATED');
     expect((await provider()).accessKeyId).toBe('AKIDROTATED');
@@ -98,7 +116,9 @@ describe('LruCache (stands in for mnemonist/lru-cache)', () => {
 
 describe('stubs for paths the functions never take', () => {
   it('form-data refuses to build a multipart body', () => {
-    expect(() => new FormDataNotBundled()).toThrow(/multipart\/form-data bodies are not supported in the Lambda bundles/);
+    expect(() => new FormDataNotBundled()).toThrow(
+      /multipart\/form-data bodies are not supported in the Lambda bundles/,
+    );
   });
 
   it('follow-redirects refuses to follow', () => {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryQueue, MemoryRedeliveryControl, jsonRoundTrip } from '../../../lib/adapters/memory/memory-message.queue.js';
+import {
+  jsonRoundTrip,
+  MemoryQueue,
+  MemoryRedeliveryControl,
+} from '../../../lib/adapters/memory/memory-message.queue.js';
 import { SourceRejectedError } from '../../../lib/domain/errors.js';
 
 interface Body {
@@ -8,7 +12,12 @@ interface Body {
 }
 
 function setup(opts: { maxReceiveCount?: number; visibilityTimeoutSeconds?: number } = {}) {
-  const clock = { t: 1_000_000, now() { return this.t; } };
+  const clock = {
+    t: 1_000_000,
+    now() {
+      return this.t;
+    },
+  };
   const dlq = new MemoryQueue<Body>({ name: 'frames-dlq', clock, visibilityTimeoutSeconds: 30, maxReceiveCount: 1000 });
   const queue = new MemoryQueue<Body>({
     name: 'frames',
@@ -23,7 +32,10 @@ function setup(opts: { maxReceiveCount?: number; visibilityTimeoutSeconds?: numb
 describe('MemoryQueue', () => {
   it('holds a delayed message until its delay has passed', async () => {
     const { clock, queue } = setup();
-    await queue.send([{ body: { n: 1 }, delaySeconds: 60 }, { body: { n: 2 }, delaySeconds: 0 }]);
+    await queue.send([
+      { body: { n: 1 }, delaySeconds: 60 },
+      { body: { n: 2 }, delaySeconds: 0 },
+    ]);
 
     expect(queue.receive(10).map((m) => m.body.n)).toEqual([2]);
     expect(queue.nextVisibleAt()).toBe(clock.t + 30_000); // n=2 in flight comes back first
@@ -35,7 +47,10 @@ describe('MemoryQueue', () => {
 
   it('clamps delays to 900 s and rounds fractional seconds up', async () => {
     const { clock, queue } = setup();
-    await queue.send([{ body: { n: 1 }, delaySeconds: 5_000 }, { body: { n: 2 }, delaySeconds: 0.2 }]);
+    await queue.send([
+      { body: { n: 1 }, delaySeconds: 5_000 },
+      { body: { n: 2 }, delaySeconds: 0.2 },
+    ]);
     expect(queue.nextVisibleAt()).toBe(clock.t + 1_000);
     clock.t += 1_000;
     const [early] = queue.receive();
@@ -132,7 +147,10 @@ describe('MemoryQueue', () => {
 
   it('redriveAllTo moves DLQ messages back with the receive count reset', async () => {
     const { clock, queue, dlq } = setup({ maxReceiveCount: 1 });
-    await queue.send([{ body: { n: 1 }, delaySeconds: 0 }, { body: { n: 2 }, delaySeconds: 0 }]);
+    await queue.send([
+      { body: { n: 1 }, delaySeconds: 0 },
+      { body: { n: 2 }, delaySeconds: 0 },
+    ]);
     queue.receive(10);
     clock.t += 30_000;
     queue.receive(10);
@@ -141,7 +159,10 @@ describe('MemoryQueue', () => {
     expect(dlq.redriveAllTo(queue)).toBe(2);
     expect(dlq.depth()).toBe(0);
     const back = queue.receive(10);
-    expect(back.map((m) => [m.body.n, m.receiveCount])).toEqual([[1, 1], [2, 1]]);
+    expect(back.map((m) => [m.body.n, m.receiveCount])).toEqual([
+      [1, 1],
+      [2, 1],
+    ]);
   });
 
   it('JSON-round-trips bodies: receivers get a copy, undefined fields vanish', async () => {
@@ -156,7 +177,14 @@ describe('MemoryQueue', () => {
 
   it('refuses bodies that JSON would silently change', async () => {
     const { queue } = setup();
-    const bad: unknown[] = [{ at: new Date(0) }, { n: Number.NaN }, { xs: [1, undefined] }, { m: new Map() }, { f: () => 1 }, { b: 1n }];
+    const bad: unknown[] = [
+      { at: new Date(0) },
+      { n: Number.NaN },
+      { xs: [1, undefined] },
+      { m: new Map() },
+      { f: () => 1 },
+      { b: 1n },
+    ];
     for (const body of bad) {
       await expect(queue.send([{ body: body as Body, delaySeconds: 0 }])).rejects.toBeInstanceOf(SourceRejectedError);
     }
@@ -167,7 +195,12 @@ describe('MemoryQueue', () => {
 
   it('rejects a whole batch when one body is bad, enqueueing nothing', async () => {
     const { queue } = setup();
-    await expect(queue.send([{ body: { n: 1 }, delaySeconds: 0 }, { body: { n: Infinity }, delaySeconds: 0 }])).rejects.toThrow(/not JSON-safe/);
+    await expect(
+      queue.send([
+        { body: { n: 1 }, delaySeconds: 0 },
+        { body: { n: Infinity }, delaySeconds: 0 },
+      ]),
+    ).rejects.toThrow(/not JSON-safe/);
     expect(queue.depth()).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MemorySessionStore } from '../../../lib/adapters/memory/memory-session.store.js';
 import { MemoryCredentialStore } from '../../../lib/adapters/memory/memory-credential.store.js';
+import { MemorySessionStore } from '../../../lib/adapters/memory/memory-session.store.js';
 import { ConfigError } from '../../../lib/domain/errors.js';
 
 describe('MemorySessionStore', () => {
@@ -10,7 +10,11 @@ describe('MemorySessionStore', () => {
     const material = { sessionId: 'abc' };
     await store.put('a', { material, establishedAt: now, expiresAt: now + 1_000 });
     material.sessionId = 'changed';
-    expect(await store.get('a')).toEqual({ material: { sessionId: 'abc' }, establishedAt: 1_000_000, expiresAt: 1_001_000 });
+    expect(await store.get('a')).toEqual({
+      material: { sessionId: 'abc' },
+      establishedAt: 1_000_000,
+      expiresAt: 1_001_000,
+    });
     now += 1_000 + 86_400_000 - 1;
     expect(await store.get('a')).toBeDefined();
     now += 1;
@@ -20,7 +24,11 @@ describe('MemorySessionStore', () => {
   it('keeps a session that holds a refresh token past expiry + 1 day, until cleared (like the DynamoDB adapter)', async () => {
     let now = 1_000_000;
     const store = new MemorySessionStore({ clock: { now: () => now } });
-    await store.put('a', { material: { accessToken: 'at', refreshToken: 'rt' }, establishedAt: now, expiresAt: now + 1_000 });
+    await store.put('a', {
+      material: { accessToken: 'at', refreshToken: 'rt' },
+      establishedAt: now,
+      expiresAt: now + 1_000,
+    });
     now += 1_000 + 2 * 86_400_000;
     expect((await store.get('a'))?.material).toEqual({ accessToken: 'at', refreshToken: 'rt' });
     await store.clear('a');
@@ -38,7 +46,9 @@ describe('MemorySessionStore', () => {
 
 describe('MemoryCredentialStore', () => {
   it('returns copies, counts reads, and reports a missing source as ConfigError', async () => {
-    const store = new MemoryCredentialStore({ a: { vendor: { password: 'pw-DO-NOT-LEAK' }, nightscout: { apiSecret: 's' } } });
+    const store = new MemoryCredentialStore({
+      a: { vendor: { password: 'pw-DO-NOT-LEAK' }, nightscout: { apiSecret: 's' } },
+    });
     const got = await store.get('a');
     got.vendor.password = 'mutated';
     expect((await store.get('a', { fresh: true })).vendor.password).toBe('pw-DO-NOT-LEAK');

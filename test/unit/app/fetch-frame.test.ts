@@ -13,12 +13,20 @@ import {
   SourceUnavailableError,
 } from '../../../lib/domain/errors.js';
 import type { FrameMessage } from '../../../lib/domain/messages.js';
-import { createAppWorld, credentialsFor, SOURCE_ID, T0, type AppWorld, type AppWorldOptions } from '../../helpers/app-deps.helper.js';
-import { FAKE_ACCOUNT, FAKE_LOOP, FAKE_NEW_PASSWORD, FAKE_PASSWORD } from '../../helpers/fake-vendor.helper.js';
+import {
+  type AppWorld,
+  type AppWorldOptions,
+  createAppWorld,
+  credentialsFor,
+  SOURCE_ID,
+  T0,
+} from '../../helpers/app-deps.helper.js';
 import { FAKE_NS_SECRET } from '../../helpers/fake-nightscout.helper.js';
+import { FAKE_ACCOUNT, FAKE_LOOP, FAKE_NEW_PASSWORD, FAKE_PASSWORD } from '../../helpers/fake-vendor.helper.js';
 
 vi.mock('../../../lib/app/apply-event.js', async (importOriginal) =>
-  (await import('../../helpers/machine-events.helper.js')).recordMachineEvents(await importOriginal()));
+  (await import('../../helpers/machine-events.helper.js')).recordMachineEvents(await importOriginal()),
+);
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -30,7 +38,7 @@ function publishUntil(world: AppWorld, until: number): void {
   const known = new Set(world.vendor.readings.map((r) => r.date));
   for (let t = until - HOUR; t <= until; t += 5 * MIN) {
     const at = Math.floor(t / (5 * MIN)) * 5 * MIN;
-    if (!known.has(at)) world.vendor.readings.push({ date: at, sgv: 100 + (at / (5 * MIN)) % 50 });
+    if (!known.has(at)) world.vendor.readings.push({ date: at, sgv: 100 + ((at / (5 * MIN)) % 50) });
     known.add(at);
   }
 }
@@ -73,7 +81,9 @@ describe('fetch-frame: sessions', () => {
     expect(w.vendor.callsOf('authorize')).toHaveLength(1);
     const stored = await w.sessions.get(SOURCE_ID);
     expect(stored).toMatchObject({ establishedAt: T0, expiresAt: T0 + HOUR });
-    expect(w.vendor.callsOf('fetch')).toEqual([expect.objectContaining({ sessionId: (stored?.material as { sessionId: string }).sessionId })]);
+    expect(w.vendor.callsOf('fetch')).toEqual([
+      expect.objectContaining({ sessionId: (stored?.material as { sessionId: string }).sessionId }),
+    ]);
     const [persist] = w.takePersists();
     expect(persist.session).toEqual({ establishedAt: T0, expiresAt: T0 + HOUR });
     expect(persist.batch.entries.length).toBe(13);
@@ -106,7 +116,9 @@ describe('fetch-frame: sessions', () => {
     expect(await w.fetch(frame)).toEqual({ settle: 'done' });
 
     expect(w.vendor.callsOf('authenticate')).toHaveLength(2);
-    expect(w.log.lines.some((l) => l.includes('"message":"logging in"') && l.includes('"reason":"session expired"'))).toBe(true);
+    expect(
+      w.log.lines.some((l) => l.includes('"message":"logging in"') && l.includes('"reason":"session expired"')),
+    ).toBe(true);
     const stored = await w.sessions.get(SOURCE_ID);
     expect(stored).toMatchObject({ establishedAt: T0 + HOUR, expiresAt: T0 + 2 * HOUR });
     expect(w.vendor.callsOf('fetch').at(-1)?.sessionId).toBe((stored?.material as { sessionId: string }).sessionId);
@@ -152,7 +164,15 @@ describe('fetch-frame: sessions', () => {
 
       expect(await w.fetch(frame)).toEqual({ settle: 'done' });
 
-      expect(w.vendor.calls.map((c) => c.op)).toEqual(['authenticate', 'authorize', 'fetch', 'refresh', 'authenticate', 'authorize', 'fetch']);
+      expect(w.vendor.calls.map((c) => c.op)).toEqual([
+        'authenticate',
+        'authorize',
+        'fetch',
+        'refresh',
+        'authenticate',
+        'authorize',
+        'fetch',
+      ]);
       expect(w.takePersists()).toHaveLength(1);
       expect(w.events('auth.rejected')).toEqual([]);
     });
@@ -167,7 +187,15 @@ describe('fetch-frame: sessions', () => {
       expect(await w.fetch(frame)).toEqual({ settle: 'done' });
 
       expect(w.vendor.calls.map((c) => c.op)).toEqual(['authenticate', 'authorize', 'fetch', 'refresh']);
-      expect(w.events('auth.rejected')).toEqual([{ type: 'auth.rejected', now: w.clock.now(), loop: FAKE_LOOP, frameId: frame.frameId, code: 'FAKE.REFRESH_REJECTED' }]);
+      expect(w.events('auth.rejected')).toEqual([
+        {
+          type: 'auth.rejected',
+          now: w.clock.now(),
+          loop: FAKE_LOOP,
+          frameId: frame.frameId,
+          code: 'FAKE.REFRESH_REJECTED',
+        },
+      ]);
       expect(await w.sessions.get(SOURCE_ID)).toBeUndefined();
       const record = await w.record();
       expect(record.status.parkedReason).toContain('FAKE.REFRESH_REJECTED');
@@ -186,7 +214,9 @@ describe('fetch-frame: sessions', () => {
 
       expect(settlement.settle).toBe('retry');
       expect(w.vendor.callsOf('authenticate')).toHaveLength(1);
-      expect(w.events('frame.retrying')).toEqual([expect.objectContaining({ error: { kind: 'retryable', code: 'FAKE.UNAVAILABLE' } })]);
+      expect(w.events('frame.retrying')).toEqual([
+        expect.objectContaining({ error: { kind: 'retryable', code: 'FAKE.UNAVAILABLE' } }),
+      ]);
     });
   });
 
@@ -200,7 +230,15 @@ describe('fetch-frame: sessions', () => {
 
       expect(await w.fetch(frame)).toEqual({ settle: 'done' });
 
-      expect(w.vendor.calls.map((c) => c.op)).toEqual(['authenticate', 'authorize', 'fetch', 'fetch', 'authenticate', 'authorize', 'fetch']);
+      expect(w.vendor.calls.map((c) => c.op)).toEqual([
+        'authenticate',
+        'authorize',
+        'fetch',
+        'fetch',
+        'authenticate',
+        'authorize',
+        'fetch',
+      ]);
       expect(w.log.lines.filter((l) => l.includes('vendor says the session is gone'))).toHaveLength(1);
       const stored = (await w.sessions.get(SOURCE_ID))?.material as { sessionId: string };
       expect(w.vendor.callsOf('fetch').at(-1)?.sessionId).toBe(stored.sessionId);
@@ -211,7 +249,11 @@ describe('fetch-frame: sessions', () => {
     it('never logs in twice: invalid again after the re-login → retryable, no third login', async () => {
       await start();
       await healthyCycle(w);
-      w.vendor.failNext('fetch', new SessionInvalidError('gone', 'FAKE.SESSION_NOT_FOUND'), new SessionInvalidError('gone again', 'FAKE.SESSION_NOT_FOUND'));
+      w.vendor.failNext(
+        'fetch',
+        new SessionInvalidError('gone', 'FAKE.SESSION_NOT_FOUND'),
+        new SessionInvalidError('gone again', 'FAKE.SESSION_NOT_FOUND'),
+      );
       const frame = await nextCycleFrame(w);
 
       const settlement = await w.fetch(frame);
@@ -219,7 +261,13 @@ describe('fetch-frame: sessions', () => {
       expect(settlement.settle).toBe('retry');
       expect(w.vendor.callsOf('authenticate')).toHaveLength(2);
       expect(w.vendor.callsOf('fetch')).toHaveLength(3);
-      expect(w.events('frame.retrying')).toEqual([expect.objectContaining({ stage: 'fetch', attempt: 1, error: { kind: 'retryable', code: 'FAKE.SESSION_NOT_FOUND' } })]);
+      expect(w.events('frame.retrying')).toEqual([
+        expect.objectContaining({
+          stage: 'fetch',
+          attempt: 1,
+          error: { kind: 'retryable', code: 'FAKE.SESSION_NOT_FOUND' },
+        }),
+      ]);
     });
 
     it('a frame that has just logged in does not log in again when its new session is called invalid', async () => {
@@ -249,7 +297,14 @@ describe('fetch-frame: retryable failures', () => {
 
       const ceiling = Math.min(retry.capMs, retry.baseMs * 2 ** (attempt - 1));
       const [event] = w.events('frame.retrying').slice(-1);
-      expect(event).toMatchObject({ now, loop: FAKE_LOOP, frameId: frame.frameId, stage: 'fetch', attempt, error: { kind: 'retryable', code: 'FAKE.UNAVAILABLE' } });
+      expect(event).toMatchObject({
+        now,
+        loop: FAKE_LOOP,
+        frameId: frame.frameId,
+        stage: 'fetch',
+        attempt,
+        error: { kind: 'retryable', code: 'FAKE.UNAVAILABLE' },
+      });
       const delay = event.retryAt - now;
       expect(delay).toBeGreaterThanOrEqual(ceiling / 2);
       expect(delay).toBeLessThan(ceiling);
@@ -294,17 +349,29 @@ describe('fetch-frame: retryable failures', () => {
   it('Retry-After up to the 15-minute cap is still a retry; beyond it the frame fails and the cycle waits it out', async () => {
     await start();
     const frame = await w.nextFrame();
-    w.vendor.failNext('fetch', new SourceUnavailableError('429', 'FAKE.THROTTLED', { retryAfterMs: MAX_RETRY_DELAY_MS }));
+    w.vendor.failNext(
+      'fetch',
+      new SourceUnavailableError('429', 'FAKE.THROTTLED', { retryAfterMs: MAX_RETRY_DELAY_MS }),
+    );
     expect(await w.fetch(frame, 1)).toEqual({ settle: 'retry', delaySeconds: MAX_RETRY_DELAY_MS / 1000 });
 
     const retryAfterMs = MAX_RETRY_DELAY_MS + 1;
     w.vendor.failNext('fetch', new SourceUnavailableError('429', 'FAKE.THROTTLED', { retryAfterMs }));
     expect(await w.fetch(frame, 2)).toEqual({ settle: 'done' });
 
-    expect(w.events('frame.failed')).toEqual([{
-      type: 'frame.failed', now: T0, loop: FAKE_LOOP, frameId: frame.frameId, stage: 'fetch', attempt: 2,
-      error: { kind: 'retryable', code: 'FAKE.THROTTLED' }, retryAfterMs, session: { establishedAt: T0, expiresAt: T0 + HOUR },
-    }]);
+    expect(w.events('frame.failed')).toEqual([
+      {
+        type: 'frame.failed',
+        now: T0,
+        loop: FAKE_LOOP,
+        frameId: frame.frameId,
+        stage: 'fetch',
+        attempt: 2,
+        error: { kind: 'retryable', code: 'FAKE.THROTTLED' },
+        retryAfterMs,
+        session: { establishedAt: T0, expiresAt: T0 + HOUR },
+      },
+    ]);
     expect(await loopMode(w)).toBe('backingOff');
     expect((await w.record()).nextDueAt).toBeGreaterThanOrEqual(T0 + retryAfterMs);
   });
@@ -312,14 +379,22 @@ describe('fetch-frame: retryable failures', () => {
   it("the loop's last allowed attempt reports frame.failed instead of asking for another delivery", async () => {
     await start({ vendor: { attempts: 3 }, maxReceiveCount: 5 });
     const frame = await w.nextFrame();
-    w.vendor.failNext('fetch', new SourceUnavailableError('a', 'FAKE.UNAVAILABLE'), new SourceUnavailableError('b', 'FAKE.UNAVAILABLE'), new SourceUnavailableError('c', 'FAKE.UNAVAILABLE'));
+    w.vendor.failNext(
+      'fetch',
+      new SourceUnavailableError('a', 'FAKE.UNAVAILABLE'),
+      new SourceUnavailableError('b', 'FAKE.UNAVAILABLE'),
+      new SourceUnavailableError('c', 'FAKE.UNAVAILABLE'),
+    );
 
     expect((await w.fetch(frame, 1)).settle).toBe('retry');
     expect((await w.fetch(frame, 2)).settle).toBe('retry');
     expect(await w.fetch(frame, 3)).toEqual({ settle: 'done' });
 
     expect(w.events().map((e) => e.type)).toEqual(['clock.ticked', 'frame.retrying', 'frame.retrying', 'frame.failed']);
-    expect(w.events('frame.failed')[0]).toMatchObject({ attempt: 3, error: { kind: 'retryable', code: 'FAKE.UNAVAILABLE' } });
+    expect(w.events('frame.failed')[0]).toMatchObject({
+      attempt: 3,
+      error: { kind: 'retryable', code: 'FAKE.UNAVAILABLE' },
+    });
     expect(await loopMode(w)).toBe('backingOff');
   });
 
@@ -348,7 +423,9 @@ describe('fetch-frame: permanent failures', () => {
 
     expect(await w.fetch(frame, 1)).toEqual({ settle: 'done' });
 
-    expect(w.events('frame.failed')).toEqual([expect.objectContaining({ stage: 'fetch', attempt: 1, error: { kind: 'permanent', code: 'FAKE.BAD_BODY' } })]);
+    expect(w.events('frame.failed')).toEqual([
+      expect.objectContaining({ stage: 'fetch', attempt: 1, error: { kind: 'permanent', code: 'FAKE.BAD_BODY' } }),
+    ]);
     expect(w.events('frame.retrying')).toEqual([]);
     expect(w.metrics.counts.FrameFailed_permanent).toBe(1);
     expect(await loopMode(w)).toBe('backingOff');
@@ -362,9 +439,17 @@ describe('fetch-frame: permanent failures', () => {
     expect(await w.fetch(unknown, 1)).toEqual({ settle: 'done' });
 
     expect(w.vendor.calls).toEqual([]);
-    expect(w.events('frame.failed')).toEqual([{
-      type: 'frame.failed', now: T0, loop: 'NoSuchLoop', frameId: frame.frameId, stage: 'fetch', attempt: 1, error: { kind: 'permanent', code: 'FRAME.UNKNOWN_LOOP' },
-    }]);
+    expect(w.events('frame.failed')).toEqual([
+      {
+        type: 'frame.failed',
+        now: T0,
+        loop: 'NoSuchLoop',
+        frameId: frame.frameId,
+        stage: 'fetch',
+        attempt: 1,
+        error: { kind: 'permanent', code: 'FRAME.UNKNOWN_LOOP' },
+      },
+    ]);
   });
 });
 
@@ -382,7 +467,15 @@ describe('fetch-frame: credentials rejected', () => {
 
     expect(w.vendor.callsOf('authenticate').map((c) => c.password)).toEqual([FAKE_PASSWORD, FAKE_PASSWORD]);
     expect(w.credentials.freshGets).toBe(1);
-    expect(w.events('auth.rejected')).toEqual([{ type: 'auth.rejected', now: w.clock.now(), loop: FAKE_LOOP, frameId: frame.frameId, code: 'FAKE.AUTH_REJECTED' }]);
+    expect(w.events('auth.rejected')).toEqual([
+      {
+        type: 'auth.rejected',
+        now: w.clock.now(),
+        loop: FAKE_LOOP,
+        frameId: frame.frameId,
+        code: 'FAKE.AUTH_REJECTED',
+      },
+    ]);
     expect(await w.sessions.get(SOURCE_ID)).toBeUndefined();
     expect(w.metrics.counts.AuthRejected).toBe(1);
     const record = await w.record();
@@ -434,7 +527,9 @@ describe('fetch-frame: credentials rejected', () => {
 
     expect(await w.fetch(frame)).toEqual({ settle: 'done' });
 
-    expect(w.events('auth.lockedOut')).toEqual([{ type: 'auth.lockedOut', now: T0, loop: FAKE_LOOP, frameId: frame.frameId, code: 'FAKE.LOCKED', until }]);
+    expect(w.events('auth.lockedOut')).toEqual([
+      { type: 'auth.lockedOut', now: T0, loop: FAKE_LOOP, frameId: frame.frameId, code: 'FAKE.LOCKED', until },
+    ]);
     expect(w.credentials.freshGets).toBe(0);
     const record = await w.record();
     expect(record.status.lockedUntil).toBe(until);
@@ -454,10 +549,18 @@ describe('fetch-frame: nothing new', () => {
     expect(await w.fetch(frame)).toEqual({ settle: 'done' });
 
     expect(w.takePersists()).toEqual([]);
-    expect(w.events('frame.persisted')).toEqual([{
-      type: 'frame.persisted', now: T0, loop: FAKE_LOOP, frameId: frame.frameId, cursor: {}, newestReadingAt: undefined,
-      written: { entries: 0, treatments: 0, devicestatus: 0, profiles: 0 }, session: { establishedAt: T0, expiresAt: T0 + HOUR },
-    }]);
+    expect(w.events('frame.persisted')).toEqual([
+      {
+        type: 'frame.persisted',
+        now: T0,
+        loop: FAKE_LOOP,
+        frameId: frame.frameId,
+        cursor: {},
+        newestReadingAt: undefined,
+        written: { entries: 0, treatments: 0, devicestatus: 0, profiles: 0 },
+        session: { establishedAt: T0, expiresAt: T0 + HOUR },
+      },
+    ]);
     const record = await w.record();
     expect(record.status.sessionMode).toBe('active');
     expect(await loopMode(w)).toBe('waiting');
@@ -483,11 +586,18 @@ describe('fetch-frame: secrets', () => {
     w.vendor.password = FAKE_NEW_PASSWORD;
     await w.fetch(failing, 2); // session invalid → refresh refused → login refused → auth.rejected
 
-    expect(w.vendor.calls.map((c) => c.op).filter((op) => op !== 'fetch')).toEqual(['authenticate', 'authorize', 'refresh', 'refresh', 'authenticate']);
+    expect(w.vendor.calls.map((c) => c.op).filter((op) => op !== 'fetch')).toEqual([
+      'authenticate',
+      'authorize',
+      'refresh',
+      'refresh',
+      'authenticate',
+    ]);
     expect(w.events('auth.rejected')).toHaveLength(1);
     const text = await w.publicText();
     const secrets = [...w.vendor.secrets(), FAKE_ACCOUNT, FAKE_NS_SECRET];
     expect(secrets.length).toBeGreaterThan(5);
-    for (const secret of secrets) expect(text.includes(secret), `a secret (${secret.slice(0, 12)}…) leaked`).toBe(false);
+    for (const secret of secrets)
+      expect(text.includes(secret), `a secret (${secret.slice(0, 12)}…) leaked`).toBe(false);
   });
 });

@@ -8,12 +8,13 @@ import { describe, expect, it, vi } from 'vitest';
 import { PERSIST_RETRY } from '../../../lib/app/persist-frame.js';
 import { SourceAuthRejectedError, SourceRejectedError, SourceUnavailableError } from '../../../lib/domain/errors.js';
 import type { PersistMessage } from '../../../lib/domain/messages.js';
-import { createAppWorld, SOURCE_ID, T0, type AppWorld, type AppWorldOptions } from '../../helpers/app-deps.helper.js';
-import { FAKE_ACCOUNT, FAKE_DEVICE, FAKE_LOOP, FAKE_PASSWORD } from '../../helpers/fake-vendor.helper.js';
+import { type AppWorld, type AppWorldOptions, createAppWorld, SOURCE_ID, T0 } from '../../helpers/app-deps.helper.js';
 import { FAKE_NS_SECRET } from '../../helpers/fake-nightscout.helper.js';
+import { FAKE_ACCOUNT, FAKE_DEVICE, FAKE_LOOP, FAKE_PASSWORD } from '../../helpers/fake-vendor.helper.js';
 
 vi.mock('../../../lib/app/apply-event.js', async (importOriginal) =>
-  (await import('../../helpers/machine-events.helper.js')).recordMachineEvents(await importOriginal()));
+  (await import('../../helpers/machine-events.helper.js')).recordMachineEvents(await importOriginal()),
+);
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -41,15 +42,31 @@ describe('persist: success', () => {
 
     expect(await w.persist(message)).toEqual({ settle: 'done' });
 
-    expect(w.nightscout.writers).toEqual([{ target: message.config.nightscout, credentials: { apiSecret: FAKE_NS_SECRET } }]);
-    expect(w.nightscout.requests).toEqual([{
-      batch: message.batch, cursor: null, device: FAKE_DEVICE, now, seedLookbackMs: 24 * HOUR,
-    }]);
+    expect(w.nightscout.writers).toEqual([
+      { target: message.config.nightscout, credentials: { apiSecret: FAKE_NS_SECRET } },
+    ]);
+    expect(w.nightscout.requests).toEqual([
+      {
+        batch: message.batch,
+        cursor: null,
+        device: FAKE_DEVICE,
+        now,
+        seedLookbackMs: 24 * HOUR,
+      },
+    ]);
     expect(w.nightscout.entries.size).toBe(6);
-    expect(w.events('frame.persisted')).toEqual([{
-      type: 'frame.persisted', now, loop: FAKE_LOOP, frameId: message.frameId, cursor: { entries: T0 },
-      written: { entries: 6, treatments: 0, devicestatus: 0, profiles: 0 }, newestReadingAt: T0, session: message.session,
-    }]);
+    expect(w.events('frame.persisted')).toEqual([
+      {
+        type: 'frame.persisted',
+        now,
+        loop: FAKE_LOOP,
+        frameId: message.frameId,
+        cursor: { entries: T0 },
+        written: { entries: 6, treatments: 0, devicestatus: 0, profiles: 0 },
+        newestReadingAt: T0,
+        session: message.session,
+      },
+    ]);
     expect(w.metrics.counts.ReadingsWritten).toBe(6);
     expect(w.metrics.timings.FreshnessLagMs).toEqual(message.batch.entries.map((e) => now - e.date));
 
@@ -89,7 +106,15 @@ describe('persist: Nightscout refuses the credentials', () => {
 
     expect(await w.persist(message)).toEqual({ settle: 'done' });
 
-    expect(w.events('auth.rejected')).toEqual([{ type: 'auth.rejected', now: w.clock.now(), loop: FAKE_LOOP, frameId: message.frameId, code: 'NIGHTSCOUT.UNAUTHORIZED' }]);
+    expect(w.events('auth.rejected')).toEqual([
+      {
+        type: 'auth.rejected',
+        now: w.clock.now(),
+        loop: FAKE_LOOP,
+        frameId: message.frameId,
+        code: 'NIGHTSCOUT.UNAUTHORIZED',
+      },
+    ]);
     const record = await w.record();
     expect(record.status.parkedReason).toContain('NIGHTSCOUT.UNAUTHORIZED');
     expect(record.nextDueAt).toBeUndefined();
@@ -107,7 +132,15 @@ describe('persist: retryable failures', () => {
 
       const ceiling = Math.min(PERSIST_RETRY.retry.capMs, PERSIST_RETRY.retry.baseMs * 2 ** (attempt - 1));
       const event = w.events('frame.retrying').at(-1);
-      expect(event).toMatchObject({ now, loop: FAKE_LOOP, frameId: message.frameId, stage: 'persist', attempt, error: { kind: 'retryable', code: 'NIGHTSCOUT.UNAVAILABLE' }, session: message.session });
+      expect(event).toMatchObject({
+        now,
+        loop: FAKE_LOOP,
+        frameId: message.frameId,
+        stage: 'persist',
+        attempt,
+        error: { kind: 'retryable', code: 'NIGHTSCOUT.UNAVAILABLE' },
+        session: message.session,
+      });
       const delay = (event?.retryAt ?? 0) - now;
       expect(delay).toBeGreaterThanOrEqual(ceiling / 2);
       expect(delay).toBeLessThan(ceiling);
@@ -139,21 +172,34 @@ describe('persist: retryable failures', () => {
 
   it('honours Retry-After', async () => {
     const { w, message } = await fetched();
-    w.nightscout.failNext(new SourceUnavailableError('Nightscout 429', 'NIGHTSCOUT.THROTTLED', { retryAfterMs: 4 * MIN }));
+    w.nightscout.failNext(
+      new SourceUnavailableError('Nightscout 429', 'NIGHTSCOUT.THROTTLED', { retryAfterMs: 4 * MIN }),
+    );
     expect(await w.persist(message, 1)).toEqual({ settle: 'retry', delaySeconds: 240 });
     expect(w.events('frame.retrying')[0].retryAt).toBe(w.clock.now() + 4 * MIN);
   });
 
   it('the last attempt the queue allows reports frame.failed, so the cycle backs off instead of dead-lettering silently', async () => {
     const { w, message } = await fetched({ maxReceiveCount: 3 });
-    w.nightscout.failNext(new SourceUnavailableError('Nightscout 503', 'NIGHTSCOUT.UNAVAILABLE', { retryAfterMs: MIN }));
+    w.nightscout.failNext(
+      new SourceUnavailableError('Nightscout 503', 'NIGHTSCOUT.UNAVAILABLE', { retryAfterMs: MIN }),
+    );
 
     expect(await w.persist(message, 3)).toEqual({ settle: 'done' });
 
-    expect(w.events('frame.failed')).toEqual([{
-      type: 'frame.failed', now: w.clock.now(), loop: FAKE_LOOP, frameId: message.frameId, stage: 'persist', attempt: 3,
-      error: { kind: 'retryable', code: 'NIGHTSCOUT.UNAVAILABLE' }, retryAfterMs: MIN, session: message.session,
-    }]);
+    expect(w.events('frame.failed')).toEqual([
+      {
+        type: 'frame.failed',
+        now: w.clock.now(),
+        loop: FAKE_LOOP,
+        frameId: message.frameId,
+        stage: 'persist',
+        attempt: 3,
+        error: { kind: 'retryable', code: 'NIGHTSCOUT.UNAVAILABLE' },
+        retryAfterMs: MIN,
+        session: message.session,
+      },
+    ]);
     expect(await loopMode(w)).toBe('backingOff');
   });
 });
@@ -165,7 +211,13 @@ describe('persist: permanent failures', () => {
 
     expect(await w.persist(message, 1)).toEqual({ settle: 'done' });
 
-    expect(w.events('frame.failed')).toEqual([expect.objectContaining({ stage: 'persist', attempt: 1, error: { kind: 'permanent', code: 'NIGHTSCOUT.BAD_REQUEST' } })]);
+    expect(w.events('frame.failed')).toEqual([
+      expect.objectContaining({
+        stage: 'persist',
+        attempt: 1,
+        error: { kind: 'permanent', code: 'NIGHTSCOUT.BAD_REQUEST' },
+      }),
+    ]);
     expect(w.events('frame.retrying')).toEqual([]);
     expect(await loopMode(w)).toBe('backingOff');
   });

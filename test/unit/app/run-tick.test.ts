@@ -6,11 +6,12 @@
 import { describe, expect, it, vi } from 'vitest';
 import { TICK_LOOKAHEAD_MS } from '../../../lib/app/run-tick.js';
 import { SourceUnavailableError } from '../../../lib/domain/errors.js';
-import { createAppWorld, T0, type AppWorld } from '../../helpers/app-deps.helper.js';
+import { type AppWorld, createAppWorld, T0 } from '../../helpers/app-deps.helper.js';
 import { FAKE_LOOP, FAKE_PASSWORD } from '../../helpers/fake-vendor.helper.js';
 
 vi.mock('../../../lib/app/apply-event.js', async (importOriginal) =>
-  (await import('../../helpers/machine-events.helper.js')).recordMachineEvents(await importOriginal()));
+  (await import('../../helpers/machine-events.helper.js')).recordMachineEvents(await importOriginal()),
+);
 
 const MIN = 60_000;
 
@@ -30,13 +31,21 @@ const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 describe('run-tick', () => {
   it('steps the sources due within the look-ahead, and only those', async () => {
     const w = createAppWorld();
-    await sourcesDueAt(w, { overdue: T0 - 5 * MIN, now: T0, soon: T0 + 30_000, edge: T0 + TICK_LOOKAHEAD_MS, later: T0 + TICK_LOOKAHEAD_MS + 1 });
+    await sourcesDueAt(w, {
+      overdue: T0 - 5 * MIN,
+      now: T0,
+      soon: T0 + 30_000,
+      edge: T0 + TICK_LOOKAHEAD_MS,
+      later: T0 + TICK_LOOKAHEAD_MS + 1,
+    });
 
     const report = await w.tick();
 
     expect(report).toEqual({ due: 4, advanced: 4, framesSent: 4, errors: 0, skippedForDeadline: 0 });
     const ticked = w.events('clock.ticked');
-    expect(new Set(ticked.map((e) => JSON.stringify(e)))).toEqual(new Set([JSON.stringify({ type: 'clock.ticked', now: T0, horizon: T0 + TICK_LOOKAHEAD_MS })]));
+    expect(new Set(ticked.map((e) => JSON.stringify(e)))).toEqual(
+      new Set([JSON.stringify({ type: 'clock.ticked', now: T0, horizon: T0 + TICK_LOOKAHEAD_MS })]),
+    );
     expect(ticked).toHaveLength(4);
     expect((await w.record('later')).status.loopModes[FAKE_LOOP]).toBe('waiting');
     expect((await w.record('soon')).status.loopModes[FAKE_LOOP]).toBe('fetching');
@@ -49,13 +58,19 @@ describe('run-tick', () => {
 
     await w.tick();
 
-    const delays = Object.fromEntries(w.sentBodies.map((b) => JSON.parse(b) as { sourceId: string; dueAt: number })
-      .map((b) => [b.sourceId, b.dueAt]));
+    const delays = Object.fromEntries(
+      w.sentBodies.map((b) => JSON.parse(b) as { sourceId: string; dueAt: number }).map((b) => [b.sourceId, b.dueAt]),
+    );
     expect(delays).toEqual({ overdue: T0, now: T0, soon: T0 + 30_000, odd: T0 + 12_345 });
     // Visible at the due second (rounded up to whole seconds, never early).
     expect(w.frameQueue.stats()).toEqual({ visible: 2, delayed: 2, inFlight: 0 });
     w.clock.set(T0 + 12_999);
-    expect(w.takeFrames().map((f) => f.sourceId).sort()).toEqual(['now', 'overdue']);
+    expect(
+      w
+        .takeFrames()
+        .map((f) => f.sourceId)
+        .sort(),
+    ).toEqual(['now', 'overdue']);
     w.clock.set(T0 + 13_000);
     expect(w.takeFrames().map((f) => f.sourceId)).toEqual(['odd']);
     w.clock.set(T0 + 30_000);
@@ -122,9 +137,16 @@ describe('run-tick', () => {
     const report = await w.tick({ concurrency: 1 });
 
     expect(report).toEqual({ due: 3, advanced: 2, framesSent: 2, errors: 1, skippedForDeadline: 0 });
-    expect(w.takeFrames().map((f) => f.sourceId).sort()).toEqual(['a', 'c']);
+    expect(
+      w
+        .takeFrames()
+        .map((f) => f.sourceId)
+        .sort(),
+    ).toEqual(['a', 'c']);
     expect(w.metrics.counts.TickErrors).toBe(1);
-    expect(w.log.lines.filter((l) => l.includes('tick failed for a source') && l.includes('"sourceId":"broken"'))).toHaveLength(1);
+    expect(
+      w.log.lines.filter((l) => l.includes('tick failed for a source') && l.includes('"sourceId":"broken"')),
+    ).toHaveLength(1);
     expect((await w.record('broken')).nextDueAt).toBe(T0);
 
     w.sources.beforeSave = undefined;
@@ -153,7 +175,9 @@ describe('run-tick', () => {
     // Both ticks read the due records before either saves.
     let reads = 0;
     let bothRead: () => void = () => {};
-    const gate = new Promise<void>((resolve) => { bothRead = resolve; });
+    const gate = new Promise<void>((resolve) => {
+      bothRead = resolve;
+    });
     const queryDue = w.sources.queryDue.bind(w.sources);
     w.sources.queryDue = async (...args) => {
       const found = await queryDue(...args);

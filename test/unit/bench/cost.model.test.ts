@@ -5,20 +5,20 @@
 import { describe, expect, it } from 'vitest';
 import {
   CYCLES_PER_MONTH,
-  DEFAULT_ASSUMPTIONS,
-  IDLE_POLLS_PER_QUEUE_MONTH,
-  PRICES,
-  TICKS_PER_MONTH,
+  type CycleProfile,
   costFor,
   credentialShards,
   cycleCost,
+  DEFAULT_ASSUMPTIONS,
   dynamoItemBytes,
-  indexWriteUnits,
   fixedMonthly,
+  IDLE_POLLS_PER_QUEUE_MONTH,
+  indexWriteUnits,
   logBytesPerCycle,
+  PRICES,
   sum,
+  TICKS_PER_MONTH,
   warmContainers,
-  type CycleProfile,
 } from '../../../bench/cost.model.js';
 
 const profile: CycleProfile = {
@@ -94,7 +94,7 @@ describe('fixed monthly cost', () => {
     expect(f.idleSqsPolling).toBeCloseTo(2 * 648_000 * 0.4e-6, 12);
     expect(f.secretStorage).toBeCloseTo(10 * 0.4, 12);
     // 2 functions × 10 shards × 720 hourly cache refreshes × 1 warm container.
-    expect(f.secretApiCalls).toBeCloseTo(2 * 10 * 720 * 0.05 / 10_000, 12);
+    expect(f.secretApiCalls).toBeCloseTo((2 * 10 * 720 * 0.05) / 10_000, 12);
   });
 });
 

@@ -6,31 +6,47 @@
 import { describe, expect, it } from 'vitest';
 import {
   AIMS,
-  ISSUE_FRESHNESS,
-  POLLS_PER_READING,
-  SOURCE_KINDS,
   freshnessAim,
+  ISSUE_FRESHNESS,
+  type KindBenchResult,
   kindFigures,
   loginAllowance,
+  POLLS_PER_READING,
+  type Schedule,
+  SOURCE_KINDS,
   scheduleOf,
   settledBound,
-  type KindBenchResult,
-  type Schedule,
 } from '../../../bench/sources.bench.js';
 
 const MIN = 60_000;
-const schedule = (lagMs: number, jitterMs: number): Schedule => ({ intervalMs: 5 * MIN, align: { lagMs, jitterMs }, maxLookbackMs: 24 * 60 * MIN, sessionLifetimeMs: 24 * 60 * MIN });
+const schedule = (lagMs: number, jitterMs: number): Schedule => ({
+  intervalMs: 5 * MIN,
+  align: { lagMs, jitterMs },
+  maxLookbackMs: 24 * 60 * MIN,
+  sessionLifetimeMs: 24 * 60 * MIN,
+});
 const reference = schedule(10_000, 8_000);
 
 function result(over: Partial<KindBenchResult> = {}): KindBenchResult {
   return {
-    kind: 'dexcomshare', sources: 4, hours: 12, start: '2026-11-23T06:00:07.000Z', wallSeconds: 3, schedule: reference, ticks: 720, cycles: 576,
+    kind: 'dexcomshare',
+    sources: 4,
+    hours: 12,
+    start: '2026-11-23T06:00:07.000Z',
+    wallSeconds: 3,
+    schedule: reference,
+    ticks: 720,
+    cycles: 576,
     freshness: { samples: 570, excludedBackfillSamples: 1152, p50Ms: 14_000, p95Ms: 18_000, maxMs: 18_000 },
-    vendor: { logins: 4, dataRequests: 576 }, newReadingsWritten: 570,
+    vendor: { logins: 4, dataRequests: 576 },
+    newReadingsWritten: 570,
     readings: { vendor: 1700, nightscout: 1700, duplicates: 0, missing: 0, window: 'w' },
-    awsRequests: { 'DynamoDB.GetItem': 1152, 'DynamoDB.Query': 5760 }, queueRequests: { 'SQS.ReceiveMessage': 600 },
-    perCycle: { 'DynamoDB.GetItem': 2, 'SQS.ReceiveMessage': 600 / 576 }, perCycleTotal: 2 + 600 / 576,
-    dlqDepth: 0, parkedSources: 0,
+    awsRequests: { 'DynamoDB.GetItem': 1152, 'DynamoDB.Query': 5760 },
+    queueRequests: { 'SQS.ReceiveMessage': 600 },
+    perCycle: { 'DynamoDB.GetItem': 2, 'SQS.ReceiveMessage': 600 / 576 },
+    perCycleTotal: 2 + 600 / 576,
+    dlqDepth: 0,
+    parkedSources: 0,
     ...over,
   };
 }
@@ -64,7 +80,9 @@ describe('freshnessAim', () => {
   it('reads the schedules from the registered drivers: every kind has one, Dexcom Share keeps the issue aim', () => {
     const ref = scheduleOf('dexcomshare');
     // The kinds come from the scenarios found in local/vendors: every vendor has one.
-    expect(SOURCE_KINDS).toEqual(expect.arrayContaining(['dexcomshare', 'librelinkup', 'glooko', 'nightscout', 'minimedcarelink']));
+    expect(SOURCE_KINDS).toEqual(
+      expect.arrayContaining(['dexcomshare', 'librelinkup', 'glooko', 'nightscout', 'minimedcarelink']),
+    );
     for (const kind of SOURCE_KINDS) {
       const s = scheduleOf(kind);
       expect(s.intervalMs).toBeGreaterThan(0);
@@ -110,7 +128,15 @@ describe('kindFigures', () => {
 
   it('judges freshness against the aim and fails above it', () => {
     expect(byId(kindFigures(result(), reference), 'freshness.p50Ms').met).toBe(true);
-    const slow = result({ freshness: { samples: 5, excludedBackfillSamples: 0, p50Ms: ISSUE_FRESHNESS.p50Ms + 1, p95Ms: ISSUE_FRESHNESS.p95Ms + 1, maxMs: 60_000 } });
+    const slow = result({
+      freshness: {
+        samples: 5,
+        excludedBackfillSamples: 0,
+        p50Ms: ISSUE_FRESHNESS.p50Ms + 1,
+        p95Ms: ISSUE_FRESHNESS.p95Ms + 1,
+        maxMs: 60_000,
+      },
+    });
     expect(byId(kindFigures(slow, reference), 'freshness.p50Ms').met).toBe(false);
     expect(byId(kindFigures(slow, reference), 'freshness.p95Ms').met).toBe(false);
     const none = result({ freshness: { samples: 0, excludedBackfillSamples: 0 } });
@@ -124,14 +150,28 @@ describe('kindFigures', () => {
 
   it('divides vendor data requests by new readings and applies polls per reading × requests per poll', () => {
     const requestsPerPoll = AIMS.glooko?.requestsPerPoll ?? Number.NaN;
-    const within = result({ kind: 'glooko', schedule: schedule(0, 30_000), vendor: { logins: 4, dataRequests: 300 }, newReadingsWritten: 100 });
+    const within = result({
+      kind: 'glooko',
+      schedule: schedule(0, 30_000),
+      vendor: { logins: 4, dataRequests: 300 },
+      newReadingsWritten: 100,
+    });
     const f = byId(kindFigures(within, reference), 'vendor.requestsPerNewReading');
     expect(f.value).toBe(3);
     expect(f.met).toBe(3 <= requestsPerPoll * POLLS_PER_READING);
-    const over = result({ kind: 'glooko', schedule: schedule(0, 30_000), vendor: { logins: 4, dataRequests: 400 }, newReadingsWritten: 100 });
+    const over = result({
+      kind: 'glooko',
+      schedule: schedule(0, 30_000),
+      vendor: { logins: 4, dataRequests: 400 },
+      newReadingsWritten: 100,
+    });
     expect(byId(kindFigures(over, reference), 'vendor.requestsPerNewReading').met).toBe(false);
     const ns = result({ kind: 'nightscout', vendor: { logins: 4, dataRequests: 800 }, newReadingsWritten: 100 });
-    expect(byId(kindFigures(ns, reference), 'vendor.requestsPerNewReading')).toMatchObject({ value: 8, aim: '—', met: null });
+    expect(byId(kindFigures(ns, reference), 'vendor.requestsPerNewReading')).toMatchObject({
+      value: 8,
+      aim: '—',
+      met: null,
+    });
   });
 
   it('counts logins per source-day and judges them against the allowance for the run length', () => {
@@ -139,7 +179,12 @@ describe('kindFigures', () => {
     const f = byId(kindFigures(short, reference), 'vendor.loginsPerSourceDay');
     expect(f.value).toBe(4 / 4 / (6 / 24));
     expect(f.met).toBe(true);
-    expect(byId(kindFigures(result({ sources: 4, hours: 6, vendor: { logins: 5, dataRequests: 10 } }), reference), 'vendor.loginsPerSourceDay').met).toBe(false);
+    expect(
+      byId(
+        kindFigures(result({ sources: 4, hours: 6, vendor: { logins: 5, dataRequests: 10 } }), reference),
+        'vendor.loginsPerSourceDay',
+      ).met,
+    ).toBe(false);
   });
 
   it('wants every published reading once, and nothing invented except where the kind writes beyond the history', () => {

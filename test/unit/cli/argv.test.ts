@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError, helpText, parseArgs, type FlagSpecs } from '../../../lib/cli/argv.js';
+import { type FlagSpecs, helpText, parseArgs, UsageError } from '../../../lib/cli/argv.js';
 
 const SPECS: FlagSpecs = {
   source: { value: true, arg: '<kind>', help: 'the kind' },
@@ -20,7 +20,10 @@ const usageError = (argv: string[]) => {
 
 describe('parseArgs (node:util parseArgs, strict)', () => {
   it('reads values, inline values, booleans, repeatable flags, positionals and `--`', () => {
-    const args = parseArgs(['show', '--source', 'dexcomshare', '--set=A=1', '--set', 'B=2', '--json', 'id-1', '--', '--not-a-flag', '-'], SPECS);
+    const args = parseArgs(
+      ['show', '--source', 'dexcomshare', '--set=A=1', '--set', 'B=2', '--json', 'id-1', '--', '--not-a-flag', '-'],
+      SPECS,
+    );
 
     expect({ ...args.flags }).toEqual({ source: 'dexcomshare', set: ['A=1', 'B=2'], json: true });
     expect(args.positionals).toEqual(['show', 'id-1', '--not-a-flag', '-']);
@@ -65,17 +68,19 @@ describe('parseArgs (node:util parseArgs, strict)', () => {
 
 describe('helpText', () => {
   it('prints the usage, the description and one aligned line per flag', () => {
-    expect(helpText('tool <command>', 'Does things.', SPECS)).toBe([
-      'Usage: tool <command>',
-      '',
-      'Does things.',
-      '',
-      'Options:',
-      '  --source <kind>  the kind',
-      '  --set KEY=VALUE  a setting (repeatable)',
-      '  --json           print JSON',
-      '  -h, --help       show this help',
-      '',
-    ].join('\n'));
+    expect(helpText('tool <command>', 'Does things.', SPECS)).toBe(
+      [
+        'Usage: tool <command>',
+        '',
+        'Does things.',
+        '',
+        'Options:',
+        '  --source <kind>  the kind',
+        '  --set KEY=VALUE  a setting (repeatable)',
+        '  --json           print JSON',
+        '  -h, --help       show this help',
+        '',
+      ].join('\n'),
+    );
   });
 });

@@ -9,9 +9,15 @@ const CANARY = 'Canary-Pw-9f1c-DO-NOT-LEAK';
 
 describe('CLI building blocks', () => {
   it('builds the AWS StartMessageMoveTask request with the DLQ ARN as source', () => {
-    const command = buildMoveTaskCommand('arn:aws:sqs:eu-west-1:123456789012:S-fetch-dlq', 'arn:aws:sqs:eu-west-1:123456789012:S-fetch', 50);
+    const command = buildMoveTaskCommand(
+      'arn:aws:sqs:eu-west-1:123456789012:S-fetch-dlq',
+      'arn:aws:sqs:eu-west-1:123456789012:S-fetch',
+      50,
+    );
     expect(command.input).toEqual({
-      SourceArn: 'arn:aws:sqs:eu-west-1:123456789012:S-fetch-dlq', DestinationArn: 'arn:aws:sqs:eu-west-1:123456789012:S-fetch', MaxNumberOfMessagesPerSecond: 50,
+      SourceArn: 'arn:aws:sqs:eu-west-1:123456789012:S-fetch-dlq',
+      DestinationArn: 'arn:aws:sqs:eu-west-1:123456789012:S-fetch',
+      MaxNumberOfMessagesPerSecond: 50,
     });
   });
 
@@ -26,15 +32,27 @@ describe('CLI building blocks', () => {
         polls++;
         return {
           Results: [
-            { TaskHandle: 'task-2', Status: polls < 3 ? 'RUNNING' : 'COMPLETED', ApproximateNumberOfMessagesMoved: polls < 3 ? 1 : 4, ApproximateNumberOfMessagesToMove: 4 },
+            {
+              TaskHandle: 'task-2',
+              Status: polls < 3 ? 'RUNNING' : 'COMPLETED',
+              ApproximateNumberOfMessagesMoved: polls < 3 ? 1 : 4,
+              ApproximateNumberOfMessagesToMove: 4,
+            },
             { TaskHandle: 'task-1', Status: 'COMPLETED', ApproximateNumberOfMessagesMoved: 99 },
           ],
         };
       },
     };
-    const result = await redriveWithMoveTask(fake, { queueUrl: 'u', queueArn: 'arn:q', dlqArn: 'arn:dlq' }, { wait: true, waitMs: 60_000, sleep: async () => {} });
+    const result = await redriveWithMoveTask(
+      fake,
+      { queueUrl: 'u', queueArn: 'arn:q', dlqArn: 'arn:dlq' },
+      { wait: true, waitMs: 60_000, sleep: async () => {} },
+    );
     expect(result).toMatchObject({ taskHandle: 'task-2', status: 'COMPLETED', moved: 4, toMove: 4 });
-    expect(sent[0]).toEqual({ name: 'StartMessageMoveTaskCommand', input: { SourceArn: 'arn:dlq', DestinationArn: 'arn:q' } });
+    expect(sent[0]).toEqual({
+      name: 'StartMessageMoveTaskCommand',
+      input: { SourceArn: 'arn:dlq', DestinationArn: 'arn:q' },
+    });
     expect(sent.slice(1).every((s) => s.name === 'ListMessageMoveTasksCommand')).toBe(true);
     expect(polls).toBe(3);
   });
@@ -43,12 +61,33 @@ describe('CLI building blocks', () => {
     const cases: Array<Record<string, string>> = [
       { CONNECT_SOURCE: 'dexcomshare', CONNECT_SHARE_ACCOUNT_NAME: 'a@b.c', CONNECT_SHARE_PASSWORD: 'pw1' },
       { CONNECT_SOURCE: 'librelinkup', CONNECT_LINK_UP_USERNAME: 'a@b.c', CONNECT_LINK_UP_PASSWORD: 'pw2' },
-      { CONNECT_SOURCE: 'glooko', CONNECT_GLOOKO_TIMEZONE: 'Europe/Berlin', CONNECT_GLOOKO_EMAIL: 'a@b.c', CONNECT_GLOOKO_PASSWORD: 'pw3' },
-      { CONNECT_SOURCE: 'minimedcarelink', CONNECT_COUNTRY_CODE: 'gb', CONNECT_CARELINK_REFRESH_TOKEN: 'rt', CONNECT_CARELINK_CLIENT_ID: 'cid', CONNECT_CARELINK_TOKEN_URL: 'https://t.example/token' },
-      { CONNECT_SOURCE: 'nightscout', CONNECT_SOURCE_ENDPOINT: 'https://src.example', CONNECT_SOURCE_API_SECRET: 'source-secret-123456', CONNECT_SOURCE_TOKEN: 'tok-1' },
+      {
+        CONNECT_SOURCE: 'glooko',
+        CONNECT_GLOOKO_TIMEZONE: 'Europe/Berlin',
+        CONNECT_GLOOKO_EMAIL: 'a@b.c',
+        CONNECT_GLOOKO_PASSWORD: 'pw3',
+      },
+      {
+        CONNECT_SOURCE: 'minimedcarelink',
+        CONNECT_COUNTRY_CODE: 'gb',
+        CONNECT_CARELINK_REFRESH_TOKEN: 'rt',
+        CONNECT_CARELINK_CLIENT_ID: 'cid',
+        CONNECT_CARELINK_TOKEN_URL: 'https://t.example/token',
+      },
+      {
+        CONNECT_SOURCE: 'nightscout',
+        CONNECT_SOURCE_ENDPOINT: 'https://src.example',
+        CONNECT_SOURCE_API_SECRET: 'source-secret-123456',
+        CONNECT_SOURCE_TOKEN: 'tok-1',
+      },
     ];
     for (const values of cases) {
-      const input = { ...values, CONNECT_NIGHTSCOUT_ENDPOINT: 'https://ns.example', CONNECT_API_SECRET: 'ns-secret-123456', CONNECT_NIGHTSCOUT_TOKEN: 'ns-token' };
+      const input = {
+        ...values,
+        CONNECT_NIGHTSCOUT_ENDPOINT: 'https://ns.example',
+        CONNECT_API_SECRET: 'ns-secret-123456',
+        CONNECT_NIGHTSCOUT_TOKEN: 'ns-token',
+      };
       const parsed = parseConnectSource(input);
       const back = credentialsAsEnv(parsed.config.kind, parsed.credentials);
       const secretKeys = Object.keys(input).filter(isSecretKey);
@@ -59,9 +98,13 @@ describe('CLI building blocks', () => {
   });
 
   it('parses secret input without quoting it in errors', () => {
-    expect(parseConnectInput('export CONNECT_SHARE_PASSWORD=\'a=b\'\n\n# c\nconnect_api_secret = x \n', 'stdin')).toEqual({ CONNECT_SHARE_PASSWORD: 'a=b', CONNECT_API_SECRET: 'x' });
+    expect(parseConnectInput("export CONNECT_SHARE_PASSWORD='a=b'\n\n# c\nconnect_api_secret = x \n", 'stdin')).toEqual(
+      { CONNECT_SHARE_PASSWORD: 'a=b', CONNECT_API_SECRET: 'x' },
+    );
     expect(() => parseConnectInput(`${CANARY}\n`, 'stdin')).toThrow('line 1 of stdin is not KEY=VALUE');
-    expect(() => parseConnectInput(`{"CONNECT_SHARE_PASSWORD": "${CANARY}",}`, 'stdin')).toThrow(/^stdin is not valid JSON$/);
+    expect(() => parseConnectInput(`{"CONNECT_SHARE_PASSWORD": "${CANARY}",}`, 'stdin')).toThrow(
+      /^stdin is not valid JSON$/,
+    );
     try {
       parseConnectInput(`${CANARY}=x`, 'stdin');
       expect.unreachable();

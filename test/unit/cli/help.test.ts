@@ -1,20 +1,28 @@
 // Every command line answers --help (and -h) with its usage and exit status 0, and does nothing else: no stdin read,
 // no prompt, no AWS client (with no table or endpoint configured, any real work would fail with status 2).
 import { describe, expect, it } from 'vitest';
-import { runCli, type CliIo } from '../../../lib/cli/cli.main.js';
-import { UsageError } from '../../../lib/cli/argv.js';
-import { main as startMain, parseArgs as parseStartArgs } from '../../../local/main.js';
 import { benchHelp, parseBenchArgs } from '../../../bench/bench.args.js';
+import { UsageError } from '../../../lib/cli/argv.js';
+import { type CliIo, runCli } from '../../../lib/cli/cli.main.js';
+import { parseArgs as parseStartArgs, main as startMain } from '../../../local/main.js';
 
 async function cli(argv: string[]) {
   let stdout = '';
   let stderr = '';
   const io: CliIo = {
-    stdout: (s) => { stdout += s; },
-    stderr: (s) => { stderr += s; },
+    stdout: (s) => {
+      stdout += s;
+    },
+    stderr: (s) => {
+      stderr += s;
+    },
     env: {},
-    stdin: async () => { throw new Error('stdin was read'); },
-    prompt: async () => { throw new Error('prompted'); },
+    stdin: async () => {
+      throw new Error('stdin was read');
+    },
+    prompt: async () => {
+      throw new Error('prompted');
+    },
   };
   return { code: await runCli(argv, io), stdout, stderr };
 }
@@ -45,7 +53,19 @@ describe('nightscout-connect --help', () => {
 
   it.each([
     [['sources', 'remove', 'some-id', '--yes', '--help'], /sources remove/],
-    [['sources', 'add', '--source', 'dexcomshare', '--nightscout-endpoint', 'https://ns.example', '--secrets-stdin', '--help'], /sources add/],
+    [
+      [
+        'sources',
+        'add',
+        '--source',
+        'dexcomshare',
+        '--nightscout-endpoint',
+        'https://ns.example',
+        '--secrets-stdin',
+        '--help',
+      ],
+      /sources add/,
+    ],
     [['sources', 'update-credentials', 'some-id', '--secrets-stdin', '-h'], /sources update-credentials/],
     [['dlq', 'redrive', '--queue', 'fetch', '--help'], /dlq redrive/],
     [['login', '--source', 'minimedcarelink', '--help'], /login/],
@@ -78,7 +98,9 @@ describe('nightscout-connect --help', () => {
 describe('npm start -- --help', () => {
   it('prints the usage and the options, status 0, and starts nothing', async () => {
     let out = '';
-    const code = await startMain(['--demo', '--help'], (t) => { out += t; });
+    const code = await startMain(['--demo', '--help'], (t) => {
+      out += t;
+    });
 
     expect(code).toBe(0);
     expect(out).toMatch(/Nightscout Connect, serverless: local runner/);
@@ -88,7 +110,11 @@ describe('npm start -- --help', () => {
 
   it('parses its flags and names a bad one', () => {
     expect(parseStartArgs(['--demo', '--simulate', '2h', '--source', 'GLOOKO', '--data', '/tmp/x'])).toMatchObject({
-      help: false, demo: true, simulateMs: 7_200_000, source: 'glooko', data: '/tmp/x',
+      help: false,
+      demo: true,
+      simulateMs: 7_200_000,
+      source: 'glooko',
+      data: '/tmp/x',
     });
     expect(() => parseStartArgs(['--simulate'])).toThrow(UsageError);
     expect(() => parseStartArgs(['--simulate'])).toThrow('--simulate needs a value <duration>');
@@ -107,11 +133,19 @@ describe('npm run bench -- --help', () => {
   });
 
   it('parses sizes and sections, and names a bad flag', () => {
-    expect(parseBenchArgs(['--quick', '--sim-sources', '20', '--sim-hours', '1.5', '--only', 'bundles', '--out', 'x.json'])).toEqual({
-      help: false, quick: true, only: 'bundles', out: 'x.json', sizes: { simSources: 20, simHours: 1.5 },
+    expect(
+      parseBenchArgs(['--quick', '--sim-sources', '20', '--sim-hours', '1.5', '--only', 'bundles', '--out', 'x.json']),
+    ).toEqual({
+      help: false,
+      quick: true,
+      only: 'bundles',
+      out: 'x.json',
+      sizes: { simSources: 20, simHours: 1.5 },
     });
     expect(() => parseBenchArgs(['--sim-sources', 'ten'])).toThrow('--sim-sources must be a whole number ≥ 1');
-    expect(() => parseBenchArgs(['--community-window', '301'])).toThrow('--community-window must be whole seconds from 0 to 300');
+    expect(() => parseBenchArgs(['--community-window', '301'])).toThrow(
+      '--community-window must be whole seconds from 0 to 300',
+    );
     expect(() => parseBenchArgs(['--only', 'cost'])).toThrow('--only accepts sources or bundles');
     expect(() => parseBenchArgs(['--quik'])).toThrow('unknown option --quik');
   });

@@ -12,7 +12,15 @@ import { KIND_LIST, VENDORS } from '../../../lib/sources/vendor.catalog.js';
 async function cli(argv: string[], env: Record<string, string> = {}) {
   let stdout = '';
   let stderr = '';
-  const code = await runCli(argv, { stdout: (s) => { stdout += s; }, stderr: (s) => { stderr += s; }, env });
+  const code = await runCli(argv, {
+    stdout: (s) => {
+      stdout += s;
+    },
+    stderr: (s) => {
+      stderr += s;
+    },
+    env,
+  });
   return { code, stdout, stderr };
 }
 
@@ -45,7 +53,11 @@ describe('login and check-login follow the declarations', () => {
   it('refuses an interactive login for a vendor that logs in with its stored password', async () => {
     const { code, stderr } = await cli(['login', '--source', 'dexcomshare'], {});
     expect(code).toBe(2);
-    expect(stderr).toContain(`login is only needed for ${VENDORS.filter((v) => v.login).map((v) => v.kind).join(', ')}; dexcomshare logs in with the stored password`);
+    expect(stderr).toContain(
+      `login is only needed for ${VENDORS.filter((v) => v.login)
+        .map((v) => v.kind)
+        .join(', ')}; dexcomshare logs in with the stored password`,
+    );
     expect(stderr).toContain('minimedcarelink');
   });
 });
@@ -59,13 +71,20 @@ describe('secret mapping', () => {
     expect(isSecretKey('CONNECT_SHARE_REGION')).toBe(false);
   });
 
-  it('round-trips each vendor\'s credentials through CONNECT_* variables under the declared keys', () => {
+  it("round-trips each vendor's credentials through CONNECT_* variables under the declared keys", () => {
     for (const vendor of VENDORS) {
       const values: Record<string, string> = {};
       for (const [key, spec] of Object.entries(vendor.secrets)) values[spec.variable] = `value-of-${key}`;
-      const env = { CONNECT_SOURCE: vendor.kind, CONNECT_NIGHTSCOUT_ENDPOINT: 'https://ns.example.org', CONNECT_API_SECRET: 'api-secret-0123456', ...values };
+      const env = {
+        CONNECT_SOURCE: vendor.kind,
+        CONNECT_NIGHTSCOUT_ENDPOINT: 'https://ns.example.org',
+        CONNECT_API_SECRET: 'api-secret-0123456',
+        ...values,
+      };
       const vendorCredentials = Object.fromEntries(Object.keys(vendor.secrets).map((key) => [key, `value-of-${key}`]));
-      expect(credentialsAsEnv(vendor.kind, { vendor: vendorCredentials, nightscout: { apiSecret: 'api-secret-0123456' } })).toEqual({ ...values, CONNECT_API_SECRET: 'api-secret-0123456' });
+      expect(
+        credentialsAsEnv(vendor.kind, { vendor: vendorCredentials, nightscout: { apiSecret: 'api-secret-0123456' } }),
+      ).toEqual({ ...values, CONNECT_API_SECRET: 'api-secret-0123456' });
       // The config loader stores them under the same keys (settings validation aside).
       let parsedVendor: Record<string, string> | undefined;
       try {
@@ -78,13 +97,26 @@ describe('secret mapping', () => {
   });
 
   it('fills placeholders only for missing required secrets, honouring a stand-in the vendor declares', () => {
-    expect(Object.keys(placeholderSecrets('dexcomshare', {})).sort()).toEqual(['CONNECT_API_SECRET', 'CONNECT_SHARE_ACCOUNT_NAME', 'CONNECT_SHARE_PASSWORD']);
-    expect(Object.keys(placeholderSecrets('nightscout', {})).sort()).toEqual(['CONNECT_API_SECRET', 'CONNECT_SOURCE_API_SECRET']);
-    expect(Object.keys(placeholderSecrets('nightscout', { CONNECT_SOURCE_TOKEN: 't', CONNECT_API_SECRET: 's' }))).toEqual([]);
-    expect(Object.keys(placeholderSecrets('minimedcarelink', { CONNECT_API_SECRET: 's' }))).toEqual(['CONNECT_CARELINK_REFRESH_TOKEN']);
+    expect(Object.keys(placeholderSecrets('dexcomshare', {})).sort()).toEqual([
+      'CONNECT_API_SECRET',
+      'CONNECT_SHARE_ACCOUNT_NAME',
+      'CONNECT_SHARE_PASSWORD',
+    ]);
+    expect(Object.keys(placeholderSecrets('nightscout', {})).sort()).toEqual([
+      'CONNECT_API_SECRET',
+      'CONNECT_SOURCE_API_SECRET',
+    ]);
+    expect(
+      Object.keys(placeholderSecrets('nightscout', { CONNECT_SOURCE_TOKEN: 't', CONNECT_API_SECRET: 's' })),
+    ).toEqual([]);
+    expect(Object.keys(placeholderSecrets('minimedcarelink', { CONNECT_API_SECRET: 's' }))).toEqual([
+      'CONNECT_CARELINK_REFRESH_TOKEN',
+    ]);
   });
 
   it('does not mask what a vendor declares public (an OAuth client id printed in the login URL)', () => {
-    expect(secretStrings({ vendor: { clientId: 'client-id-1', tokenUrl: 'https://t.example', refreshToken: 'rt-secret' } })).toEqual(['rt-secret']);
+    expect(
+      secretStrings({ vendor: { clientId: 'client-id-1', tokenUrl: 'https://t.example', refreshToken: 'rt-secret' } }),
+    ).toEqual(['rt-secret']);
   });
 });

@@ -9,9 +9,17 @@ import { MemorySourceStore } from '../../helpers/memory-source.store.js';
 
 function record(id: string, nextDueAt?: number): Omit<SourceRecord, 'version'> {
   return {
-    id, config: { id, kind: 'k', settings: {}, nightscout: { endpoint: 'https://ns.example.invalid', apiVersion: 'v1' } },
-    snapshot: { value: 'x' }, machineVersion: 1,
-    status: { state: 'running/session:idle/A:waiting', operation: 'running', sessionMode: 'idle', loopModes: { A: 'waiting' } }, ...(nextDueAt === undefined ? {} : { nextDueAt }),
+    id,
+    config: { id, kind: 'k', settings: {}, nightscout: { endpoint: 'https://ns.example.invalid', apiVersion: 'v1' } },
+    snapshot: { value: 'x' },
+    machineVersion: 1,
+    status: {
+      state: 'running/session:idle/A:waiting',
+      operation: 'running',
+      sessionMode: 'idle',
+      loopModes: { A: 'waiting' },
+    },
+    ...(nextDueAt === undefined ? {} : { nextDueAt }),
   };
 }
 
@@ -37,7 +45,10 @@ describe('MemorySourceStore', () => {
     const store = new MemorySourceStore();
     const created = await store.create(record('a'));
     store.beforeSave = () => turn();
-    const results = await Promise.allSettled([store.save({ ...created, snapshot: 1 }, 1), store.save({ ...created, snapshot: 2 }, 1)]);
+    const results = await Promise.allSettled([
+      store.save({ ...created, snapshot: 1 }, 1),
+      store.save({ ...created, snapshot: 2 }, 1),
+    ]);
     expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
     expect(store.saves).toBe(1);
   });
@@ -70,7 +81,13 @@ describe('MemorySourceStore', () => {
     const created = await store.create(record('a'));
     const v2 = await store.save(created, 1, { at: 1, event: 'e1', from: 'x', to: 'y', effects: [] });
     await store.save({ ...created, version: v2 }, v2);
-    await store.save({ ...created, version: v2 + 1 }, v2 + 1, { at: 2, event: 'e2', from: 'y', to: 'z', effects: ['requestFrame'] });
+    await store.save({ ...created, version: v2 + 1 }, v2 + 1, {
+      at: 2,
+      event: 'e2',
+      from: 'y',
+      to: 'z',
+      effects: ['requestFrame'],
+    });
     expect((await store.recentTransitions('a')).map((t) => t.event)).toEqual(['e1', 'e2']);
     expect((await store.recentTransitions('a', 1)).map((t) => t.event)).toEqual(['e2']);
     await store.remove('a');

@@ -21,23 +21,55 @@ const fixtures = readdirSync(DIR)
 describe('stored source snapshots of every recorded machine version', () => {
   it('has fixtures for the current version covering every mode of every region', () => {
     const current = fixtures.filter((f) => f.fixture.machineVersion === SOURCE_MACHINE_VERSION);
-    expect(current.length, 'record fixtures of this machine version: npx tsx test/fixtures/machines/source-fixtures.recorder.ts').toBeGreaterThanOrEqual(9);
-    const values = new Set(current.flatMap((f) => f.fixture.steps.map((s) => JSON.stringify((s.snapshot as { value: unknown }).value))));
-    for (const mode of ['"paused"', '"idle"', '"authenticating"', '"active"', '"rejected"', '"lockedOut"', '"waiting"', '"fetching"', '"persisting"', '"backingOff"']) {
-      expect([...values].some((v) => v.includes(mode)), mode).toBe(true);
+    expect(
+      current.length,
+      'record fixtures of this machine version: npx tsx test/fixtures/machines/source-fixtures.recorder.ts',
+    ).toBeGreaterThanOrEqual(9);
+    const values = new Set(
+      current.flatMap((f) => f.fixture.steps.map((s) => JSON.stringify((s.snapshot as { value: unknown }).value))),
+    );
+    for (const mode of [
+      '"paused"',
+      '"idle"',
+      '"authenticating"',
+      '"active"',
+      '"rejected"',
+      '"lockedOut"',
+      '"waiting"',
+      '"fetching"',
+      '"persisting"',
+      '"backingOff"',
+    ]) {
+      expect(
+        [...values].some((v) => v.includes(mode)),
+        mode,
+      ).toBe(true);
     }
   });
 
   for (const { file, fixture } of fixtures) {
     if (fixture.machineVersion === SOURCE_MACHINE_VERSION) {
       it(`${file}: the same start, and every step gives the same snapshot, effects and states`, () => {
-        expect(startSource(fixture.spec, fixture.sourceId, fixture.startedAt)).toEqual({ snapshot: fixture.start, machineVersion: fixture.machineVersion });
+        expect(startSource(fixture.spec, fixture.sourceId, fixture.startedAt)).toEqual({
+          snapshot: fixture.start,
+          machineVersion: fixture.machineVersion,
+        });
         let stored = fixture.start;
         fixture.steps.forEach((recorded, i) => {
           const result = step(fixture.spec, stored, fixture.machineVersion, recorded.event);
-          const replayed = { snapshot: result.snapshot, effects: result.effects, changed: result.changed, from: result.from, to: result.to };
+          const replayed = {
+            snapshot: result.snapshot,
+            effects: result.effects,
+            changed: result.changed,
+            from: result.from,
+            to: result.to,
+          };
           expect(JSON.parse(JSON.stringify(replayed)), `step ${i}: ${recorded.event.type}`).toEqual({
-            snapshot: recorded.snapshot, effects: recorded.effects, changed: recorded.changed, from: recorded.from, to: recorded.to,
+            snapshot: recorded.snapshot,
+            effects: recorded.effects,
+            changed: recorded.changed,
+            from: recorded.from,
+            to: recorded.to,
           });
           stored = recorded.snapshot;
         });

@@ -4,20 +4,30 @@
  * trip at every step, as in production), and check the invariants that protect people and accounts on every step.
  */
 import { describe, expect, it } from 'vitest';
-import { getShortestPaths } from 'xstate/graph';
 import type { AnyMachineSnapshot } from 'xstate';
+import { getShortestPaths } from 'xstate/graph';
+import type { SourceEvent } from '../../../lib/domain/messages.js';
 import { createSourceMachine } from '../../../lib/machines/source/source.machine.js';
 import { startSource, step } from '../../../lib/machines/source/source.snapshot.js';
 import type { MachineSpec } from '../../../lib/machines/source/source.spec.js';
-import type { SourceEvent } from '../../../lib/domain/messages.js';
-import type { SourceContext } from '../../../lib/machines/source/source.types.js';
 import { isAuthRejected, isLockedOut, isPaused } from '../../../lib/machines/source/source.state.js';
+import type { SourceContext } from '../../../lib/machines/source/source.types.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
 const spec: MachineSpec = {
-  kind: 'test', sessionLifetimeMs: 24 * 60 * MIN,
-  loops: [{ name: 'Main', intervalMs: 5 * MIN, align: { lagMs: 10_000, jitterMs: 8_000 }, attempts: 3, retry: { baseMs: 30_000, capMs: 5 * MIN }, backoff: { baseMs: 5 * MIN, capMs: 30 * MIN } }],
+  kind: 'test',
+  sessionLifetimeMs: 24 * 60 * MIN,
+  loops: [
+    {
+      name: 'Main',
+      intervalMs: 5 * MIN,
+      align: { lagMs: 10_000, jitterMs: 8_000 },
+      attempts: 3,
+      retry: { baseMs: 30_000, capMs: 5 * MIN },
+      backoff: { baseMs: 5 * MIN, capMs: 30 * MIN },
+    },
+  ],
 };
 const session = { establishedAt: T0, expiresAt: T0 + 24 * 60 * MIN };
 
@@ -35,8 +45,23 @@ function eventsFor(snapshot: AnyMachineSnapshot): SourceEvent[] {
   if (frame) {
     const f = { loop: 'Main', frameId: frame.id, now };
     out.push(
-      { type: 'frame.persisted', ...f, cursor: { entries: now - 20_000 }, written: { entries: 1, treatments: 0, devicestatus: 0, profiles: 0 }, newestReadingAt: now - 20_000, session },
-      { type: 'frame.retrying', ...f, stage: 'persist', attempt: 2, retryAt: now + 30_000, error: { kind: 'retryable', code: 'NS.HTTP_503' }, session },
+      {
+        type: 'frame.persisted',
+        ...f,
+        cursor: { entries: now - 20_000 },
+        written: { entries: 1, treatments: 0, devicestatus: 0, profiles: 0 },
+        newestReadingAt: now - 20_000,
+        session,
+      },
+      {
+        type: 'frame.retrying',
+        ...f,
+        stage: 'persist',
+        attempt: 2,
+        retryAt: now + 30_000,
+        error: { kind: 'retryable', code: 'NS.HTTP_503' },
+        session,
+      },
       { type: 'frame.failed', ...f, stage: 'fetch', attempt: 3, error: { kind: 'retryable', code: 'V.HTTP_500' } },
       { type: 'auth.rejected', ...f, code: 'V.AUTH_REJECTED' },
       { type: 'auth.lockedOut', ...f, code: 'V.LOCKED_OUT', until: now + 60 * MIN },
@@ -57,8 +82,22 @@ describe('source machine paths (xstate/graph)', () => {
 
   it('reaches every mode of every region', () => {
     const values = new Set(paths.map((p) => JSON.stringify(p.state.value)));
-    for (const fragment of ['"paused"', '"idle"', '"authenticating"', '"active"', '"rejected"', '"lockedOut"', '"waiting"', '"fetching"', '"persisting"', '"backingOff"']) {
-      expect([...values].some((v) => v.includes(fragment)), fragment).toBe(true);
+    for (const fragment of [
+      '"paused"',
+      '"idle"',
+      '"authenticating"',
+      '"active"',
+      '"rejected"',
+      '"lockedOut"',
+      '"waiting"',
+      '"fetching"',
+      '"persisting"',
+      '"backingOff"',
+    ]) {
+      expect(
+        [...values].some((v) => v.includes(fragment)),
+        fragment,
+      ).toBe(true);
     }
     expect(paths.length).toBeGreaterThanOrEqual(15);
   });
@@ -81,7 +120,8 @@ describe('source machine paths (xstate/graph)', () => {
         // At most one frame in flight per loop, and a requested frame is always the one recorded.
         expect(frames.length).toBeLessThanOrEqual(1);
         const ctx = (result.snapshot as { context: SourceContext }).context;
-        if (frames.length) expect(ctx.loops.Main.frame?.id).toBe((frames[0] as { params: { frameId: string } }).params.frameId);
+        if (frames.length)
+          expect(ctx.loops.Main.frame?.id).toBe((frames[0] as { params: { frameId: string } }).params.frameId);
         // Snapshots stay small.
         expect(JSON.stringify(result.snapshot).length).toBeLessThan(2048);
         snapshot = result.snapshot;

@@ -1,17 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { startSource, step, contextOf } from '../../../lib/machines/source/source.snapshot.js';
-import { ACK_WINDOW_MS, MAX_RESENDS, RECHECK_DELAY_MS } from '../../../lib/machines/source/source.context.js';
-import { nextWakeAt } from '../../../lib/machines/source/source.view.js';
-import type { MachineSpec } from '../../../lib/machines/source/source.spec.js';
-import type { SourceEvent } from '../../../lib/domain/messages.js';
-import type { SourceEffect } from '../../../lib/machines/source/source.types.js';
 import { backoffCeiling } from '../../../lib/domain/backoff.js';
+import type { SourceEvent } from '../../../lib/domain/messages.js';
+import { ACK_WINDOW_MS, MAX_RESENDS, RECHECK_DELAY_MS } from '../../../lib/machines/source/source.context.js';
+import { contextOf, startSource, step } from '../../../lib/machines/source/source.snapshot.js';
+import type { MachineSpec } from '../../../lib/machines/source/source.spec.js';
+import type { SourceEffect } from '../../../lib/machines/source/source.types.js';
+import { nextWakeAt } from '../../../lib/machines/source/source.view.js';
 
 const MIN = 60_000;
 const spec: MachineSpec = {
   kind: 'test',
   sessionLifetimeMs: 24 * 60 * MIN,
-  loops: [{ name: 'Main', intervalMs: 5 * MIN, align: { lagMs: 10_000, jitterMs: 8_000 }, attempts: 3, retry: { baseMs: 30_000, capMs: 5 * MIN }, backoff: { baseMs: 5 * MIN, capMs: 30 * MIN } }],
+  loops: [
+    {
+      name: 'Main',
+      intervalMs: 5 * MIN,
+      align: { lagMs: 10_000, jitterMs: 8_000 },
+      attempts: 3,
+      retry: { baseMs: 30_000, capMs: 5 * MIN },
+      backoff: { baseMs: 5 * MIN, capMs: 30 * MIN },
+    },
+  ],
 };
 const twoLoops: MachineSpec = { ...spec, loops: [spec.loops[0], { ...spec.loops[0], name: 'Other' }] };
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
@@ -20,18 +29,25 @@ const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
 function harness(s: MachineSpec = spec) {
   let snapshot = startSource(s, 'src-1', T0).snapshot;
   const h = {
-    get snapshot() { return snapshot; },
+    get snapshot() {
+      return snapshot;
+    },
     send(event: SourceEvent) {
       const r = step(s, snapshot, 1, event);
       snapshot = r.snapshot;
       return r;
     },
-    tick(now: number) { return h.send({ type: 'clock.ticked', now, horizon: now + MIN }); },
-    ctx() { return contextOf(s, snapshot, 1); },
+    tick(now: number) {
+      return h.send({ type: 'clock.ticked', now, horizon: now + MIN });
+    },
+    ctx() {
+      return contextOf(s, snapshot, 1);
+    },
   };
   return h;
 }
-const frames = (effects: SourceEffect[]) => effects.filter((e) => e.type === 'requestFrame') as Extract<SourceEffect, { type: 'requestFrame' }>[];
+const frames = (effects: SourceEffect[]) =>
+  effects.filter((e) => e.type === 'requestFrame') as Extract<SourceEffect, { type: 'requestFrame' }>[];
 const session = { establishedAt: T0, expiresAt: T0 + 24 * 60 * MIN };
 const written = { entries: 1, treatments: 0, devicestatus: 0, profiles: 0 };
 
@@ -42,7 +58,12 @@ describe('source machine', () => {
     expect(r.to).toBe('running/session:authenticating/Main:fetching');
     expect(r.fromValue).toEqual({ operation: 'running', session: 'idle', loops: { Main: 'waiting' } });
     expect(r.toValue).toEqual({ operation: 'running', session: 'authenticating', loops: { Main: 'fetching' } });
-    expect(frames(r.effects)).toEqual([{ type: 'requestFrame', params: { loop: 'Main', frameId: 'Main-1', dueAt: T0, sessionMode: 'login', cursor: null, resend: false } }]);
+    expect(frames(r.effects)).toEqual([
+      {
+        type: 'requestFrame',
+        params: { loop: 'Main', frameId: 'Main-1', dueAt: T0, sessionMode: 'login', cursor: null, resend: false },
+      },
+    ]);
   });
 
   it('a duplicate tick while a frame is in flight changes nothing', () => {
@@ -57,7 +78,16 @@ describe('source machine', () => {
     const h = harness();
     h.tick(T0);
     const reading = T0 - 20_000;
-    const r = h.send({ type: 'frame.persisted', now: T0 + 2000, loop: 'Main', frameId: 'Main-1', cursor: { entries: reading }, written, newestReadingAt: reading, session });
+    const r = h.send({
+      type: 'frame.persisted',
+      now: T0 + 2000,
+      loop: 'Main',
+      frameId: 'Main-1',
+      cursor: { entries: reading },
+      written,
+      newestReadingAt: reading,
+      session,
+    });
     expect(r.to).toBe('running/session:active/Main:waiting');
     const { context } = h.ctx();
     expect(context.loops.Main.cursor).toEqual({ entries: reading });
@@ -67,13 +97,26 @@ describe('source machine', () => {
     expect(due).toBeLessThan(reading + 5 * MIN + 18_000);
     // the next frame reuses the session
     const next = h.tick(due);
-    expect(frames(next.effects)[0].params).toMatchObject({ frameId: 'Main-2', sessionMode: 'reuse', cursor: { entries: reading } });
+    expect(frames(next.effects)[0].params).toMatchObject({
+      frameId: 'Main-2',
+      sessionMode: 'reuse',
+      cursor: { entries: reading },
+    });
   });
 
   it('ignores stale and duplicate outcomes (unknown frame id, second delivery)', () => {
     const h = harness();
     h.tick(T0);
-    const ok = { type: 'frame.persisted' as const, now: T0 + 2000, loop: 'Main', frameId: 'Main-1', cursor: { entries: T0 }, written, newestReadingAt: T0, session };
+    const ok = {
+      type: 'frame.persisted' as const,
+      now: T0 + 2000,
+      loop: 'Main',
+      frameId: 'Main-1',
+      cursor: { entries: T0 },
+      written,
+      newestReadingAt: T0,
+      session,
+    };
     h.send(ok);
     const dup = h.send(ok);
     expect(dup.changed).toBe(false);
@@ -84,7 +127,13 @@ describe('source machine', () => {
   it('auth rejection parks the source: no frame, out of the due index, until credentials change', () => {
     const h = harness();
     h.tick(T0);
-    const r = h.send({ type: 'auth.rejected', now: T0 + 1000, loop: 'Main', frameId: 'Main-1', code: 'DEXCOM.AUTH_REJECTED' });
+    const r = h.send({
+      type: 'auth.rejected',
+      now: T0 + 1000,
+      loop: 'Main',
+      frameId: 'Main-1',
+      code: 'DEXCOM.AUTH_REJECTED',
+    });
     expect(r.to).toBe('running/session:rejected/Main:waiting');
     for (let t = T0 + MIN; t < T0 + 24 * 60 * MIN; t += 5 * MIN) {
       expect(frames(h.tick(t).effects)).toEqual([]);
@@ -101,7 +150,14 @@ describe('source machine', () => {
     const h = harness();
     h.tick(T0);
     const until = T0 + 60 * MIN;
-    h.send({ type: 'auth.lockedOut', now: T0 + 1000, loop: 'Main', frameId: 'Main-1', code: 'DEXCOM.LOCKED_OUT', until });
+    h.send({
+      type: 'auth.lockedOut',
+      now: T0 + 1000,
+      loop: 'Main',
+      frameId: 'Main-1',
+      code: 'DEXCOM.LOCKED_OUT',
+      until,
+    });
     for (let t = T0 + MIN; t < until; t += MIN) expect(frames(h.tick(t).effects)).toEqual([]);
     const { context, value } = h.ctx();
     expect(nextWakeAt(context, value)).toBe(until);
@@ -118,7 +174,15 @@ describe('source machine', () => {
       const r = h.tick(now);
       const f = frames(r.effects)[0];
       expect(f).toBeDefined();
-      h.send({ type: 'frame.failed', now, loop: 'Main', frameId: f.params.frameId, stage: 'fetch', attempt: 3, error: { kind: 'retryable', code: 'X.HTTP_503' } });
+      h.send({
+        type: 'frame.failed',
+        now,
+        loop: 'Main',
+        frameId: f.params.frameId,
+        stage: 'fetch',
+        attempt: 3,
+        error: { kind: 'retryable', code: 'X.HTTP_503' },
+      });
       const due = h.ctx().context.loops.Main.dueAt;
       const ceiling = backoffCeiling(policy, n);
       expect(due - now).toBeGreaterThanOrEqual(ceiling / 2);
@@ -132,14 +196,33 @@ describe('source machine', () => {
   it('honours Retry-After on a failed frame', () => {
     const h = harness();
     h.tick(T0);
-    h.send({ type: 'frame.failed', now: T0, loop: 'Main', frameId: 'Main-1', stage: 'fetch', attempt: 3, error: { kind: 'retryable', code: 'X.HTTP_429' }, retryAfterMs: 50 * MIN });
+    h.send({
+      type: 'frame.failed',
+      now: T0,
+      loop: 'Main',
+      frameId: 'Main-1',
+      stage: 'fetch',
+      attempt: 3,
+      error: { kind: 'retryable', code: 'X.HTTP_429' },
+      retryAfterMs: 50 * MIN,
+    });
     expect(h.ctx().context.loops.Main.dueAt).toBe(T0 + 50 * MIN);
   });
 
   it('retrying moves to persisting for the persist stage and pushes the resend deadline', () => {
     const h = harness();
     h.tick(T0);
-    const r = h.send({ type: 'frame.retrying', now: T0 + 5000, loop: 'Main', frameId: 'Main-1', stage: 'persist', attempt: 2, retryAt: T0 + 65_000, error: { kind: 'retryable', code: 'NIGHTSCOUT.HTTP_503' }, session });
+    const r = h.send({
+      type: 'frame.retrying',
+      now: T0 + 5000,
+      loop: 'Main',
+      frameId: 'Main-1',
+      stage: 'persist',
+      attempt: 2,
+      retryAt: T0 + 65_000,
+      error: { kind: 'retryable', code: 'NIGHTSCOUT.HTTP_503' },
+      session,
+    });
     expect(r.to).toBe('running/session:active/Main:persisting');
     expect(h.ctx().context.loops.Main.frame?.resendAt).toBe(T0 + 65_000 + ACK_WINDOW_MS);
   });
@@ -157,7 +240,10 @@ describe('source machine', () => {
     const lost = h.tick(now);
     expect(lost.to).toContain('Main:backingOff');
     expect(lost.toValue.loops.Main).toBe('backingOff');
-    expect(lost.effects).toContainEqual({ type: 'recordOutcome', params: { loop: 'Main', outcome: 'lost', code: 'FRAME.LOST' } });
+    expect(lost.effects).toContainEqual({
+      type: 'recordOutcome',
+      params: { loop: 'Main', outcome: 'lost', code: 'FRAME.LOST' },
+    });
     // the session region notices the login frame is gone and allows a new login later
     expect(h.tick(now + 1000).toValue.session).toBe('idle');
   });
@@ -184,7 +270,15 @@ describe('source machine', () => {
   it('session expiry: the next frame logs in again', () => {
     const h = harness();
     h.tick(T0);
-    h.send({ type: 'frame.persisted', now: T0, loop: 'Main', frameId: 'Main-1', cursor: {}, written, session: { establishedAt: T0, expiresAt: T0 + 10 * MIN } });
+    h.send({
+      type: 'frame.persisted',
+      now: T0,
+      loop: 'Main',
+      frameId: 'Main-1',
+      cursor: {},
+      written,
+      session: { establishedAt: T0, expiresAt: T0 + 10 * MIN },
+    });
     const r = h.tick(T0 + 11 * MIN);
     expect(frames(r.effects)[0].params.sessionMode).toBe('login');
   });
@@ -193,10 +287,28 @@ describe('source machine', () => {
     const h = harness();
     h.tick(T0);
     const reading = T0 - 5 * MIN - 15_000; // the T0−15 s slot's reading is missing
-    h.send({ type: 'frame.persisted', now: T0, loop: 'Main', frameId: 'Main-1', cursor: { entries: reading }, written, newestReadingAt: reading, session });
+    h.send({
+      type: 'frame.persisted',
+      now: T0,
+      loop: 'Main',
+      frameId: 'Main-1',
+      cursor: { entries: reading },
+      written,
+      newestReadingAt: reading,
+      session,
+    });
     expect(h.ctx().context.loops.Main.dueAt).toBe(T0 + RECHECK_DELAY_MS);
     h.tick(T0 + RECHECK_DELAY_MS);
-    h.send({ type: 'frame.persisted', now: T0 + RECHECK_DELAY_MS, loop: 'Main', frameId: 'Main-2', cursor: { entries: reading }, written, newestReadingAt: reading, session });
+    h.send({
+      type: 'frame.persisted',
+      now: T0 + RECHECK_DELAY_MS,
+      loop: 'Main',
+      frameId: 'Main-2',
+      cursor: { entries: reading },
+      written,
+      newestReadingAt: reading,
+      session,
+    });
     // only one recheck per slot: now aligned to the following slot
     expect(h.ctx().context.loops.Main.dueAt).toBeGreaterThan(T0 + 4 * MIN);
   });
@@ -204,18 +316,42 @@ describe('source machine', () => {
   it('snapshots stay small and survive a JSON round trip', () => {
     const h = harness(twoLoops);
     h.tick(T0);
-    h.send({ type: 'frame.persisted', now: T0, loop: 'Main', frameId: 'Main-1', cursor: { entries: T0, treatments: T0, devicestatus: T0 }, written, newestReadingAt: T0, session });
+    h.send({
+      type: 'frame.persisted',
+      now: T0,
+      loop: 'Main',
+      frameId: 'Main-1',
+      cursor: { entries: T0, treatments: T0, devicestatus: T0 },
+      written,
+      newestReadingAt: T0,
+      session,
+    });
     expect(frames(h.tick(T0 + 1).effects)[0].params.frameId).toBe('Other-1');
-    h.send({ type: 'frame.retrying', now: T0 + 1, loop: 'Other', frameId: 'Other-1', stage: 'fetch', attempt: 2, retryAt: T0 + 30_000, error: { kind: 'retryable', code: 'DEXCOM.HTTP_500' } });
+    h.send({
+      type: 'frame.retrying',
+      now: T0 + 1,
+      loop: 'Other',
+      frameId: 'Other-1',
+      stage: 'fetch',
+      attempt: 2,
+      retryAt: T0 + 30_000,
+      error: { kind: 'retryable', code: 'DEXCOM.HTTP_500' },
+    });
     const json = JSON.stringify(h.snapshot);
     expect(json.length).toBeLessThan(2048);
     const copy = JSON.parse(json);
-    expect(h.ctx().value).toEqual({ operation: 'running', session: 'active', loops: { Main: 'waiting', Other: 'fetching' } });
+    expect(h.ctx().value).toEqual({
+      operation: 'running',
+      session: 'active',
+      loops: { Main: 'waiting', Other: 'fetching' },
+    });
     expect(step(twoLoops, copy, 1, { type: 'clock.ticked', now: T0 + 2, horizon: T0 + 2 }).changed).toBe(false);
   });
 
   it('rejects a snapshot written by an unknown machine version with a clear error', () => {
     const h = harness();
-    expect(() => step(spec, h.snapshot, 99, { type: 'clock.ticked', now: T0, horizon: T0 })).toThrow(/machine version 99/);
+    expect(() => step(spec, h.snapshot, 99, { type: 'clock.ticked', now: T0, horizon: T0 })).toThrow(
+      /machine version 99/,
+    );
   });
 });

@@ -1,8 +1,18 @@
 /** The typed state value: read from stored snapshots, shown to people, compared by mode. */
 import { describe, expect, it } from 'vitest';
-import { displayState, loopModesOf, sameState, sourceStateOf, type SourceStateValue } from '../../../lib/machines/source/source.state.js';
+import {
+  displayState,
+  loopModesOf,
+  type SourceStateValue,
+  sameState,
+  sourceStateOf,
+} from '../../../lib/machines/source/source.state.js';
 
-const value: SourceStateValue = { operation: 'running', session: 'active', loops: { Entries: 'waiting', Treatments: 'backingOff' } };
+const value: SourceStateValue = {
+  operation: 'running',
+  session: 'active',
+  loops: { Entries: 'waiting', Treatments: 'backingOff' },
+};
 
 describe('source state value', () => {
   it('reads a stored value and rejects anything that is not one', () => {
@@ -16,7 +26,10 @@ describe('source state value', () => {
 
   it('shows the display form people and the trace read, loops in driver order', () => {
     expect(displayState(value)).toBe('running/session:active/Entries:waiting/Treatments:backingOff');
-    expect(loopModesOf(value)).toEqual([['Entries', 'waiting'], ['Treatments', 'backingOff']]);
+    expect(loopModesOf(value)).toEqual([
+      ['Entries', 'waiting'],
+      ['Treatments', 'backingOff'],
+    ]);
   });
 
   it('compares by mode in every region', () => {

@@ -1,7 +1,6 @@
 /** Batch arithmetic: in-batch dedup, cursor filtering per collection, re-read window, ordering, cursor merge, chunking. */
 import { describe, expect, it } from 'vitest';
 import {
-  READBACK_LIMIT,
   afterCursor,
   assertInstants,
   behindCursor,
@@ -9,17 +8,25 @@ import {
   dedupBatch,
   mergeCursor,
   newestInstants,
+  READBACK_LIMIT,
+  type StoredReading,
   toStoredReadings,
   withoutId,
   withoutStoredBehindCursor,
   withoutStoredReadings,
-  type StoredReading,
 } from '../../../lib/adapters/nightscout/nightscout-batch.helper.js';
-import { emptyBatch, toIso, type Batch, type SgvEntry } from '../../../lib/domain/records.js';
 import { SourceRejectedError } from '../../../lib/domain/errors.js';
+import { type Batch, emptyBatch, type SgvEntry, toIso } from '../../../lib/domain/records.js';
 
 const T = Date.parse('2025-03-10T12:00:00.000Z');
-const entry = (date: number): SgvEntry => ({ type: 'sgv', sgv: 100, date, dateString: toIso(date), direction: 'Flat', device: 'd' });
+const entry = (date: number): SgvEntry => ({
+  type: 'sgv',
+  sgv: 100,
+  date,
+  dateString: toIso(date),
+  direction: 'Flat',
+  device: 'd',
+});
 
 describe('dedupBatch', () => {
   it('keys treatments on the instant, not the string form', () => {
@@ -31,7 +38,11 @@ describe('dedupBatch', () => {
         { eventType: 'Meal Bolus', created_at: '2025-03-10T12:00:00Z' },
       ],
       entries: [entry(T), entry(T), entry(T + 1)],
-      devicestatus: [{ device: 'a', created_at: toIso(T) }, { device: 'b', created_at: toIso(T) }, { device: 'a', created_at: toIso(T) }],
+      devicestatus: [
+        { device: 'a', created_at: toIso(T) },
+        { device: 'b', created_at: toIso(T) },
+        { device: 'a', created_at: toIso(T) },
+      ],
     };
     const out = dedupBatch(batch);
     expect(out.treatments.map((t) => t.eventType)).toEqual(['Note', 'Meal Bolus']);
@@ -43,8 +54,14 @@ describe('dedupBatch', () => {
 describe('afterCursor', () => {
   const batch: Batch = {
     entries: [entry(T + 10), entry(T), entry(T - 10)],
-    treatments: [{ eventType: 'Note', created_at: toIso(T) }, { eventType: 'Note', created_at: toIso(T - 1) }],
-    devicestatus: [{ device: 'd', created_at: toIso(T) }, { device: 'd', created_at: toIso(T + 1) }],
+    treatments: [
+      { eventType: 'Note', created_at: toIso(T) },
+      { eventType: 'Note', created_at: toIso(T - 1) },
+    ],
+    devicestatus: [
+      { device: 'd', created_at: toIso(T) },
+      { device: 'd', created_at: toIso(T + 1) },
+    ],
     profiles: [{ defaultProfile: 'x', startDate: toIso(T), created_at: toIso(T), store: {} }],
   };
 
@@ -77,7 +94,12 @@ describe('re-read window', () => {
     expect(dates(afterCursor(batch, { entries: T }).entries)).toEqual([T + MIN]);
     expect(dates(afterCursor(batch, { entries: T }, 0).entries)).toEqual([T + MIN]);
     // Exactly at cursor − window is outside (strictly after, like the cursor itself).
-    expect(dates(afterCursor(batch, { entries: T }, 60 * MIN).entries)).toEqual([T - 59 * MIN, T - 15 * MIN, T, T + MIN]);
+    expect(dates(afterCursor(batch, { entries: T }, 60 * MIN).entries)).toEqual([
+      T - 59 * MIN,
+      T - 15 * MIN,
+      T,
+      T + MIN,
+    ]);
     expect(afterCursor(batch, { entries: T, devicestatus: T }, 60 * MIN).devicestatus).toEqual([]);
     // No cursor yet: everything is a candidate, window or not.
     expect(dates(afterCursor(batch, {}, 60 * MIN).entries)).toHaveLength(5);
@@ -95,10 +117,16 @@ describe('re-read window', () => {
     // Tolerance 0: only the exact instant counts.
     expect(dates(withoutStoredReadings(candidates, sgvAt(T - 5 * MIN, T + 1), 0))).toEqual([T - 10 * MIN, T]);
     // 30 s: a stored reading 29.999 s off is the same reading, 30 s off is another one.
-    expect(dates(withoutStoredReadings(candidates, sgvAt(T - 10 * MIN + 29_999, T - 30_000), 30_000))).toEqual([T - 5 * MIN, T]);
+    expect(dates(withoutStoredReadings(candidates, sgvAt(T - 10 * MIN + 29_999, T - 30_000), 30_000))).toEqual([
+      T - 5 * MIN,
+      T,
+    ]);
     expect(dates(withoutStoredReadings(candidates, [{ date: T, type: 'mbg' }], 30_000))).toEqual(dates(candidates));
     // A read-back cut at its limit: candidates older than what it covers are kept, not judged.
-    expect(dates(withoutStoredReadings(candidates, sgvAt(T - 10 * MIN, T), 0, T - 5 * MIN))).toEqual([T - 10 * MIN, T - 5 * MIN]);
+    expect(dates(withoutStoredReadings(candidates, sgvAt(T - 10 * MIN, T), 0, T - 5 * MIN))).toEqual([
+      T - 10 * MIN,
+      T - 5 * MIN,
+    ]);
   });
 
   it('withoutStoredBehindCursor reads back once, from the oldest candidate behind the cursor minus the tolerance', async () => {
@@ -128,13 +156,24 @@ describe('re-read window', () => {
   it('withoutStoredBehindCursor keeps candidates older than a read-back that hit its limit', async () => {
     const pending = [entry(T - 40 * MIN), entry(T - 10 * MIN), entry(T - 5 * MIN)];
     const full = Array.from({ length: READBACK_LIMIT }, (_, i) => ({ date: T - 10 * MIN + i, type: 'sgv' }));
-    const out = await withoutStoredBehindCursor(pending, { entries: T }, 0, async () => [...full, { date: T - 5 * MIN, type: 'sgv' }].slice(-READBACK_LIMIT));
+    const out = await withoutStoredBehindCursor(pending, { entries: T }, 0, async () =>
+      [...full, { date: T - 5 * MIN, type: 'sgv' }].slice(-READBACK_LIMIT),
+    );
     expect(dates(out)).toEqual([T - 40 * MIN, T - 10 * MIN]);
   });
 
   it('toStoredReadings keeps dated documents and their type', () => {
-    expect(toStoredReadings([{ date: T, type: 'sgv', sgv: 1 }, { date: 'x' }, null, 'y', { date: String(T + 1), type: 'mbg' }])).toEqual([
-      { date: T, type: 'sgv' }, { date: T + 1, type: 'mbg' },
+    expect(
+      toStoredReadings([
+        { date: T, type: 'sgv', sgv: 1 },
+        { date: 'x' },
+        null,
+        'y',
+        { date: String(T + 1), type: 'mbg' },
+      ]),
+    ).toEqual([
+      { date: T, type: 'sgv' },
+      { date: T + 1, type: 'mbg' },
     ]);
   });
 });
@@ -145,14 +184,22 @@ describe('cursor math', () => {
   });
 
   it('mergeCursor takes the max per collection and keeps one-sided values', () => {
-    expect(mergeCursor({ entries: 5, treatments: 1 }, null, { entries: 3, devicestatus: 9 })).toEqual({ entries: 5, treatments: 1, devicestatus: 9 });
+    expect(mergeCursor({ entries: 5, treatments: 1 }, null, { entries: 3, devicestatus: 9 })).toEqual({
+      entries: 5,
+      treatments: 1,
+      devicestatus: 9,
+    });
   });
 });
 
 describe('assertInstants', () => {
   it('refuses a document without a parseable date', () => {
-    expect(() => assertInstants({ ...emptyBatch(), devicestatus: [{ device: 'd', created_at: 'soon' }] })).toThrow(SourceRejectedError);
-    expect(() => assertInstants({ ...emptyBatch(), entries: [{ ...entry(T), date: Number.NaN }] })).toThrow(SourceRejectedError);
+    expect(() => assertInstants({ ...emptyBatch(), devicestatus: [{ device: 'd', created_at: 'soon' }] })).toThrow(
+      SourceRejectedError,
+    );
+    expect(() => assertInstants({ ...emptyBatch(), entries: [{ ...entry(T), date: Number.NaN }] })).toThrow(
+      SourceRejectedError,
+    );
     expect(() => assertInstants({ ...emptyBatch(), entries: [entry(T)] })).not.toThrow();
   });
 });

@@ -1,6 +1,10 @@
 /** Endpoint validation, secret hashing and query building for the Nightscout writers. */
 import { describe, expect, it } from 'vitest';
-import { hashApiSecret, parseNightscoutEndpoint, withQuery } from '../../../lib/adapters/nightscout/nightscout-endpoint.helper.js';
+import {
+  hashApiSecret,
+  parseNightscoutEndpoint,
+  withQuery,
+} from '../../../lib/adapters/nightscout/nightscout-endpoint.helper.js';
 import { ConfigError } from '../../../lib/domain/errors.js';
 
 function problemsOf(endpoint: string): string {
@@ -47,8 +51,13 @@ describe('hashApiSecret', () => {
 
 describe('withQuery', () => {
   it('keeps Nightscout bracket keys readable and encodes values', () => {
-    expect(withQuery('/api/v1/entries.json', [['find[date][$gte]', 1], ['find[device]', 'a b&c'], ['count', 1]]))
-      .toBe('/api/v1/entries.json?find[date][$gte]=1&find[device]=a+b%26c&count=1');
+    expect(
+      withQuery('/api/v1/entries.json', [
+        ['find[date][$gte]', 1],
+        ['find[device]', 'a b&c'],
+        ['count', 1],
+      ]),
+    ).toBe('/api/v1/entries.json?find[date][$gte]=1&find[device]=a+b%26c&count=1');
     expect(withQuery('/x', [])).toBe('/x');
   });
 });

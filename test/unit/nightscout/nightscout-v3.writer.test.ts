@@ -4,10 +4,13 @@ import { stableIdentifier } from '../../../lib/adapters/nightscout/nightscout-v3
 
 describe('stableIdentifier', () => {
   // Vectors computed independently with Python's uuid.uuid5(UUID(bytes=b'NightscoutRocks!'), name).
-  it('matches UUID v5 in Nightscout\'s namespace', () => {
-    expect(stableIdentifier({ device: 'nightscout-connect-dexcomshare', date: 1741608000000 })).toBe('c496acf4-d76d-528d-91b8-3e41d396b5d7');
-    expect(stableIdentifier({ device: 'nightscout-connect-dexcomshare', date: 1741608000000, eventType: 'Meal Bolus' }))
-      .toBe('720ac361-4539-5960-b10e-93a153834e8d');
+  it("matches UUID v5 in Nightscout's namespace", () => {
+    expect(stableIdentifier({ device: 'nightscout-connect-dexcomshare', date: 1741608000000 })).toBe(
+      'c496acf4-d76d-528d-91b8-3e41d396b5d7',
+    );
+    expect(
+      stableIdentifier({ device: 'nightscout-connect-dexcomshare', date: 1741608000000, eventType: 'Meal Bolus' }),
+    ).toBe('720ac361-4539-5960-b10e-93a153834e8d');
   });
 
   it('differs by date, device and eventType', () => {

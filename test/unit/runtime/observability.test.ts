@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { EMF_MAX_METRICS, EMF_MAX_VALUES, createEmfMetrics, createJsonLogger } from '../../../lib/runtime/observability.js';
+import {
+  createEmfMetrics,
+  createJsonLogger,
+  EMF_MAX_METRICS,
+  EMF_MAX_VALUES,
+} from '../../../lib/runtime/observability.js';
 
 const T0 = Date.UTC(2026, 10, 23, 6, 0, 7, 123);
 
@@ -12,17 +17,25 @@ describe('createJsonLogger', () => {
   it('writes the Powertools envelope first (level, message, timestamp, service, sampling_rate, xray_trace_id), then the fields', () => {
     // Prepare
     const out = capture();
-    const log = createJsonLogger({ service: 'stack-tick', write: out.write, now: () => T0, traceId: () => '1-5759e988-bd862e3fe1be46a994272793' });
+    const log = createJsonLogger({
+      service: 'stack-tick',
+      write: out.write,
+      now: () => T0,
+      traceId: () => '1-5759e988-bd862e3fe1be46a994272793',
+    });
 
     // Act
     log.info('tick done', { due: 3, nested: { a: 1 } });
 
     // Assess
-    expect(out.lines).toEqual([{
-      stream: 'stdout',
-      line: '{"level":"INFO","message":"tick done","timestamp":"2026-11-23T06:00:07.123Z","service":"stack-tick","sampling_rate":0,' +
-        '"xray_trace_id":"1-5759e988-bd862e3fe1be46a994272793","due":3,"nested":{"a":1}}',
-    }]);
+    expect(out.lines).toEqual([
+      {
+        stream: 'stdout',
+        line:
+          '{"level":"INFO","message":"tick done","timestamp":"2026-11-23T06:00:07.123Z","service":"stack-tick","sampling_rate":0,' +
+          '"xray_trace_id":"1-5759e988-bd862e3fe1be46a994272793","due":3,"nested":{"a":1}}',
+      },
+    ]);
   });
 
   it('leaves out xray_trace_id outside a traced invocation, and fields cannot overwrite the envelope', () => {
@@ -32,7 +45,12 @@ describe('createJsonLogger', () => {
     log.info('real message', { level: 'DEBUG', message: 'forged', service: 'other', sourceId: 'a' });
 
     expect(JSON.parse(out.lines[0].line)).toEqual({
-      level: 'INFO', message: 'real message', timestamp: '2026-11-23T06:00:07.123Z', service: 's', sampling_rate: 0, sourceId: 'a',
+      level: 'INFO',
+      message: 'real message',
+      timestamp: '2026-11-23T06:00:07.123Z',
+      service: 's',
+      sampling_rate: 0,
+      sourceId: 'a',
     });
   });
 
@@ -46,7 +64,10 @@ describe('createJsonLogger', () => {
     log.error('e');
 
     expect(out.lines.map((l) => [JSON.parse(l.line).level, l.stream])).toEqual([
-      ['DEBUG', 'stdout'], ['INFO', 'stdout'], ['WARN', 'stderr'], ['ERROR', 'stderr'],
+      ['DEBUG', 'stdout'],
+      ['INFO', 'stdout'],
+      ['WARN', 'stderr'],
+      ['ERROR', 'stderr'],
     ]);
   });
 
@@ -75,10 +96,18 @@ describe('createJsonLogger', () => {
     const loop: Record<string, unknown> = { name: 'loop' };
     loop.self = loop;
 
-    log.error('failed', { error: new TypeError('outer', { cause: new Error('inner') }), big: 12345678901234567890n, loop });
+    log.error('failed', {
+      error: new TypeError('outer', { cause: new Error('inner') }),
+      big: 12345678901234567890n,
+      loop,
+    });
 
     const entry = JSON.parse(out.lines[0].line);
-    expect(entry.error).toMatchObject({ name: 'TypeError', message: 'outer', cause: { name: 'Error', message: 'inner' } });
+    expect(entry.error).toMatchObject({
+      name: 'TypeError',
+      message: 'outer',
+      cause: { name: 'Error', message: 'inner' },
+    });
     expect(entry.error.stack).toMatch(/^TypeError: outer/);
     expect(entry.big).toBe('12345678901234567890');
     expect(entry.loop).toEqual({ name: 'loop', self: '[Circular]' });
@@ -89,7 +118,12 @@ describe('createEmfMetrics', () => {
   it('flushes one EMF document in the namespace with the service dimension, repeated values as an array', () => {
     // Prepare
     const out = capture();
-    const metrics = createEmfMetrics({ namespace: 'NightscoutConnect', service: 'stack-persist', write: out.write, now: () => T0 });
+    const metrics = createEmfMetrics({
+      namespace: 'NightscoutConnect',
+      service: 'stack-persist',
+      write: out.write,
+      now: () => T0,
+    });
 
     // Act
     metrics.count('ReadingsWritten', 3);
@@ -104,15 +138,17 @@ describe('createEmfMetrics', () => {
     expect(JSON.parse(out.lines[0].line)).toEqual({
       _aws: {
         Timestamp: T0,
-        CloudWatchMetrics: [{
-          Namespace: 'NightscoutConnect',
-          Dimensions: [['service']],
-          Metrics: [
-            { Name: 'ReadingsWritten', Unit: 'Count' },
-            { Name: 'FreshnessLagMs', Unit: 'Milliseconds' },
-            { Name: 'Logins', Unit: 'Count' },
-          ],
-        }],
+        CloudWatchMetrics: [
+          {
+            Namespace: 'NightscoutConnect',
+            Dimensions: [['service']],
+            Metrics: [
+              { Name: 'ReadingsWritten', Unit: 'Count' },
+              { Name: 'FreshnessLagMs', Unit: 'Milliseconds' },
+              { Name: 'Logins', Unit: 'Count' },
+            ],
+          },
+        ],
       },
       service: 'stack-persist',
       ReadingsWritten: 3,
@@ -143,7 +179,9 @@ describe('createEmfMetrics', () => {
 
     const documents = out.lines.map((l) => JSON.parse(l.line));
     expect(documents.map((d) => [d.FreshnessLagMs].flat().length)).toEqual([EMF_MAX_VALUES, 1]);
-    expect(documents.flatMap((d) => [d.FreshnessLagMs].flat())).toEqual(Array.from({ length: EMF_MAX_VALUES + 1 }, (_, i) => i));
+    expect(documents.flatMap((d) => [d.FreshnessLagMs].flat())).toEqual(
+      Array.from({ length: EMF_MAX_VALUES + 1 }, (_, i) => i),
+    );
   });
 
   it(`flushes early before a ${EMF_MAX_METRICS + 1}th metric name`, () => {

@@ -1,10 +1,17 @@
-import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { SourceRejectedError } from '../../../lib/domain/errors.js';
-import { transformCareLink, payloadOffsetMs, wallClockMs, type CareLinkPayload } from '../../../lib/sources/carelink/carelink.parse.js';
+import {
+  type CareLinkPayload,
+  payloadOffsetMs,
+  transformCareLink,
+  wallClockMs,
+} from '../../../lib/sources/carelink/carelink.parse.js';
 
 function fixture(name: string): CareLinkPayload {
-  return JSON.parse(readFileSync(new URL(`../../fixtures/carelink/${name}.json`, import.meta.url), 'utf8')) as CareLinkPayload;
+  return JSON.parse(
+    readFileSync(new URL(`../../fixtures/carelink/${name}.json`, import.meta.url), 'utf8'),
+  ) as CareLinkPayload;
 }
 const utc = (text: string) => Date.parse(text);
 const NOW = utc('2024-01-15T09:07:00Z');
@@ -14,7 +21,10 @@ describe('CareLink entries', () => {
     const batch = transformCareLink(fixture('ngp-eu-winter'), { cursor: null, now: NOW });
     // Wall 09:45 … 10:05 at +01:00; the 09:50 reading was sg 0 (no value).
     expect(batch.entries.map((e) => e.dateString)).toEqual([
-      '2024-01-15T08:45:00.000Z', '2024-01-15T08:55:00.000Z', '2024-01-15T09:00:00.000Z', '2024-01-15T09:05:00.000Z',
+      '2024-01-15T08:45:00.000Z',
+      '2024-01-15T08:55:00.000Z',
+      '2024-01-15T09:00:00.000Z',
+      '2024-01-15T09:05:00.000Z',
     ]);
     expect(batch.entries.map((e) => e.sgv)).toEqual([142, 150, 158, 165]);
     for (const e of batch.entries) {
@@ -39,7 +49,11 @@ describe('CareLink entries', () => {
 
   it('reads the older "Oct 20, 2015 11:09:00" format with a negative offset', () => {
     const batch = transformCareLink(fixture('guardian-us-old-format'), { cursor: null, now: NOW });
-    expect(batch.entries.map((e) => e.dateString)).toEqual(['2024-01-15T08:55:00.000Z', '2024-01-15T09:00:00.000Z', '2024-01-15T09:05:00.000Z']);
+    expect(batch.entries.map((e) => e.dateString)).toEqual([
+      '2024-01-15T08:55:00.000Z',
+      '2024-01-15T09:00:00.000Z',
+      '2024-01-15T09:05:00.000Z',
+    ]);
     expect(batch.entries[0].device).toBe('nightscout-connect://minimedcarelink/GUARDIAN');
   });
 
@@ -50,7 +64,10 @@ describe('CareLink entries', () => {
       expect(e.direction).toBe('NOT COMPUTABLE');
       expect(e.trend).toBeUndefined();
     }
-    const mismatched = transformCareLink({ ...fixture('ngp-eu-winter'), lastSG: { sg: 160 } }, { cursor: null, now: NOW });
+    const mismatched = transformCareLink(
+      { ...fixture('ngp-eu-winter'), lastSG: { sg: 160 } },
+      { cursor: null, now: NOW },
+    );
     expect(mismatched.entries.at(-1)).toMatchObject({ sgv: 165, direction: 'NOT COMPUTABLE' });
   });
 
@@ -63,8 +80,12 @@ describe('CareLink entries', () => {
   });
 
   it.each([
-    ['UP', 'SingleUp', 2], ['UP_DOUBLE', 'DoubleUp', 1], ['UP_TRIPLE', 'TripleUp', 1],
-    ['DOWN', 'SingleDown', 6], ['DOWN_DOUBLE', 'DoubleDown', 7], ['DOWN_TRIPLE', 'TripleDown', 7],
+    ['UP', 'SingleUp', 2],
+    ['UP_DOUBLE', 'DoubleUp', 1],
+    ['UP_TRIPLE', 'TripleUp', 1],
+    ['DOWN', 'SingleDown', 6],
+    ['DOWN_DOUBLE', 'DoubleDown', 7],
+    ['DOWN_TRIPLE', 'TripleDown', 7],
     ['NONE', 'NONE', 0],
   ])('maps lastSGTrend %s to %s', (raw, direction, trend) => {
     const batch = transformCareLink({ ...fixture('ngp-eu-winter'), lastSGTrend: raw }, { cursor: null, now: NOW });
@@ -72,7 +93,10 @@ describe('CareLink entries', () => {
   });
 
   it('keeps only entries newer than the cursor', () => {
-    const batch = transformCareLink(fixture('ngp-eu-winter'), { cursor: { entries: utc('2024-01-15T08:55:00Z') }, now: NOW });
+    const batch = transformCareLink(fixture('ngp-eu-winter'), {
+      cursor: { entries: utc('2024-01-15T08:55:00Z') },
+      now: NOW,
+    });
     expect(batch.entries.map((e) => e.sgv)).toEqual([158, 165]);
   });
 
@@ -96,7 +120,9 @@ describe('CareLink time zones', () => {
     delete payload.lastConduitDateTime;
     // sMedicalDeviceTime 10:05:30 wall vs server receipt 09:05:45 UTC → +01:00.
     expect(payloadOffsetMs(payload)).toBe(60 * 60_000);
-    expect(transformCareLink(payload, { cursor: null, now: NOW }).entries.at(-1)!.dateString).toBe('2024-01-15T09:05:00.000Z');
+    expect(transformCareLink(payload, { cursor: null, now: NOW }).entries.at(-1)!.dateString).toBe(
+      '2024-01-15T09:05:00.000Z',
+    );
   });
 
   it('refuses a payload with no way to know its time zone instead of guessing UTC', () => {
@@ -120,12 +146,23 @@ describe('CareLink time zones', () => {
     // Truth: 01:45–01:55 CET = 00:45–00:55 UTC; 03:00–03:10 CEST = 01:00–01:10 UTC. lastConduitDateTime says +02:00.
     const fresh = transformCareLink(fixture('dst-spring-eu'), { cursor: null, now });
     expect(fresh.entries.map((e) => e.dateString)).toEqual([
-      '2024-03-30T23:45:00.000Z', '2024-03-30T23:50:00.000Z', '2024-03-30T23:55:00.000Z', // misdated by −1 h (limitation)
-      '2024-03-31T01:00:00.000Z', '2024-03-31T01:05:00.000Z', '2024-03-31T01:10:00.000Z', // correct
+      '2024-03-30T23:45:00.000Z',
+      '2024-03-30T23:50:00.000Z',
+      '2024-03-30T23:55:00.000Z', // misdated by −1 h (limitation)
+      '2024-03-31T01:00:00.000Z',
+      '2024-03-31T01:05:00.000Z',
+      '2024-03-31T01:10:00.000Z', // correct
     ]);
     // In steady state the pre-change readings were stored (correctly) by earlier polls, so the cursor is past them.
-    const steady = transformCareLink(fixture('dst-spring-eu'), { cursor: { entries: utc('2024-03-31T00:55:00Z') }, now });
-    expect(steady.entries.map((e) => e.dateString)).toEqual(['2024-03-31T01:00:00.000Z', '2024-03-31T01:05:00.000Z', '2024-03-31T01:10:00.000Z']);
+    const steady = transformCareLink(fixture('dst-spring-eu'), {
+      cursor: { entries: utc('2024-03-31T00:55:00Z') },
+      now,
+    });
+    expect(steady.entries.map((e) => e.dateString)).toEqual([
+      '2024-03-31T01:00:00.000Z',
+      '2024-03-31T01:05:00.000Z',
+      '2024-03-31T01:10:00.000Z',
+    ]);
     expect(steady.entries.at(-1)).toMatchObject({ sgv: 106, direction: 'DoubleDown' });
   });
 
@@ -134,7 +171,9 @@ describe('CareLink time zones', () => {
     const batch = transformCareLink(fixture('dst-autumn-eu'), { cursor: null, now });
     // Re-zoned with +01:00 the 02:45–02:55 CEST readings would claim 01:45–01:55 UTC: after the newest real reading.
     expect(batch.entries.map((e) => [e.dateString, e.sgv])).toEqual([
-      ['2024-10-27T01:00:00.000Z', 114], ['2024-10-27T01:05:00.000Z', 115], ['2024-10-27T01:10:00.000Z', 116],
+      ['2024-10-27T01:00:00.000Z', 114],
+      ['2024-10-27T01:05:00.000Z', 115],
+      ['2024-10-27T01:10:00.000Z', 116],
     ]);
     expect(batch.entries.at(-1)).toMatchObject({ direction: 'TripleUp', trend: 1 });
     // Boluses are kept, dated with the offset of the clock that showed them (CEST until 01:00 UTC): 01:30 and 02:50 were
@@ -148,21 +187,29 @@ describe('CareLink time zones', () => {
   });
 
   it('autumn DST: a bolus in the repeated hour keeps one instant and identifier on every poll, before and after the change', () => {
-    const before = transformCareLink(fixture('dst-autumn-eu-before'), { cursor: null, now: utc('2024-10-27T00:57:00Z') });
-    const afterPolls = ['2024-10-27T01:12:00Z', '2024-10-27T02:30:00Z', '2024-10-27T08:00:00Z']
-      .map((now) => transformCareLink(fixture('dst-autumn-eu'), { cursor: null, now: utc(now) }));
+    const before = transformCareLink(fixture('dst-autumn-eu-before'), {
+      cursor: null,
+      now: utc('2024-10-27T00:57:00Z'),
+    });
+    const afterPolls = ['2024-10-27T01:12:00Z', '2024-10-27T02:30:00Z', '2024-10-27T08:00:00Z'].map((now) =>
+      transformCareLink(fixture('dst-autumn-eu'), { cursor: null, now: utc(now) }),
+    );
     const bolus = (batch: ReturnType<typeof transformCareLink>) => batch.treatments.filter((t) => t.insulin === 1.5);
     // 02:50 CEST: 00:50 UTC. Re-zoned with the payload's +01:00 it would be 01:50 UTC, a second bolus.
     expect(bolus(before).map((t) => t.created_at)).toEqual(['2024-10-27T00:50:00.000Z']);
     for (const batch of afterPolls) expect(bolus(batch)).toEqual(bolus(before));
     // And the one before the repeated hour, seen by both payloads, also keeps its identifier.
-    const early = (batch: ReturnType<typeof transformCareLink>) => batch.treatments.find((t) => t.insulin === 2)?.identifier;
+    const early = (batch: ReturnType<typeof transformCareLink>) =>
+      batch.treatments.find((t) => t.insulin === 2)?.identifier;
     expect(early(before)).toBeDefined();
     for (const batch of afterPolls) expect(early(batch)).toBe(early(before));
     // In steady state the cursor (00:50, stored by the early poll) leaves nothing to write twice. Known limitation: the
     // 02:05 bolus, absent from the early poll, is given in the second pass (01:05 UTC); dated one hour early like every
     // repeated-hour marker, it falls behind the cursor that the later-in-wall-time 02:50 bolus set, and is not written.
-    const steady = transformCareLink(fixture('dst-autumn-eu'), { cursor: { treatments: utc('2024-10-27T00:50:00Z') }, now: utc('2024-10-27T01:12:00Z') });
+    const steady = transformCareLink(fixture('dst-autumn-eu'), {
+      cursor: { treatments: utc('2024-10-27T00:50:00Z') },
+      now: utc('2024-10-27T01:12:00Z'),
+    });
     expect(steady.treatments).toEqual([]);
   });
 });
@@ -170,12 +217,56 @@ describe('CareLink time zones', () => {
 describe('CareLink treatments', () => {
   it('maps markers: MEAL+INSULIN → Meal Bolus, INSULIN → Correction Bolus, BG → BG Check, lone MEAL → Carb Correction', () => {
     const batch = transformCareLink(fixture('ngp-eu-winter'), { cursor: null, now: NOW });
-    expect(batch.treatments.map((t) => ({ eventType: t.eventType, created_at: t.created_at, insulin: t.insulin, carbs: t.carbs, glucose: t.glucose, glucoseType: t.glucoseType }))).toEqual([
-      { eventType: 'BG Check', created_at: '2024-01-15T06:00:00.000Z', insulin: undefined, carbs: undefined, glucose: 118, glucoseType: 'Finger' },
-      { eventType: 'BG Check', created_at: '2024-01-15T06:30:00.000Z', insulin: undefined, carbs: undefined, glucose: 132, glucoseType: 'Finger' },
-      { eventType: 'Meal Bolus', created_at: '2024-01-15T07:00:00.000Z', insulin: 4.5, carbs: 45, glucose: undefined, glucoseType: undefined },
-      { eventType: 'Correction Bolus', created_at: '2024-01-15T08:00:00.000Z', insulin: 0.8, carbs: undefined, glucose: undefined, glucoseType: undefined },
-      { eventType: 'Carb Correction', created_at: '2024-01-15T08:40:00.000Z', insulin: undefined, carbs: 15, glucose: undefined, glucoseType: undefined },
+    expect(
+      batch.treatments.map((t) => ({
+        eventType: t.eventType,
+        created_at: t.created_at,
+        insulin: t.insulin,
+        carbs: t.carbs,
+        glucose: t.glucose,
+        glucoseType: t.glucoseType,
+      })),
+    ).toEqual([
+      {
+        eventType: 'BG Check',
+        created_at: '2024-01-15T06:00:00.000Z',
+        insulin: undefined,
+        carbs: undefined,
+        glucose: 118,
+        glucoseType: 'Finger',
+      },
+      {
+        eventType: 'BG Check',
+        created_at: '2024-01-15T06:30:00.000Z',
+        insulin: undefined,
+        carbs: undefined,
+        glucose: 132,
+        glucoseType: 'Finger',
+      },
+      {
+        eventType: 'Meal Bolus',
+        created_at: '2024-01-15T07:00:00.000Z',
+        insulin: 4.5,
+        carbs: 45,
+        glucose: undefined,
+        glucoseType: undefined,
+      },
+      {
+        eventType: 'Correction Bolus',
+        created_at: '2024-01-15T08:00:00.000Z',
+        insulin: 0.8,
+        carbs: undefined,
+        glucose: undefined,
+        glucoseType: undefined,
+      },
+      {
+        eventType: 'Carb Correction',
+        created_at: '2024-01-15T08:40:00.000Z',
+        insulin: undefined,
+        carbs: 15,
+        glucose: undefined,
+        glucoseType: undefined,
+      },
     ]);
     // AUTO_BASAL_DELIVERY micro-boluses are not written as treatments.
     expect(batch.treatments.some((t) => JSON.stringify(t).includes('0.05'))).toBe(false);
@@ -186,7 +277,10 @@ describe('CareLink treatments', () => {
     const b = transformCareLink(fixture('ngp-eu-winter'), { cursor: null, now: NOW + 60_000 });
     expect(a.treatments.map((t) => t.identifier)).toEqual(b.treatments.map((t) => t.identifier));
     expect(new Set(a.treatments.map((t) => t.identifier)).size).toBe(a.treatments.length);
-    const later = transformCareLink(fixture('ngp-eu-winter'), { cursor: { treatments: utc('2024-01-15T07:00:00Z') }, now: NOW });
+    const later = transformCareLink(fixture('ngp-eu-winter'), {
+      cursor: { treatments: utc('2024-01-15T07:00:00Z') },
+      now: NOW,
+    });
     expect(later.treatments.map((t) => t.eventType)).toEqual(['Correction Bolus', 'Carb Correction']);
   });
 });
@@ -201,10 +295,24 @@ describe('CareLink devicestatus', () => {
     expect(a.devicestatus[0]).toMatchObject({
       device: 'nightscout-connect://minimedcarelink/NGP',
       uploader: { battery: 88 },
-      pump: { battery: { percent: 75 }, reservoir: 112.5, iob: { bolusiob: 1.35, timestamp: '2024-01-15T09:05:30.000Z' }, clock: '2024-01-15T09:05:30.000Z' },
-      connect: { sensorState: 'NO_ERROR_MESSAGE', calibStatus: 'LESS_THAN_TWELVE_HRS', sensorDurationHours: 101, timeToNextCalibHours: 6, conduitInRange: true },
+      pump: {
+        battery: { percent: 75 },
+        reservoir: 112.5,
+        iob: { bolusiob: 1.35, timestamp: '2024-01-15T09:05:30.000Z' },
+        clock: '2024-01-15T09:05:30.000Z',
+      },
+      connect: {
+        sensorState: 'NO_ERROR_MESSAGE',
+        calibStatus: 'LESS_THAN_TWELVE_HRS',
+        sensorDurationHours: 101,
+        timeToNextCalibHours: 6,
+        conduitInRange: true,
+      },
     });
-    const again = transformCareLink(fixture('ngp-eu-winter'), { cursor: { devicestatus: utc('2024-01-15T09:05:45Z') }, now: NOW });
+    const again = transformCareLink(fixture('ngp-eu-winter'), {
+      cursor: { devicestatus: utc('2024-01-15T09:05:45Z') },
+      now: NOW,
+    });
     expect(again.devicestatus).toEqual([]);
   });
 
@@ -215,12 +323,20 @@ describe('CareLink devicestatus', () => {
   });
 
   it('treats an IOB of -1 as unknown', () => {
-    const payload = { ...fixture('ngp-eu-winter'), activeInsulin: { amount: -1, datetime: '2024-01-15T10:05:30.000Z' } };
+    const payload = {
+      ...fixture('ngp-eu-winter'),
+      activeInsulin: { amount: -1, datetime: '2024-01-15T10:05:30.000Z' },
+    };
     const [status] = transformCareLink(payload, { cursor: null, now: NOW }).devicestatus;
     expect((status.pump as Record<string, unknown>).iob).toBeUndefined();
   });
 
   it('returns an empty batch for an empty payload', () => {
-    expect(transformCareLink({}, { cursor: null, now: NOW })).toEqual({ entries: [], treatments: [], devicestatus: [], profiles: [] });
+    expect(transformCareLink({}, { cursor: null, now: NOW })).toEqual({
+      entries: [],
+      treatments: [],
+      devicestatus: [],
+      profiles: [],
+    });
   });
 });

@@ -24,7 +24,16 @@ describe('parseDexcomDate', () => {
   });
 
   it('rejects anything that is not a .NET date', () => {
-    for (const value of ['2023-11-14T22:13:20Z', '/Date()/', 'Date(abc)', '', 1426292039000, null, undefined, '/Date(0)/']) {
+    for (const value of [
+      '2023-11-14T22:13:20Z',
+      '/Date()/',
+      'Date(abc)',
+      '',
+      1426292039000,
+      null,
+      undefined,
+      '/Date(0)/',
+    ]) {
       expect(parseDexcomDate(value)).toBeUndefined();
     }
   });
@@ -32,7 +41,18 @@ describe('parseDexcomDate', () => {
 
 describe('trendToDirection', () => {
   it('maps every numeric code', () => {
-    const expected = ['NONE', 'DoubleUp', 'SingleUp', 'FortyFiveUp', 'Flat', 'FortyFiveDown', 'SingleDown', 'DoubleDown', 'NOT COMPUTABLE', 'RATE OUT OF RANGE'];
+    const expected = [
+      'NONE',
+      'DoubleUp',
+      'SingleUp',
+      'FortyFiveUp',
+      'Flat',
+      'FortyFiveDown',
+      'SingleDown',
+      'DoubleDown',
+      'NOT COMPUTABLE',
+      'RATE OUT OF RANGE',
+    ];
     expected.forEach((direction, trend) => expect(trendToDirection(trend)).toEqual({ trend, direction }));
   });
 
@@ -86,7 +106,14 @@ describe('parseGlucoseValues', () => {
   });
 
   it('rejects a body that is not a list as a permanent error', () => {
-    for (const body of [fixture('error-session-not-found.json'), fixture('error-password-invalid.json'), fixture('error-max-attempts.json'), '<html></html>', null, 42]) {
+    for (const body of [
+      fixture('error-session-not-found.json'),
+      fixture('error-password-invalid.json'),
+      fixture('error-max-attempts.json'),
+      '<html></html>',
+      null,
+      42,
+    ]) {
       let thrown: unknown;
       try {
         parseGlucoseValues(body);

@@ -1,9 +1,9 @@
 // Pure parts of the Dexcom Share driver: settings, credential checks, read window, transform, code mapping, loop spec.
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../lib/domain/errors.js';
-import { assembleDriver } from '../../../lib/sources/driver.builder.js';
 import { dexcomShareSource, mapShareCode, readWindow } from '../../../lib/sources/dexcom-share/dexcom-share.source.js';
 import { DEXCOM_DEVICE, dexcomShareVendor } from '../../../lib/sources/dexcom-share/dexcom-share.vendor.js';
+import { assembleDriver } from '../../../lib/sources/driver.builder.js';
 import { specFor } from '../../../lib/sources/vendor.catalog.js';
 
 const dexcomShareDriver = assembleDriver(dexcomShareVendor, dexcomShareSource, {});
@@ -29,12 +29,23 @@ describe('parseSettings', () => {
   });
 
   it('selects host and application id per region, case-insensitively', () => {
-    expect(parse({ shareRegion: 'OUS' })).toEqual({ baseUrl: 'https://shareous1.dexcom.com', applicationId: US_APP, region: 'ous' });
-    expect(parse({ shareRegion: 'jp' })).toEqual({ baseUrl: 'https://share.dexcom.jp', applicationId: JP_APP, region: 'jp' });
+    expect(parse({ shareRegion: 'OUS' })).toEqual({
+      baseUrl: 'https://shareous1.dexcom.com',
+      applicationId: US_APP,
+      region: 'ous',
+    });
+    expect(parse({ shareRegion: 'jp' })).toEqual({
+      baseUrl: 'https://share.dexcom.jp',
+      applicationId: JP_APP,
+      region: 'jp',
+    });
   });
 
   it('lets shareServer choose the host while the application id follows the region', () => {
-    expect(parse({ shareRegion: 'jp', shareServer: 'share-mirror.example.jp' })).toMatchObject({ baseUrl: 'https://share-mirror.example.jp', applicationId: JP_APP });
+    expect(parse({ shareRegion: 'jp', shareServer: 'share-mirror.example.jp' })).toMatchObject({
+      baseUrl: 'https://share-mirror.example.jp',
+      applicationId: JP_APP,
+    });
     expect(parse({ shareServer: 'https://shareous1.dexcom.com/' }).baseUrl).toBe('https://shareous1.dexcom.com');
     expect(parse({ shareServer: 'http://127.0.0.1:4567' }).baseUrl).toBe('http://127.0.0.1:4567');
     expect(parse({ shareServer: 'http://localhost:80' }).baseUrl).toBe('http://localhost');
@@ -42,8 +53,12 @@ describe('parseSettings', () => {
   });
 
   it('refuses plain http to non-loopback hosts, paths and embedded credentials', () => {
-    expect(configProblem(() => parse({ shareServer: 'http://share2.dexcom.com' }))).toMatch(/CONNECT_SHARE_SERVER must use https/);
-    expect(configProblem(() => parse({ shareServer: 'https://share2.dexcom.com/ShareWebServices' }))).toMatch(/without a path/);
+    expect(configProblem(() => parse({ shareServer: 'http://share2.dexcom.com' }))).toMatch(
+      /CONNECT_SHARE_SERVER must use https/,
+    );
+    expect(configProblem(() => parse({ shareServer: 'https://share2.dexcom.com/ShareWebServices' }))).toMatch(
+      /without a path/,
+    );
     const message = configProblem(() => parse({ shareServer: 'https://me:hunter2@share2.dexcom.com' }));
     expect(message).toMatch(/CONNECT_SHARE_SERVER/);
     expect(message).not.toContain('hunter2');
@@ -64,7 +79,8 @@ describe('parseSettings', () => {
 });
 
 describe('checkCredentials', () => {
-  const check = (vendor: Record<string, unknown>) => dexcomShareDriver.checkCredentials({ vendor: vendor as Record<string, string>, nightscout: {} });
+  const check = (vendor: Record<string, unknown>) =>
+    dexcomShareDriver.checkCredentials({ vendor: vendor as Record<string, string>, nightscout: {} });
 
   it('accepts a name and a numeric-looking password string', () => {
     expect(() => check({ accountName: 'parent@example.com', password: '0123456' })).not.toThrow();
@@ -144,14 +160,16 @@ describe('driver spec', () => {
     expect(specFor({ kind: 'dexcomshare', settings: {} })).toEqual({
       kind: 'dexcomshare',
       sessionLifetimeMs: 24 * 3_600_000,
-      loops: [{
-        name: 'DexcomShare',
-        intervalMs: 300_000,
-        align: { lagMs: 10_000, jitterMs: 8_000 },
-        attempts: 3,
-        retry: { baseMs: 30_000, capMs: 300_000 },
-        backoff: { baseMs: 300_000, capMs: 1_800_000 },
-      }],
+      loops: [
+        {
+          name: 'DexcomShare',
+          intervalMs: 300_000,
+          align: { lagMs: 10_000, jitterMs: 8_000 },
+          attempts: 3,
+          retry: { baseMs: 30_000, capMs: 300_000 },
+          backoff: { baseMs: 300_000, capMs: 1_800_000 },
+        },
+      ],
     });
     expect(dexcomShareDriver.loops[0].maxLookbackMs).toBe(24 * 3_600_000);
     expect(dexcomShareDriver.device).toBe('nightscout-connect');

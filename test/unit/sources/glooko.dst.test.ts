@@ -30,10 +30,19 @@ const CASES = [
 /** Glooko's label for an instant: the zone's wall clock, written with a `Z`. */
 function label(zone: string, instant: number): string {
   const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+    timeZone: zone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
   }).formatToParts(new Date(instant));
   const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
-  return new Date(Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'), instant % 1000)).toISOString();
+  return new Date(
+    Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'), instant % 1000),
+  ).toISOString();
 }
 
 describe.each(CASES)('Glooko $zone $change change (CONNECT_GLOOKO_TIMEZONE)', ({ zone, change, at }) => {
@@ -44,7 +53,7 @@ describe.each(CASES)('Glooko $zone $change change (CONNECT_GLOOKO_TIMEZONE)', ({
   const entries = transformGlooko({ normalBoluses: [], scheduledBasals: [], readings }, settings.zone).entries;
   const labelCount = new Map<string, number>();
   for (const r of readings) labelCount.set(r.timestamp, (labelCount.get(r.timestamp) ?? 0) + 1);
-  const repeated = instants.filter((t, i) => labelCount.get(readings[i].timestamp)! > 1);
+  const repeated = instants.filter((_t, i) => labelCount.get(readings[i].timestamp)! > 1);
 
   it('the series really crosses the change: its labels jump or repeat by an hour at the transition', () => {
     const before = Date.parse(label(zone, at - 1000)) - (at - 1000);

@@ -1,24 +1,30 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, SourceAuthRejectedError, SourceRejectedError } from '../../../lib/domain/errors.js';
+import { assembleDriver } from '../../../lib/sources/driver.builder.js';
 import {
   extractArray,
+  type GlookoRaw,
   glookoQueryWindow,
   parseSignInBody,
   signInRejection,
   toDirection,
   transformGlooko,
-  type GlookoRaw,
 } from '../../../lib/sources/glooko/glooko.parse.js';
-import { glookoDeviceInformation, glookoFetchStart, glookoSource, readSetCookies } from '../../../lib/sources/glooko/glooko.source.js';
-import { glookoVendor, type GlookoZone } from '../../../lib/sources/glooko/glooko.vendor.js';
-import { assembleDriver } from '../../../lib/sources/driver.builder.js';
+import {
+  glookoDeviceInformation,
+  glookoFetchStart,
+  glookoSource,
+  readSetCookies,
+} from '../../../lib/sources/glooko/glooko.source.js';
+import { type GlookoZone, glookoVendor } from '../../../lib/sources/glooko/glooko.vendor.js';
 
 const glookoDriver = assembleDriver(glookoVendor, glookoSource, {});
 const parseGlookoSettings = glookoVendor.parseSettings;
 const checkGlookoCredentials = glookoVendor.checkCredentials;
 
-const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`../../fixtures/glooko/${name}`, import.meta.url), 'utf8'));
+const fixture = (name: string): unknown =>
+  JSON.parse(readFileSync(new URL(`../../fixtures/glooko/${name}`, import.meta.url), 'utf8'));
 const berlin: GlookoZone = { kind: 'iana', zone: 'Europe/Berlin' };
 
 function rawFromFixtures(): GlookoRaw {
@@ -35,28 +41,97 @@ describe('transformGlooko (fixtures, Europe/Berlin spring forward 2026-03-29)', 
   const batch = transformGlooko(rawFromFixtures(), berlin);
 
   it('maps boluses to Meal/Correction Bolus at the re-zoned instant, dropping unusable records', () => {
-    expect(batch.treatments.filter((t) => t.eventType !== 'Temp Basal').map(({ identifier, ...rest }) => rest)).toEqual([
-      { eventType: 'Meal Bolus', created_at: '2026-03-29T00:30:00.000Z', enteredBy: 'nightscout-connect-glooko', insulin: 2.5, carbs: 30 },
-      // 02:30 never happened in Berlin that night: it is read as 03:30 CEST.
-      { eventType: 'Correction Bolus', created_at: '2026-03-29T01:30:00.000Z', enteredBy: 'nightscout-connect-glooko', insulin: 1.2 },
-      { eventType: 'Correction Bolus', created_at: '2026-03-29T06:00:00.000Z', enteredBy: 'nightscout-connect-glooko', insulin: 0.8 },
-    ]);
+    expect(batch.treatments.filter((t) => t.eventType !== 'Temp Basal').map(({ identifier, ...rest }) => rest)).toEqual(
+      [
+        {
+          eventType: 'Meal Bolus',
+          created_at: '2026-03-29T00:30:00.000Z',
+          enteredBy: 'nightscout-connect-glooko',
+          insulin: 2.5,
+          carbs: 30,
+        },
+        // 02:30 never happened in Berlin that night: it is read as 03:30 CEST.
+        {
+          eventType: 'Correction Bolus',
+          created_at: '2026-03-29T01:30:00.000Z',
+          enteredBy: 'nightscout-connect-glooko',
+          insulin: 1.2,
+        },
+        {
+          eventType: 'Correction Bolus',
+          created_at: '2026-03-29T06:00:00.000Z',
+          enteredBy: 'nightscout-connect-glooko',
+          insulin: 0.8,
+        },
+      ],
+    );
   });
 
   it('maps scheduled basals to Temp Basal with duration in minutes, keeping a zero rate', () => {
-    expect(batch.treatments.filter((t) => t.eventType === 'Temp Basal').map(({ identifier, ...rest }) => rest)).toEqual([
-      { eventType: 'Temp Basal', created_at: '2026-03-28T23:00:00.000Z', enteredBy: 'nightscout-connect-glooko', rate: 0.85, absolute: 0.85, duration: 120 },
-      { eventType: 'Temp Basal', created_at: '2026-03-29T01:00:00.000Z', enteredBy: 'nightscout-connect-glooko', rate: 0.7, absolute: 0.7, duration: 30 },
-      { eventType: 'Temp Basal', created_at: '2026-03-29T03:00:00.000Z', enteredBy: 'nightscout-connect-glooko', rate: 0, absolute: 0, duration: 15 },
-    ]);
+    expect(batch.treatments.filter((t) => t.eventType === 'Temp Basal').map(({ identifier, ...rest }) => rest)).toEqual(
+      [
+        {
+          eventType: 'Temp Basal',
+          created_at: '2026-03-28T23:00:00.000Z',
+          enteredBy: 'nightscout-connect-glooko',
+          rate: 0.85,
+          absolute: 0.85,
+          duration: 120,
+        },
+        {
+          eventType: 'Temp Basal',
+          created_at: '2026-03-29T01:00:00.000Z',
+          enteredBy: 'nightscout-connect-glooko',
+          rate: 0.7,
+          absolute: 0.7,
+          duration: 30,
+        },
+        {
+          eventType: 'Temp Basal',
+          created_at: '2026-03-29T03:00:00.000Z',
+          enteredBy: 'nightscout-connect-glooko',
+          rate: 0,
+          absolute: 0,
+          duration: 15,
+        },
+      ],
+    );
   });
 
   it('turns CGM readings into sgv entries across the gap, five real minutes apart', () => {
     expect(batch.entries.map(({ identifier, ...rest }) => rest)).toEqual([
-      { type: 'sgv', sgv: 142, date: Date.parse('2026-03-29T00:55:37Z'), dateString: '2026-03-29T00:55:37.000Z', direction: 'NOT COMPUTABLE', device: 'nightscout-connect-glooko' },
-      { type: 'sgv', sgv: 145, date: Date.parse('2026-03-29T01:00:37Z'), dateString: '2026-03-29T01:00:37.000Z', direction: 'NOT COMPUTABLE', device: 'nightscout-connect-glooko' },
-      { type: 'sgv', sgv: 151, date: Date.parse('2026-03-29T01:05:37Z'), dateString: '2026-03-29T01:05:37.000Z', direction: 'FortyFiveUp', device: 'nightscout-connect-glooko' },
-      { type: 'sgv', sgv: 158, date: Date.parse('2026-03-29T01:10:37Z'), dateString: '2026-03-29T01:10:37.000Z', direction: 'FortyFiveUp', device: 'nightscout-connect-glooko' },
+      {
+        type: 'sgv',
+        sgv: 142,
+        date: Date.parse('2026-03-29T00:55:37Z'),
+        dateString: '2026-03-29T00:55:37.000Z',
+        direction: 'NOT COMPUTABLE',
+        device: 'nightscout-connect-glooko',
+      },
+      {
+        type: 'sgv',
+        sgv: 145,
+        date: Date.parse('2026-03-29T01:00:37Z'),
+        dateString: '2026-03-29T01:00:37.000Z',
+        direction: 'NOT COMPUTABLE',
+        device: 'nightscout-connect-glooko',
+      },
+      {
+        type: 'sgv',
+        sgv: 151,
+        date: Date.parse('2026-03-29T01:05:37Z'),
+        dateString: '2026-03-29T01:05:37.000Z',
+        direction: 'FortyFiveUp',
+        device: 'nightscout-connect-glooko',
+      },
+      {
+        type: 'sgv',
+        sgv: 158,
+        date: Date.parse('2026-03-29T01:10:37Z'),
+        dateString: '2026-03-29T01:10:37.000Z',
+        direction: 'FortyFiveUp',
+        device: 'nightscout-connect-glooko',
+      },
     ]);
     for (const entry of batch.entries) expect(new Date(entry.date).toISOString()).toBe(entry.dateString);
   });
@@ -64,13 +139,21 @@ describe('transformGlooko (fixtures, Europe/Berlin spring forward 2026-03-29)', 
   it('gives every document a distinct UUID-shaped identifier, identical on a re-read', () => {
     const again = transformGlooko(rawFromFixtures(), berlin);
     const ids = [...batch.entries, ...batch.treatments].map((d) => d.identifier);
-    expect(ids.every((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id ?? ''))).toBe(true);
+    expect(
+      ids.every((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id ?? '')),
+    ).toBe(true);
     expect(new Set(ids).size).toBe(ids.length);
     expect([...again.entries, ...again.treatments].map((d) => d.identifier)).toEqual(ids);
   });
 
   it('keys a treatment with a guid on the guid alone, so a corrected amount replaces rather than duplicates', () => {
-    const original = { pumpTimestamp: '2026-03-29T01:30:00.000Z', insulinDelivered: 2.5, carbsInput: 30, guid: 'g-1', syncTimestamp: '2026-03-29T01:05:00.000Z' };
+    const original = {
+      pumpTimestamp: '2026-03-29T01:30:00.000Z',
+      insulinDelivered: 2.5,
+      carbsInput: 30,
+      guid: 'g-1',
+      syncTimestamp: '2026-03-29T01:05:00.000Z',
+    };
     const resynced = { ...original, insulinDelivered: 2.4, syncTimestamp: '2026-03-30T07:00:00.000Z' };
     const a = transformGlooko({ ...empty, normalBoluses: [original] }, berlin).treatments[0];
     const b = transformGlooko({ ...empty, normalBoluses: [resynced] }, berlin).treatments[0];
@@ -109,14 +192,17 @@ describe('transformGlooko across DST in three zones', () => {
 
   it('America/New_York: spring gap shifts forward, fall overlap prefers the earlier instant', () => {
     const zone: GlookoZone = { kind: 'iana', zone: 'America/New_York' };
-    const batch = transformGlooko({
-      ...empty,
-      normalBoluses: [
-        { pumpTimestamp: '2026-03-08T02:30:00.000Z', insulinDelivered: 1, carbsInput: 0, guid: 'ny-gap' },
-        { pumpTimestamp: '2026-11-01T01:30:00.000Z', insulinDelivered: 2, carbsInput: 15, guid: 'ny-overlap' },
-        { pumpTimestamp: '2026-07-04T18:00:00.000Z', insulinDelivered: 3, carbsInput: 60, guid: 'ny-summer' },
-      ],
-    }, zone);
+    const batch = transformGlooko(
+      {
+        ...empty,
+        normalBoluses: [
+          { pumpTimestamp: '2026-03-08T02:30:00.000Z', insulinDelivered: 1, carbsInput: 0, guid: 'ny-gap' },
+          { pumpTimestamp: '2026-11-01T01:30:00.000Z', insulinDelivered: 2, carbsInput: 15, guid: 'ny-overlap' },
+          { pumpTimestamp: '2026-07-04T18:00:00.000Z', insulinDelivered: 3, carbsInput: 60, guid: 'ny-summer' },
+        ],
+      },
+      zone,
+    );
     expect(batch.treatments.map((t) => [t.created_at, t.eventType])).toEqual([
       ['2026-03-08T07:30:00.000Z', 'Correction Bolus'],
       ['2026-07-04T22:00:00.000Z', 'Meal Bolus'],
@@ -126,14 +212,17 @@ describe('transformGlooko across DST in three zones', () => {
 
   it('Australia/Sydney: April overlap and October gap', () => {
     const zone: GlookoZone = { kind: 'iana', zone: 'Australia/Sydney' };
-    const batch = transformGlooko({
-      ...empty,
-      scheduledBasals: [
-        { pumpTimestamp: '2026-04-05T02:30:00.000Z', rate: 0.6, duration: 3600, guid: 'syd-overlap-1' },
-        { pumpTimestamp: '2026-04-05T02:30:00.000Z', rate: 0.4, duration: 3600, guid: 'syd-overlap-2' },
-        { pumpTimestamp: '2026-10-04T02:30:00.000Z', rate: 0.9, duration: 1800, guid: 'syd-gap' },
-      ],
-    }, zone);
+    const batch = transformGlooko(
+      {
+        ...empty,
+        scheduledBasals: [
+          { pumpTimestamp: '2026-04-05T02:30:00.000Z', rate: 0.6, duration: 3600, guid: 'syd-overlap-1' },
+          { pumpTimestamp: '2026-04-05T02:30:00.000Z', rate: 0.4, duration: 3600, guid: 'syd-overlap-2' },
+          { pumpTimestamp: '2026-10-04T02:30:00.000Z', rate: 0.9, duration: 1800, guid: 'syd-gap' },
+        ],
+      },
+      zone,
+    );
     expect(batch.treatments.map((t) => [t.created_at, t.rate])).toEqual([
       ['2026-04-04T15:30:00.000Z', 0.6],
       ['2026-04-04T16:30:00.000Z', 0.4],
@@ -148,7 +237,10 @@ describe('transformGlooko across DST in three zones', () => {
   });
 
   it('does not shift a stamp that carries a real offset', () => {
-    const batch = transformGlooko({ ...empty, readings: [{ timestamp: '2026-03-29T03:30:00+02:00', value: 99 }] }, berlin);
+    const batch = transformGlooko(
+      { ...empty, readings: [{ timestamp: '2026-03-29T03:30:00+02:00', value: 99 }] },
+      berlin,
+    );
     expect(batch.entries[0].dateString).toBe('2026-03-29T01:30:00.000Z');
   });
 });
@@ -158,7 +250,10 @@ describe('glookoQueryWindow', () => {
   const now = Date.parse('2026-07-01T12:00:00Z');
 
   it('east of UTC: starts at the instant, ends at the wall label', () => {
-    expect(glookoQueryWindow(berlin, since, now)).toEqual({ startDate: '2026-07-01T10:00:00.000Z', endDate: '2026-07-01T14:00:00.000Z' });
+    expect(glookoQueryWindow(berlin, since, now)).toEqual({
+      startDate: '2026-07-01T10:00:00.000Z',
+      endDate: '2026-07-01T14:00:00.000Z',
+    });
   });
 
   it('west of UTC: starts at the wall label, ends at the instant', () => {
@@ -186,7 +281,9 @@ describe('vendor bodies', () => {
   });
 
   it('refuses a data body without its array instead of reporting no data', () => {
-    expect(() => extractArray({ boluses: [] }, 'normalBoluses', '/api/v2/pumps/normal_boluses')).toThrow(SourceRejectedError);
+    expect(() => extractArray({ boluses: [] }, 'normalBoluses', '/api/v2/pumps/normal_boluses')).toThrow(
+      SourceRejectedError,
+    );
     expect(() => extractArray(null, 'readings', '/api/v2/cgm/readings')).toThrow(SourceRejectedError);
     expect(extractArray({ readings: [] }, 'readings', '/api/v2/cgm/readings')).toEqual([]);
   });
@@ -207,7 +304,9 @@ describe('vendor bodies', () => {
 
   it('keeps name=value of each Set-Cookie and the earliest expiry', () => {
     const now = Date.parse('2026-07-01T00:00:00Z');
-    expect(readSetCookies(['a=1; path=/; Max-Age=3600', 'b=2; Expires=Wed, 01 Jul 2026 00:30:00 GMT; HttpOnly'], now)).toEqual({
+    expect(
+      readSetCookies(['a=1; path=/; Max-Age=3600', 'b=2; Expires=Wed, 01 Jul 2026 00:30:00 GMT; HttpOnly'], now),
+    ).toEqual({
       pairs: ['a=1', 'b=2'],
       expiresAt: Date.parse('2026-07-01T00:30:00Z'),
     });
@@ -228,17 +327,33 @@ describe('settings and credentials', () => {
 
   it('maps environments case-insensitively', () => {
     expect(parseGlookoSettings({ glookoTimezone: 'Europe/Berlin' }).baseUrl).toBe('https://api.glooko.com');
-    expect(parseGlookoSettings({ glookoEnv: 'EU', glookoTimezone: 'Europe/Berlin' }).baseUrl).toBe('https://eu.api.glooko.com');
-    expect(parseGlookoSettings({ glookoEnv: 'development', glookoTimezone: 'UTC' }).baseUrl).toBe('https://api.glooko.work');
-    expect(parseGlookoSettings({ glookoEnv: 'Production', glookoTimezone: 'UTC' }).baseUrl).toBe('https://externalapi.glooko.com');
-    expect(problemsOf({ glookoEnv: 'mars', glookoTimezone: 'UTC' })).toEqual([expect.stringContaining('CONNECT_GLOOKO_ENV')]);
+    expect(parseGlookoSettings({ glookoEnv: 'EU', glookoTimezone: 'Europe/Berlin' }).baseUrl).toBe(
+      'https://eu.api.glooko.com',
+    );
+    expect(parseGlookoSettings({ glookoEnv: 'development', glookoTimezone: 'UTC' }).baseUrl).toBe(
+      'https://api.glooko.work',
+    );
+    expect(parseGlookoSettings({ glookoEnv: 'Production', glookoTimezone: 'UTC' }).baseUrl).toBe(
+      'https://externalapi.glooko.com',
+    );
+    expect(problemsOf({ glookoEnv: 'mars', glookoTimezone: 'UTC' })).toEqual([
+      expect.stringContaining('CONNECT_GLOOKO_ENV'),
+    ]);
   });
 
   it('lets a server win; plain http only on loopback', () => {
-    expect(parseGlookoSettings({ glookoEnv: 'eu', glookoServer: 'us.api.glooko.com', glookoTimezone: 'UTC' }).baseUrl).toBe('https://us.api.glooko.com');
-    expect(parseGlookoSettings({ glookoServer: 'http://127.0.0.1:4567/', glookoTimezone: 'UTC' }).baseUrl).toBe('http://127.0.0.1:4567');
-    expect(problemsOf({ glookoServer: 'http://api.glooko.com', glookoTimezone: 'UTC' })).toEqual([expect.stringContaining('CONNECT_GLOOKO_SERVER')]);
-    expect(problemsOf({ glookoServer: 'https://user:pw@api.glooko.com', glookoTimezone: 'UTC' })[0]).not.toContain('pw');
+    expect(
+      parseGlookoSettings({ glookoEnv: 'eu', glookoServer: 'us.api.glooko.com', glookoTimezone: 'UTC' }).baseUrl,
+    ).toBe('https://us.api.glooko.com');
+    expect(parseGlookoSettings({ glookoServer: 'http://127.0.0.1:4567/', glookoTimezone: 'UTC' }).baseUrl).toBe(
+      'http://127.0.0.1:4567',
+    );
+    expect(problemsOf({ glookoServer: 'http://api.glooko.com', glookoTimezone: 'UTC' })).toEqual([
+      expect.stringContaining('CONNECT_GLOOKO_SERVER'),
+    ]);
+    expect(problemsOf({ glookoServer: 'https://user:pw@api.glooko.com', glookoTimezone: 'UTC' })[0]).not.toContain(
+      'pw',
+    );
   });
 
   it('requires a time zone, naming the variable with an example', () => {
@@ -249,9 +364,16 @@ describe('settings and credentials', () => {
   it('accepts the legacy offset in hours (number or text), IANA winning when both are set', () => {
     expect(parseGlookoSettings({ glookoTimezoneOffset: -5 }).zone).toEqual({ kind: 'fixed', offsetHours: -5 });
     expect(parseGlookoSettings({ glookoTimezoneOffset: '5.5' }).zone).toEqual({ kind: 'fixed', offsetHours: 5.5 });
-    expect(parseGlookoSettings({ glookoTimezoneOffset: 2, glookoTimezone: 'Europe/Berlin' }).zone).toEqual({ kind: 'iana', zone: 'Europe/Berlin' });
-    expect(problemsOf({ glookoTimezoneOffset: 'two' })).toEqual([expect.stringContaining('CONNECT_GLOOKO_TIMEZONE_OFFSET')]);
-    expect(problemsOf({ glookoTimezoneOffset: 15 })).toEqual([expect.stringContaining('CONNECT_GLOOKO_TIMEZONE_OFFSET')]);
+    expect(parseGlookoSettings({ glookoTimezoneOffset: 2, glookoTimezone: 'Europe/Berlin' }).zone).toEqual({
+      kind: 'iana',
+      zone: 'Europe/Berlin',
+    });
+    expect(problemsOf({ glookoTimezoneOffset: 'two' })).toEqual([
+      expect.stringContaining('CONNECT_GLOOKO_TIMEZONE_OFFSET'),
+    ]);
+    expect(problemsOf({ glookoTimezoneOffset: 15 })).toEqual([
+      expect.stringContaining('CONNECT_GLOOKO_TIMEZONE_OFFSET'),
+    ]);
   });
 
   it('validates the HTTP timeout', () => {
@@ -278,9 +400,15 @@ describe('driver declaration', () => {
     expect(glookoDriver.session.lifetimeMs).toBe(24 * 3_600_000);
     const [loop] = glookoDriver.loops;
     expect({ ...loop, fetch: undefined, transform: undefined }).toEqual({
-      name: 'Glooko', intervalMs: 300_000, align: { lagMs: 0, jitterMs: 30_000 }, attempts: 2,
-      retry: { baseMs: 30_000, capMs: 300_000 }, backoff: { baseMs: 300_000, capMs: 1_800_000 },
-      maxLookbackMs: 2 * 24 * 3_600_000, fetch: undefined, transform: undefined,
+      name: 'Glooko',
+      intervalMs: 300_000,
+      align: { lagMs: 0, jitterMs: 30_000 },
+      attempts: 2,
+      retry: { baseMs: 30_000, capMs: 300_000 },
+      backoff: { baseMs: 300_000, capMs: 1_800_000 },
+      maxLookbackMs: 2 * 24 * 3_600_000,
+      fetch: undefined,
+      transform: undefined,
     });
   });
 
@@ -288,10 +416,25 @@ describe('driver declaration', () => {
     const a = glookoDeviceInformation('source-a');
     expect(glookoDeviceInformation('source-a')).toEqual(a);
     expect(glookoDeviceInformation('source-b').serialNumber).not.toBe(a.serialNumber);
-    expect(a).toMatchObject({ applicationType: 'logbook', os: 'android', clinicalResearch: false, applicationVersion: '6.1.3' });
+    expect(a).toMatchObject({
+      applicationType: 'logbook',
+      os: 'android',
+      clinicalResearch: false,
+      applicationVersion: '6.1.3',
+    });
     expect(Object.keys(a).sort()).toEqual([
-      'applicationType', 'applicationVersion', 'buildNumber', 'clinicalResearch', 'device', 'deviceId',
-      'deviceManufacturer', 'deviceModel', 'gitHash', 'os', 'osVersion', 'serialNumber',
+      'applicationType',
+      'applicationVersion',
+      'buildNumber',
+      'clinicalResearch',
+      'device',
+      'deviceId',
+      'deviceManufacturer',
+      'deviceModel',
+      'gitHash',
+      'os',
+      'osVersion',
+      'serialNumber',
     ]);
   });
 });

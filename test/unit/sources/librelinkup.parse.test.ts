@@ -1,21 +1,30 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { LIBRELINKUP_REREAD } from '../../../lib/sources/librelinkup/librelinkup.vendor.js';
+import { afterCursor, withoutStoredBehindCursor } from '../../../lib/adapters/nightscout/nightscout-batch.helper.js';
+import type { SgvEntry } from '../../../lib/domain/records.js';
+import { entryIdentifier } from '../../../lib/sources/dexcom-share/dexcom-share.parse.js';
 import {
+  type LibreGraphFrame,
   libreFrameToBatch,
   mapTrendArrow,
   parseFactoryTimestamp,
   pickGraphFrame,
-  type LibreGraphFrame,
 } from '../../../lib/sources/librelinkup/librelinkup.parse.js';
-import { entryIdentifier } from '../../../lib/sources/dexcom-share/dexcom-share.parse.js';
-import { afterCursor, withoutStoredBehindCursor } from '../../../lib/adapters/nightscout/nightscout-batch.helper.js';
-import type { SgvEntry } from '../../../lib/domain/records.js';
-import { formatFactoryTimestamp, formatLocalTimestamp } from '../../../local/vendors/librelinkup/librelinkup.simulator.js';
+import { LIBRELINKUP_REREAD } from '../../../lib/sources/librelinkup/librelinkup.vendor.js';
+import {
+  formatFactoryTimestamp,
+  formatLocalTimestamp,
+} from '../../../local/vendors/librelinkup/librelinkup.simulator.js';
 
 const DEVICE = 'nightscout-connect-librelinkup';
-const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../../fixtures/librelinkup/${name}`, import.meta.url), 'utf8'));
-const row = (factory: string, value: number, extra: Record<string, unknown> = {}) => ({ FactoryTimestamp: factory, Timestamp: factory, ValueInMgPerDl: value, ...extra });
+const fixture = (name: string) =>
+  JSON.parse(readFileSync(new URL(`../../fixtures/librelinkup/${name}`, import.meta.url), 'utf8'));
+const row = (factory: string, value: number, extra: Record<string, unknown> = {}) => ({
+  FactoryTimestamp: factory,
+  Timestamp: factory,
+  ValueInMgPerDl: value,
+  ...extra,
+});
 
 describe('parseFactoryTimestamp', () => {
   it('reads M/D/YYYY h:mm:ss AM/PM as UTC', () => {
@@ -40,8 +49,19 @@ describe('parseFactoryTimestamp', () => {
 
   it('refuses anything that is not exactly that shape or names an impossible instant', () => {
     for (const bad of [
-      undefined, null, 1700000000, '', '2024-01-05T10:00:00Z', '1/5/2024 13:00:00 PM', '1/5/2024 0:10:00 AM', '13/1/2024 1:00:00 AM',
-      '2/30/2023 1:00:00 AM', '2/29/2023 1:00:00 AM', '1/5/2024 1:60:00 AM', '1/5/2024 1:00:00', '1/5/24 1:00:00 AM',
+      undefined,
+      null,
+      1700000000,
+      '',
+      '2024-01-05T10:00:00Z',
+      '1/5/2024 13:00:00 PM',
+      '1/5/2024 0:10:00 AM',
+      '13/1/2024 1:00:00 AM',
+      '2/30/2023 1:00:00 AM',
+      '2/29/2023 1:00:00 AM',
+      '1/5/2024 1:60:00 AM',
+      '1/5/2024 1:00:00',
+      '1/5/24 1:00:00 AM',
     ]) {
       expect(parseFactoryTimestamp(bad), String(bad)).toBeUndefined();
     }
@@ -50,7 +70,10 @@ describe('parseFactoryTimestamp', () => {
   it('is independent of the host time zone by construction: no Date.parse or Date(string) in the parser', () => {
     // A worker cannot change its own TZ, so guard the construction instead: the only Date constructor call takes
     // the epoch number we computed with Date.UTC.
-    const source = readFileSync(new URL('../../../lib/sources/librelinkup/librelinkup.parse.ts', import.meta.url), 'utf8');
+    const source = readFileSync(
+      new URL('../../../lib/sources/librelinkup/librelinkup.parse.ts', import.meta.url),
+      'utf8',
+    );
     const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
     expect(code).not.toMatch(/Date\.parse\s*\(/);
     expect(code.match(/new Date\(([^)]*)\)/g)).toEqual(['new Date(ms)']);
@@ -61,11 +84,18 @@ describe('parseFactoryTimestamp', () => {
 
 describe('mapTrendArrow', () => {
   it('maps Libre 1–5 and nothing else', () => {
-    expect([1, 2, 3, 4, 5].map(mapTrendArrow)).toEqual(['SingleDown', 'FortyFiveDown', 'Flat', 'FortyFiveUp', 'SingleUp']);
+    expect([1, 2, 3, 4, 5].map(mapTrendArrow)).toEqual([
+      'SingleDown',
+      'FortyFiveDown',
+      'Flat',
+      'FortyFiveUp',
+      'SingleUp',
+    ]);
   });
 
   it('never claims Flat for an unknown or missing arrow', () => {
-    for (const value of [0, 6, 7, -1, undefined, null, '3', 3.5, NaN]) expect(mapTrendArrow(value)).toBe('NOT COMPUTABLE');
+    for (const value of [0, 6, 7, -1, undefined, null, '3', 3.5, NaN])
+      expect(mapTrendArrow(value)).toBe('NOT COMPUTABLE');
   });
 });
 
@@ -96,8 +126,18 @@ describe('libreFrameToBatch', () => {
   });
 
   it('falls back to glucoseItem when glucoseMeasurement is absent, and copes with empty bodies', () => {
-    const body = { status: 0, data: { connection: { patientId: 'p', glucoseItem: row('7/1/2023 12:00:00 PM', 100, { TrendArrow: 2 }) }, graphData: [] } };
-    const batch = libreFrameToBatch(pickGraphFrame(body), { device: DEVICE, cursor: null, now: Date.UTC(2023, 6, 1, 12, 1) });
+    const body = {
+      status: 0,
+      data: {
+        connection: { patientId: 'p', glucoseItem: row('7/1/2023 12:00:00 PM', 100, { TrendArrow: 2 }) },
+        graphData: [],
+      },
+    };
+    const batch = libreFrameToBatch(pickGraphFrame(body), {
+      device: DEVICE,
+      cursor: null,
+      now: Date.UTC(2023, 6, 1, 12, 1),
+    });
     expect(batch.entries.map((e) => [e.date, e.direction])).toEqual([[Date.UTC(2023, 6, 1, 12), 'FortyFiveDown']]);
     expect(pickGraphFrame({ status: 500 })).toEqual({ current: null, graph: [] });
     expect(pickGraphFrame('<html>')).toEqual({ current: null, graph: [] });
@@ -117,7 +157,9 @@ describe('libreFrameToBatch', () => {
 
   it('ignores a TrendArrow on graph rows (only the current reading is trusted to carry one)', () => {
     const frame: LibreGraphFrame = { graph: [row('7/1/2023 11:55:00 AM', 120, { TrendArrow: 3 })], current: null };
-    expect(libreFrameToBatch(frame, { device: DEVICE, cursor: null, now: Date.UTC(2023, 6, 1, 12) }).entries[0].direction).toBe('NOT COMPUTABLE');
+    expect(
+      libreFrameToBatch(frame, { device: DEVICE, cursor: null, now: Date.UTC(2023, 6, 1, 12) }).entries[0].direction,
+    ).toBe('NOT COMPUTABLE');
   });
 
   it('keeps only readings newer than the cursor', () => {
@@ -127,7 +169,11 @@ describe('libreFrameToBatch', () => {
     };
     const now = Date.UTC(2023, 6, 1, 12, 2);
     const at = (cursor: number | undefined) =>
-      libreFrameToBatch(frame, { device: DEVICE, cursor: cursor === undefined ? {} : { entries: cursor }, now }).entries.map((e) => e.sgv);
+      libreFrameToBatch(frame, {
+        device: DEVICE,
+        cursor: cursor === undefined ? {} : { entries: cursor },
+        now,
+      }).entries.map((e) => e.sgv);
     expect(at(undefined)).toEqual([110, 120, 126]);
     expect(at(Date.UTC(2023, 6, 1, 11, 50))).toEqual([120, 126]);
     expect(at(Date.UTC(2023, 6, 1, 11, 55))).toEqual([126]);
@@ -148,7 +194,9 @@ describe('libreFrameToBatch', () => {
       ],
       current: null,
     };
-    expect(libreFrameToBatch(frame, { device: DEVICE, cursor: null, now }).entries.map((e) => e.sgv)).toEqual([110, 130]);
+    expect(libreFrameToBatch(frame, { device: DEVICE, cursor: null, now }).entries.map((e) => e.sgv)).toEqual([
+      110, 130,
+    ]);
   });
 });
 
@@ -158,7 +206,12 @@ describe('libreFrameToBatch with the re-read window (graph history behind the cu
 
   it('two consecutive recorded-style polls: the graph rows published since the first poll are kept, stored ones skipped, the arrow survives', async () => {
     // Poll 1 (12:15): graph up to 11:58:20, current 12:13:20. Nothing stored yet.
-    const first = libreFrameToBatch(pickGraphFrame(fixture('graph.json')), { device: DEVICE, cursor: null, now: at(12, 15, 0), reread: LIBRELINKUP_REREAD });
+    const first = libreFrameToBatch(pickGraphFrame(fixture('graph.json')), {
+      device: DEVICE,
+      cursor: null,
+      now: at(12, 15, 0),
+      reread: LIBRELINKUP_REREAD,
+    });
     const stored = first.entries;
     const cursor = { entries: at(12, 13) };
     expect(stored[stored.length - 1].date).toBe(cursor.entries);
@@ -167,31 +220,54 @@ describe('libreFrameToBatch with the re-read window (graph history behind the cu
     const frame = pickGraphFrame(fixture('graph-15-min-later.json'));
     const now = at(12, 30, 0);
     // Without the window (the old behaviour) only the current reading survives: 12:03:20 and 12:08:20 would be lost.
-    expect(iso(libreFrameToBatch(frame, { device: DEVICE, cursor, now }).entries)).toEqual([['12:28:20', 150, 'FortyFiveUp']]);
+    expect(iso(libreFrameToBatch(frame, { device: DEVICE, cursor, now }).entries)).toEqual([
+      ['12:28:20', 150, 'FortyFiveUp'],
+    ]);
 
     const second = libreFrameToBatch(frame, { device: DEVICE, cursor, now, reread: LIBRELINKUP_REREAD });
     expect(iso(second.entries)).toEqual([
-      ['11:43:20', 118, 'NOT COMPUTABLE'], ['11:48:20', 121, 'NOT COMPUTABLE'], ['11:53:20', 125, 'NOT COMPUTABLE'],
-      ['11:58:20', 130, 'NOT COMPUTABLE'], ['12:03:20', 134, 'NOT COMPUTABLE'], ['12:08:20', 138, 'NOT COMPUTABLE'],
-      ['12:13:20', 141, 'NOT COMPUTABLE'], ['12:28:20', 150, 'FortyFiveUp'],
+      ['11:43:20', 118, 'NOT COMPUTABLE'],
+      ['11:48:20', 121, 'NOT COMPUTABLE'],
+      ['11:53:20', 125, 'NOT COMPUTABLE'],
+      ['11:58:20', 130, 'NOT COMPUTABLE'],
+      ['12:03:20', 134, 'NOT COMPUTABLE'],
+      ['12:08:20', 138, 'NOT COMPUTABLE'],
+      ['12:13:20', 141, 'NOT COMPUTABLE'],
+      ['12:28:20', 150, 'FortyFiveUp'],
     ]);
 
     // What the writer then sends, given what Nightscout holds after poll 1: the two new rows and the new current
     // reading. The 12:13:20 graph row is poll 1's current reading; re-posting it would replace the stored document
     // and erase its SingleUp arrow (Nightscout ≤ 15.0.6), so it is skipped.
     const pending = afterCursor(second, cursor, LIBRELINKUP_REREAD.windowMs).entries;
-    const toWrite = await withoutStoredBehindCursor(pending, cursor, LIBRELINKUP_REREAD.sameReadingMs, async () => stored.map((e) => ({ date: e.date, type: e.type })));
-    expect(iso(toWrite)).toEqual([['12:03:20', 134, 'NOT COMPUTABLE'], ['12:08:20', 138, 'NOT COMPUTABLE'], ['12:28:20', 150, 'FortyFiveUp']]);
+    const toWrite = await withoutStoredBehindCursor(pending, cursor, LIBRELINKUP_REREAD.sameReadingMs, async () =>
+      stored.map((e) => ({ date: e.date, type: e.type })),
+    );
+    expect(iso(toWrite)).toEqual([
+      ['12:03:20', 134, 'NOT COMPUTABLE'],
+      ['12:08:20', 138, 'NOT COMPUTABLE'],
+      ['12:28:20', 150, 'FortyFiveUp'],
+    ]);
     expect(stored.find((e) => e.date === at(12, 13))?.direction).toBe('SingleUp');
   });
 
   it('keeps rows dated strictly after cursor − window', () => {
     const cursor = at(12, 0, 0);
     const frame: LibreGraphFrame = {
-      graph: [row('7/1/2023 11:00:00 AM', 100), row('7/1/2023 11:00:01 AM', 101), row('7/1/2023 11:45:00 AM', 102), row('7/1/2023 12:00:00 PM', 103)],
+      graph: [
+        row('7/1/2023 11:00:00 AM', 100),
+        row('7/1/2023 11:00:01 AM', 101),
+        row('7/1/2023 11:45:00 AM', 102),
+        row('7/1/2023 12:00:00 PM', 103),
+      ],
       current: row('7/1/2023 12:05:00 PM', 104, { TrendArrow: 3 }),
     };
-    const entries = libreFrameToBatch(frame, { device: DEVICE, cursor: { entries: cursor }, now: at(12, 6, 0), reread: LIBRELINKUP_REREAD }).entries;
+    const entries = libreFrameToBatch(frame, {
+      device: DEVICE,
+      cursor: { entries: cursor },
+      now: at(12, 6, 0),
+      reread: LIBRELINKUP_REREAD,
+    }).entries;
     expect(entries.map((e) => e.sgv)).toEqual([101, 102, 103, 104]);
   });
 
@@ -202,11 +278,14 @@ describe('libreFrameToBatch with the re-read window (graph history behind the cu
     });
     const ctx = { device: DEVICE, cursor: null, now: at(12, 1, 0), reread: LIBRELINKUP_REREAD };
     expect(iso(libreFrameToBatch(frame('7/1/2023 12:00:00 PM'), ctx).entries)).toEqual([
-      ['11:55:00', 120, 'NOT COMPUTABLE'], ['12:00:25', 125, 'FortyFiveUp'],
+      ['11:55:00', 120, 'NOT COMPUTABLE'],
+      ['12:00:25', 125, 'FortyFiveUp'],
     ]);
     // 35 s apart: two sensor minutes, two readings.
     expect(iso(libreFrameToBatch(frame('7/1/2023 11:59:50 AM'), ctx).entries)).toEqual([
-      ['11:55:00', 120, 'NOT COMPUTABLE'], ['11:59:50', 124, 'NOT COMPUTABLE'], ['12:00:25', 125, 'FortyFiveUp'],
+      ['11:55:00', 120, 'NOT COMPUTABLE'],
+      ['11:59:50', 124, 'NOT COMPUTABLE'],
+      ['12:00:25', 125, 'FortyFiveUp'],
     ]);
   });
 });
@@ -235,18 +314,26 @@ describe('daylight-saving changes: FactoryTimestamp is UTC, Timestamp (local) is
   ];
 
   it('the local wall times in the cases are what the zone really shows (checked against the tz database)', () => {
-    for (const [zone, utc, local] of cases) expect(formatLocalTimestamp(utc, zone), `${zone} ${new Date(utc).toISOString()}`).toBe(local);
+    for (const [zone, utc, local] of cases)
+      expect(formatLocalTimestamp(utc, zone), `${zone} ${new Date(utc).toISOString()}`).toBe(local);
   });
 
   it('every reading keeps its true UTC instant and ten-/sixty-minute spacing survives the change', () => {
     for (const zone of ['Europe/London', 'America/New_York', 'Australia/Sydney']) {
       const mine = cases.filter(([z]) => z === zone);
       const frame: LibreGraphFrame = {
-        graph: mine.map(([, utc, local], i) => ({ FactoryTimestamp: formatFactoryTimestamp(utc), Timestamp: local, ValueInMgPerDl: 100 + i })),
+        graph: mine.map(([, utc, local], i) => ({
+          FactoryTimestamp: formatFactoryTimestamp(utc),
+          Timestamp: local,
+          ValueInMgPerDl: 100 + i,
+        })),
         current: null,
       };
       const entries = libreFrameToBatch(frame, { device: DEVICE, cursor: null, now: Date.UTC(2024, 0, 1) }).entries;
-      expect(entries.map((e) => e.date), zone).toEqual(mine.map(([, utc]) => utc).sort((a, b) => a - b));
+      expect(
+        entries.map((e) => e.date),
+        zone,
+      ).toEqual(mine.map(([, utc]) => utc).sort((a, b) => a - b));
       // Two distinct instants sharing one local wall time stay two readings.
       expect(new Set(entries.map((e) => e.identifier)).size).toBe(mine.length);
     }
@@ -260,7 +347,14 @@ describe('daylight-saving changes: FactoryTimestamp is UTC, Timestamp (local) is
     // A fixed-offset correction (what a "local minus offset" parse amounts to) is right on one side only.
     expect(offsetAfter - offsetBefore).toBe(60 * 60_000);
     // Our transform gives the same result whatever Timestamp says.
-    const withGarbageLocal: LibreGraphFrame = { graph: [{ FactoryTimestamp: formatFactoryTimestamp(after), Timestamp: '1/1/1999 1:00:00 AM', ValueInMgPerDl: 100 }], current: null };
-    expect(libreFrameToBatch(withGarbageLocal, { device: DEVICE, cursor: null, now: Date.UTC(2024, 0, 1) }).entries[0].date).toBe(after);
+    const withGarbageLocal: LibreGraphFrame = {
+      graph: [
+        { FactoryTimestamp: formatFactoryTimestamp(after), Timestamp: '1/1/1999 1:00:00 AM', ValueInMgPerDl: 100 },
+      ],
+      current: null,
+    };
+    expect(
+      libreFrameToBatch(withGarbageLocal, { device: DEVICE, cursor: null, now: Date.UTC(2024, 0, 1) }).entries[0].date,
+    ).toBe(after);
   });
 });

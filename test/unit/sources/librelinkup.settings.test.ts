@@ -22,7 +22,13 @@ function configError(run: () => unknown): ConfigError {
 describe('parseLibreLinkUpSettings', () => {
   it('defaults: EU, version 4.16.0, llu.android, 5 minutes, no auto-accept', () => {
     const s = parseLibreLinkUpSettings({});
-    expect(s).toMatchObject({ linkUpRegion: 'EU', linkUpVersion: '4.16.0', linkUpProduct: 'llu.android', linkUpInterval: 5, linkUpAutoAcceptTerms: false });
+    expect(s).toMatchObject({
+      linkUpRegion: 'EU',
+      linkUpVersion: '4.16.0',
+      linkUpProduct: 'llu.android',
+      linkUpInterval: 5,
+      linkUpAutoAcceptTerms: false,
+    });
     expect(s.linkUpServer).toBeUndefined();
     expect(s.linkUpPatientId).toBeUndefined();
     expect(s.linkUpHosts.EU).toBe('https://api-eu.libreview.io');
@@ -35,7 +41,8 @@ describe('parseLibreLinkUpSettings', () => {
     expect(parseLibreLinkUpSettings({ linkUpRegion: 'Eu2' }).linkUpRegion).toBe('EU2');
     expect(parseLibreLinkUpSettings({ linkUpRegion: 'uk' }).linkUpRegion).toBe('EU2');
     expect(parseLibreLinkUpSettings({ linkUpRegion: 'GB' }).linkUpRegion).toBe('EU2');
-    for (const r of ['AE', 'AP', 'AU', 'CA', 'DE', 'EU', 'EU2', 'FR', 'JP', 'US', 'LA', 'RU', 'CN']) expect(parseLibreLinkUpSettings({ linkUpRegion: r }).linkUpRegion).toBe(r);
+    for (const r of ['AE', 'AP', 'AU', 'CA', 'DE', 'EU', 'EU2', 'FR', 'JP', 'US', 'LA', 'RU', 'CN'])
+      expect(parseLibreLinkUpSettings({ linkUpRegion: r }).linkUpRegion).toBe(r);
   });
 
   it('an unknown region names the variable and lists accepted values', () => {
@@ -48,43 +55,79 @@ describe('parseLibreLinkUpSettings', () => {
     const s = parseLibreLinkUpSettings({ linkUpServer: 'api-de.libreview.io' });
     expect(s.linkUpServer).toBe('https://api-de.libreview.io');
     expect(s.linkUpRegion).toBeUndefined();
-    expect(parseLibreLinkUpSettings({ linkUpServer: 'http://127.0.0.1:8080/r/eu/' }).linkUpServer).toBe('http://127.0.0.1:8080/r/eu');
-    expect(configError(() => parseLibreLinkUpSettings({ linkUpServer: 'http://api-de.libreview.io' })).message).toContain('CONNECT_LINK_UP_SERVER');
+    expect(parseLibreLinkUpSettings({ linkUpServer: 'http://127.0.0.1:8080/r/eu/' }).linkUpServer).toBe(
+      'http://127.0.0.1:8080/r/eu',
+    );
+    expect(
+      configError(() => parseLibreLinkUpSettings({ linkUpServer: 'http://api-de.libreview.io' })).message,
+    ).toContain('CONNECT_LINK_UP_SERVER');
   });
 
   it('CONNECT_LINK_UP_HOSTS overrides and extends the region table without code changes', () => {
-    const s = parseLibreLinkUpSettings({ linkUpRegion: 'br', linkUpHosts: '{"BR":"api-br.libreview.io","eu":"https://eu.example.test"}' });
+    const s = parseLibreLinkUpSettings({
+      linkUpRegion: 'br',
+      linkUpHosts: '{"BR":"api-br.libreview.io","eu":"https://eu.example.test"}',
+    });
     expect(s.linkUpRegion).toBe('BR');
     expect(s.linkUpHosts.BR).toBe('https://api-br.libreview.io');
     expect(s.linkUpHosts.EU).toBe('https://eu.example.test');
-    expect(configError(() => parseLibreLinkUpSettings({ linkUpHosts: 'not json' })).message).toContain('CONNECT_LINK_UP_HOSTS');
-    expect(configError(() => parseLibreLinkUpSettings({ linkUpHosts: '{"EU":"http://evil.example"}' })).message).toContain('CONNECT_LINK_UP_HOSTS');
+    expect(configError(() => parseLibreLinkUpSettings({ linkUpHosts: 'not json' })).message).toContain(
+      'CONNECT_LINK_UP_HOSTS',
+    );
+    expect(
+      configError(() => parseLibreLinkUpSettings({ linkUpHosts: '{"EU":"http://evil.example"}' })).message,
+    ).toContain('CONNECT_LINK_UP_HOSTS');
   });
 
   it('interval is whole minutes 1–60', () => {
     expect(parseLibreLinkUpSettings({ linkUpInterval: '1' }).linkUpInterval).toBe(1);
     expect(parseLibreLinkUpSettings({ linkUpInterval: 60 }).linkUpInterval).toBe(60);
-    for (const bad of [0, 61, '2.5', 'five', -5]) expect(configError(() => parseLibreLinkUpSettings({ linkUpInterval: bad })).message).toContain('CONNECT_LINK_UP_INTERVAL');
+    for (const bad of [0, 61, '2.5', 'five', -5])
+      expect(configError(() => parseLibreLinkUpSettings({ linkUpInterval: bad })).message).toContain(
+        'CONNECT_LINK_UP_INTERVAL',
+      );
   });
 
   it('reads the remaining options', () => {
     const s = parseLibreLinkUpSettings({
-      linkUpVersion: '4.17.1', linkUpProduct: 'llu.ios', linkUpPatientId: ' abc ', linkUpAutoAcceptTerms: 'TRUE', linkUpUserAgent: 'UA/1', httpTimeoutMs: '5000',
+      linkUpVersion: '4.17.1',
+      linkUpProduct: 'llu.ios',
+      linkUpPatientId: ' abc ',
+      linkUpAutoAcceptTerms: 'TRUE',
+      linkUpUserAgent: 'UA/1',
+      httpTimeoutMs: '5000',
     });
-    expect(s).toMatchObject({ linkUpVersion: '4.17.1', linkUpProduct: 'llu.ios', linkUpPatientId: 'abc', linkUpAutoAcceptTerms: true, linkUpUserAgent: 'UA/1', httpTimeoutMs: 5000 });
-    expect(configError(() => parseLibreLinkUpSettings({ linkUpAutoAcceptTerms: 'maybe' })).message).toContain('CONNECT_LINK_UP_AUTO_ACCEPT_TERMS');
-    expect(configError(() => parseLibreLinkUpSettings({ linkUpVersion: 'latest' })).message).toContain('CONNECT_LINK_UP_VERSION');
+    expect(s).toMatchObject({
+      linkUpVersion: '4.17.1',
+      linkUpProduct: 'llu.ios',
+      linkUpPatientId: 'abc',
+      linkUpAutoAcceptTerms: true,
+      linkUpUserAgent: 'UA/1',
+      httpTimeoutMs: 5000,
+    });
+    expect(configError(() => parseLibreLinkUpSettings({ linkUpAutoAcceptTerms: 'maybe' })).message).toContain(
+      'CONNECT_LINK_UP_AUTO_ACCEPT_TERMS',
+    );
+    expect(configError(() => parseLibreLinkUpSettings({ linkUpVersion: 'latest' })).message).toContain(
+      'CONNECT_LINK_UP_VERSION',
+    );
   });
 });
 
 describe('checkLibreLinkUpCredentials', () => {
   it('names the missing variables and never echoes a value', () => {
-    const err = configError(() => checkLibreLinkUpCredentials({ vendor: { username: '', password: '' }, nightscout: {} }));
+    const err = configError(() =>
+      checkLibreLinkUpCredentials({ vendor: { username: '', password: '' }, nightscout: {} }),
+    );
     expect(err.problems.join('\n')).toMatch(/CONNECT_LINK_UP_USERNAME[\s\S]*CONNECT_LINK_UP_PASSWORD/);
-    const onlyPassword = configError(() => checkLibreLinkUpCredentials({ vendor: { password: 'hunter2-secret' }, nightscout: {} }));
+    const onlyPassword = configError(() =>
+      checkLibreLinkUpCredentials({ vendor: { password: 'hunter2-secret' }, nightscout: {} }),
+    );
     expect(onlyPassword.message).toContain('CONNECT_LINK_UP_USERNAME');
     expect(onlyPassword.message).not.toContain('hunter2-secret');
-    expect(() => checkLibreLinkUpCredentials({ vendor: { username: 'a@b.invalid', password: 'x' }, nightscout: {} })).not.toThrow();
+    expect(() =>
+      checkLibreLinkUpCredentials({ vendor: { username: 'a@b.invalid', password: 'x' }, nightscout: {} }),
+    ).not.toThrow();
   });
 });
 

@@ -18,7 +18,10 @@ import { VENDORS } from '../../../lib/sources/vendor.catalog.js';
 const V = 'CONNECT_X';
 
 /** Parse one raw value; the value and the problems it raised. */
-function run<T>(field: { parse(raw: unknown, variable: string, problems: string[]): T }, raw: unknown): { value: T; problems: string[] } {
+function run<T>(
+  field: { parse(raw: unknown, variable: string, problems: string[]): T },
+  raw: unknown,
+): { value: T; problems: string[] } {
   const problems: string[] = [];
   return { value: field.parse(raw, V, problems), problems };
 }
@@ -43,7 +46,11 @@ describe('setting names', () => {
 
   it('parses every declared field under its key and names the variable in its problems', () => {
     const problems: string[] = [];
-    const values = parseFields({ shareRegion: oneOf(['us', 'ous'], { default: 'us' }), linkUpInterval: integer({ min: 1, max: 60 }) }, { shareRegion: 'x', linkUpInterval: '5' }, problems);
+    const values = parseFields(
+      { shareRegion: oneOf(['us', 'ous'], { default: 'us' }), linkUpInterval: integer({ min: 1, max: 60 }) },
+      { shareRegion: 'x', linkUpInterval: '5' },
+      problems,
+    );
     expect(values).toEqual({ shareRegion: 'us', linkUpInterval: 5 });
     expect(problems).toEqual(['CONNECT_SHARE_REGION must be one of: us, ous']);
   });
@@ -72,7 +79,10 @@ describe('fields', () => {
     expect(run(interval, '60').value).toBe(60);
     expect(run(interval, 1).value).toBe(1);
     for (const bad of ['0', 61, '2.5', 'five', -5]) {
-      expect(run(interval, bad)).toEqual({ value: 5, problems: ['CONNECT_X must be a whole number of minutes from 1 to 60 (default 5)'] });
+      expect(run(interval, bad)).toEqual({
+        value: 5,
+        problems: ['CONNECT_X must be a whole number of minutes from 1 to 60 (default 5)'],
+      });
     }
   });
 
@@ -81,12 +91,15 @@ describe('fields', () => {
     expect(run(httpTimeout(), '100').value).toBe(100);
     expect(run(httpTimeout(), 120_000).value).toBe(120_000);
     for (const bad of [99, 1, 0, 120_001, 'soon', 1.5]) {
-      expect(run(httpTimeout(), bad).problems).toEqual(['CONNECT_X (httpTimeoutMs) must be a whole number of milliseconds from 100 to 120000']);
+      expect(run(httpTimeout(), bad).problems).toEqual([
+        'CONNECT_X (httpTimeoutMs) must be a whole number of milliseconds from 100 to 120000',
+      ]);
     }
   });
 
   it('boolean: true/false words, anything else refused', () => {
-    for (const yes of ['true', 'TRUE', '1', 'yes', 'on']) expect(run(boolean({ default: false }), yes).value).toBe(true);
+    for (const yes of ['true', 'TRUE', '1', 'yes', 'on'])
+      expect(run(boolean({ default: false }), yes).value).toBe(true);
     for (const no of ['false', '0', 'no', 'off']) expect(run(boolean({ default: true }), no).value).toBe(false);
     expect(run(boolean({ default: false }), 'maybe').problems).toEqual(['CONNECT_X must be true or false']);
   });
@@ -126,11 +139,17 @@ describe('url field: https, plain http only on loopback, never a user or passwor
 
   it('applies the path and query modes', () => {
     expect(run(origin, 'https://api.example.org/path').problems[0]).toMatch(/without a path/);
-    expect(run(url({ example: 'x', path: 'drop' }), 'https://api.example.org/api?x=1').value).toBe('https://api.example.org');
+    expect(run(url({ example: 'x', path: 'drop' }), 'https://api.example.org/api?x=1').value).toBe(
+      'https://api.example.org',
+    );
     expect(run(base, 'https://api.example.org/ns/').value).toBe('https://api.example.org/ns');
     expect(run(base, 'https://api.example.org/ns?x=1').problems[0]).toMatch(/query/);
-    expect(run(url({ example: 'x', path: 'keep', query: 'keep' }), 'https://a.example.org/v/1?c=1').value).toBe('https://a.example.org/v/1?c=1');
-    expect(run(url({ example: 'x', path: 'keep', bareHost: false }), 'a.example.org').problems[0]).toMatch(/absolute https:\/\/ URL/);
+    expect(run(url({ example: 'x', path: 'keep', query: 'keep' }), 'https://a.example.org/v/1?c=1').value).toBe(
+      'https://a.example.org/v/1?c=1',
+    );
+    expect(run(url({ example: 'x', path: 'keep', bareHost: false }), 'a.example.org').problems[0]).toMatch(
+      /absolute https:\/\/ URL/,
+    );
   });
 });
 
@@ -138,12 +157,19 @@ describe('the shared rules hold for every registered vendor', () => {
   it('the same HTTP timeout rule: 99 ms refused with one message, 100 ms accepted', () => {
     const message = 'CONNECT_HTTP_TIMEOUT_MS (httpTimeoutMs) must be a whole number of milliseconds from 100 to 120000';
     for (const vendor of VENDORS) {
-      expect(problemsOf(() => vendor.parseSettings({ httpTimeoutMs: '99' })), vendor.kind).toContain(message);
-      expect(problemsOf(() => vendor.parseSettings({ httpTimeoutMs: '100' })).filter((p) => p.includes('HTTP_TIMEOUT')), vendor.kind).toEqual([]);
+      expect(
+        problemsOf(() => vendor.parseSettings({ httpTimeoutMs: '99' })),
+        vendor.kind,
+      ).toContain(message);
+      expect(
+        problemsOf(() => vendor.parseSettings({ httpTimeoutMs: '100' })).filter((p) => p.includes('HTTP_TIMEOUT')),
+        vendor.kind,
+      ).toEqual([]);
     }
   });
 
   it('every declared setting is stored under the camelCase of its CONNECT_* name', () => {
-    for (const vendor of VENDORS) for (const key of vendor.settingKeys) expect(settingKey(settingVariable(key)), `${vendor.kind} ${key}`).toBe(key);
+    for (const vendor of VENDORS)
+      for (const key of vendor.settingKeys) expect(settingKey(settingVariable(key)), `${vendor.kind} ${key}`).toBe(key);
   });
 });

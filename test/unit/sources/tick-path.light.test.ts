@@ -14,9 +14,18 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 
 async function probe(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [
-      '--import', 'tsx', '--import', './test/helpers/forbid-driver-code.register.mjs', 'test/helpers/tick-path.probe.ts', ...args,
-    ], { cwd: root, env: { ...process.env, NODE_NO_WARNINGS: '1' } });
+    const { stdout, stderr } = await run(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--import',
+        './test/helpers/forbid-driver-code.register.mjs',
+        'test/helpers/tick-path.probe.ts',
+        ...args,
+      ],
+      { cwd: root, env: { ...process.env, NODE_NO_WARNINGS: '1' } },
+    );
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };

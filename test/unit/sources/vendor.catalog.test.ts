@@ -5,17 +5,28 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../lib/domain/errors.js';
-import { KIND_LIST, PARKED_HINTS, SOURCE_KINDS, VENDORS, driverFor, scheduleFor, specFor, vendorFor } from '../../../lib/sources/vendor.catalog.js';
-import { defineVendor } from '../../../lib/sources/vendor.declaration.js';
-import { assembleDriver, driverBuilder } from '../../../lib/sources/driver.builder.js';
 import { emptyBatch } from '../../../lib/domain/records.js';
+import { assembleDriver, driverBuilder } from '../../../lib/sources/driver.builder.js';
 import { integer } from '../../../lib/sources/settings.fields.js';
+import {
+  driverFor,
+  KIND_LIST,
+  PARKED_HINTS,
+  SOURCE_KINDS,
+  scheduleFor,
+  specFor,
+  VENDORS,
+  vendorFor,
+} from '../../../lib/sources/vendor.catalog.js';
+import { defineVendor } from '../../../lib/sources/vendor.declaration.js';
 
 const MIN = 60_000;
 
 describe('registered vendors', () => {
-  it('lists the vendors by kind, with nightscout-connect\'s names accepted in any case', () => {
-    expect(SOURCE_KINDS).toEqual(expect.arrayContaining(['dexcomshare', 'glooko', 'librelinkup', 'minimedcarelink', 'nightscout']));
+  it("lists the vendors by kind, with nightscout-connect's names accepted in any case", () => {
+    expect(SOURCE_KINDS).toEqual(
+      expect.arrayContaining(['dexcomshare', 'glooko', 'librelinkup', 'minimedcarelink', 'nightscout']),
+    );
     expect(SOURCE_KINDS).toEqual([...SOURCE_KINDS].sort());
     expect(KIND_LIST).toBe(SOURCE_KINDS.join(', '));
     expect(vendorFor('LinkUp').kind).toBe('librelinkup');
@@ -36,7 +47,9 @@ describe('registered vendors', () => {
   });
 
   it('gathers the parked hints the vendors declare', () => {
-    expect(Object.keys(PARKED_HINTS)).toEqual(expect.arrayContaining(['CARELINK.LOGIN_REQUIRED', 'LIBRELINKUP.TERMS_REQUIRED']));
+    expect(Object.keys(PARKED_HINTS)).toEqual(
+      expect.arrayContaining(['CARELINK.LOGIN_REQUIRED', 'LIBRELINKUP.TERMS_REQUIRED']),
+    );
     expect(Object.keys(PARKED_HINTS)).toEqual(VENDORS.flatMap((v) => Object.keys(v.parked)));
     expect(vendorFor('minimedcarelink').login?.summary).toMatch(/browser/);
     expect(vendorFor('minimedcarelink').checkLogin?.unavailable).toMatch(/rotate/);
@@ -57,7 +70,12 @@ describe('registered vendors', () => {
 describe('LibreLinkUp: the loop timing follows CONNECT_LINK_UP_INTERVAL', () => {
   it('one-minute polls retry within the minute and back off from one minute', () => {
     const [loop] = specFor({ kind: 'librelinkup', settings: { linkUpInterval: '1' } }).loops;
-    expect(loop).toMatchObject({ name: 'LibreLinkUp', intervalMs: MIN, retry: { baseMs: 60_000, capMs: 60_000 }, backoff: { baseMs: MIN, capMs: 30 * MIN } });
+    expect(loop).toMatchObject({
+      name: 'LibreLinkUp',
+      intervalMs: MIN,
+      retry: { baseMs: 60_000, capMs: 60_000 },
+      backoff: { baseMs: MIN, capMs: 30 * MIN },
+    });
     const [fifteen] = specFor({ kind: 'linkup', settings: { linkUpInterval: 15 } }).loops;
     expect(fifteen).toMatchObject({ intervalMs: 15 * MIN, retry: { capMs: 15 * MIN }, backoff: { baseMs: 15 * MIN } });
   });
@@ -69,7 +87,11 @@ describe('LibreLinkUp: the loop timing follows CONNECT_LINK_UP_INTERVAL', () => 
 
   it('the assembled driver carries the same timing and the declared look-back and re-read window', async () => {
     const driver = await driverFor({ kind: 'librelinkup', settings: { linkUpInterval: '2' } });
-    expect(driver.loops[0]).toMatchObject({ intervalMs: 2 * MIN, maxLookbackMs: 12 * 60 * MIN, reread: { windowMs: 60 * MIN, sameReadingMs: 30_000 } });
+    expect(driver.loops[0]).toMatchObject({
+      intervalMs: 2 * MIN,
+      maxLookbackMs: 12 * 60 * MIN,
+      reread: { windowMs: 60 * MIN, sameReadingMs: 30_000 },
+    });
     expect(typeof driver.loops[0].fetch).toBe('function');
     expect(driver.session.lifetimeMs).toBe(60 * MIN);
     expect(scheduleFor({ kind: 'librelinkup', settings: { linkUpInterval: '2' } })[0].intervalMs).toBe(2 * MIN);
@@ -99,25 +121,49 @@ describe('driverFor', () => {
 });
 
 describe('declarations are checked', () => {
-  const timing = { intervalMs: 5 * MIN, align: { lagMs: 0, jitterMs: 0 }, attempts: 1, retry: { baseMs: 1, capMs: 1 }, backoff: { baseMs: 1, capMs: 1 }, maxLookbackMs: 60 * MIN };
+  const timing = {
+    intervalMs: 5 * MIN,
+    align: { lagMs: 0, jitterMs: 0 },
+    attempts: 1,
+    retry: { baseMs: 1, capMs: 1 },
+    backoff: { baseMs: 1, capMs: 1 },
+    maxLookbackMs: 60 * MIN,
+  };
   const implementation = driverBuilder<unknown>()
     .supportSession({ authenticate: async () => ({}), authorize: async () => ({ session: {} }) })
     .registerLoop('Main', { fetch: async () => null, transform: () => emptyBatch() })
     .build();
 
   it('refuses a setting key that is not the camelCase of a CONNECT_* name', () => {
-    expect(() => defineVendor({
-      kind: 'toy', displayName: 'Toy', device: 'toy', settings: { toy_interval: integer({ min: 1, max: 2 }) }, secrets: {}, sessionLifetimeMs: MIN,
-      schedule: () => [{ name: 'Main', ...timing }], load: async () => implementation,
-    })).toThrow(/camelCase/);
+    expect(() =>
+      defineVendor({
+        kind: 'toy',
+        displayName: 'Toy',
+        device: 'toy',
+        settings: { toy_interval: integer({ min: 1, max: 2 }) },
+        secrets: {},
+        sessionLifetimeMs: MIN,
+        schedule: () => [{ name: 'Main', ...timing }],
+        load: async () => implementation,
+      }),
+    ).toThrow(/camelCase/);
   });
 
   it('refuses a driver whose declared and implemented loops differ', () => {
-    const declared = (names: string[]) => defineVendor({
-      kind: 'toy', displayName: 'Toy', device: 'toy', settings: {}, secrets: {}, sessionLifetimeMs: MIN,
-      schedule: () => names.map((name) => ({ name, ...timing })), load: async () => implementation,
-    });
-    expect(() => assembleDriver(declared(['Other']), implementation, {})).toThrow(/Other is declared but not implemented/);
+    const declared = (names: string[]) =>
+      defineVendor({
+        kind: 'toy',
+        displayName: 'Toy',
+        device: 'toy',
+        settings: {},
+        secrets: {},
+        sessionLifetimeMs: MIN,
+        schedule: () => names.map((name) => ({ name, ...timing })),
+        load: async () => implementation,
+      });
+    expect(() => assembleDriver(declared(['Other']), implementation, {})).toThrow(
+      /Other is declared but not implemented/,
+    );
     expect(() => assembleDriver(declared(['Main', 'Other']), implementation, {})).toThrow(/not implemented/);
     expect(assembleDriver(declared(['Main']), implementation, {}).loops.map((l) => l.name)).toEqual(['Main']);
     expect(() => declared(['Main', 'Main']).schedule({})).toThrow(/declared twice/);
@@ -129,7 +175,10 @@ describe('declarations are checked', () => {
     expect(() => nightscout.checkCredentials({ vendor: {}, nightscout: {} })).toThrow(/CONNECT_SOURCE_API_SECRET/);
     const numeric = (() => {
       try {
-        vendorFor('glooko').checkCredentials({ vendor: { email: 'e@x.invalid', password: 20250101 as unknown as string }, nightscout: {} });
+        vendorFor('glooko').checkCredentials({
+          vendor: { email: 'e@x.invalid', password: 20250101 as unknown as string },
+          nightscout: {},
+        });
       } catch (err) {
         return (err as ConfigError).problems;
       }

@@ -35,23 +35,91 @@ describe('zoneOffsetMs', () => {
 describe('resolveWallTime', () => {
   const cases: Array<{ zone: string; wall: string; disposition: string; instant: string; later?: string }> = [
     // Europe/Berlin: spring forward 2026-03-29 02:00 → 03:00, fall back 2026-10-25 03:00 → 02:00.
-    { zone: 'Europe/Berlin', wall: '2026-03-29T01:30:00.000', disposition: 'exact', instant: '2026-03-29T00:30:00.000Z' },
+    {
+      zone: 'Europe/Berlin',
+      wall: '2026-03-29T01:30:00.000',
+      disposition: 'exact',
+      instant: '2026-03-29T00:30:00.000Z',
+    },
     { zone: 'Europe/Berlin', wall: '2026-03-29T02:30:00.000', disposition: 'gap', instant: '2026-03-29T01:30:00.000Z' },
-    { zone: 'Europe/Berlin', wall: '2026-03-29T03:30:00.000', disposition: 'exact', instant: '2026-03-29T01:30:00.000Z' },
-    { zone: 'Europe/Berlin', wall: '2026-10-25T02:30:00.000', disposition: 'overlap', instant: '2026-10-25T00:30:00.000Z', later: '2026-10-25T01:30:00.000Z' },
-    { zone: 'Europe/Berlin', wall: '2026-10-25T03:00:00.000', disposition: 'exact', instant: '2026-10-25T02:00:00.000Z' },
+    {
+      zone: 'Europe/Berlin',
+      wall: '2026-03-29T03:30:00.000',
+      disposition: 'exact',
+      instant: '2026-03-29T01:30:00.000Z',
+    },
+    {
+      zone: 'Europe/Berlin',
+      wall: '2026-10-25T02:30:00.000',
+      disposition: 'overlap',
+      instant: '2026-10-25T00:30:00.000Z',
+      later: '2026-10-25T01:30:00.000Z',
+    },
+    {
+      zone: 'Europe/Berlin',
+      wall: '2026-10-25T03:00:00.000',
+      disposition: 'exact',
+      instant: '2026-10-25T02:00:00.000Z',
+    },
     // America/New_York: 2026-03-08 02:00 → 03:00, 2026-11-01 02:00 → 01:00.
-    { zone: 'America/New_York', wall: '2026-03-08T02:15:00.000', disposition: 'gap', instant: '2026-03-08T07:15:00.000Z' },
-    { zone: 'America/New_York', wall: '2026-03-08T01:59:59.000', disposition: 'exact', instant: '2026-03-08T06:59:59.000Z' },
-    { zone: 'America/New_York', wall: '2026-11-01T01:30:00.000', disposition: 'overlap', instant: '2026-11-01T05:30:00.000Z', later: '2026-11-01T06:30:00.000Z' },
-    { zone: 'America/New_York', wall: '2026-11-01T00:59:00.000', disposition: 'exact', instant: '2026-11-01T04:59:00.000Z' },
+    {
+      zone: 'America/New_York',
+      wall: '2026-03-08T02:15:00.000',
+      disposition: 'gap',
+      instant: '2026-03-08T07:15:00.000Z',
+    },
+    {
+      zone: 'America/New_York',
+      wall: '2026-03-08T01:59:59.000',
+      disposition: 'exact',
+      instant: '2026-03-08T06:59:59.000Z',
+    },
+    {
+      zone: 'America/New_York',
+      wall: '2026-11-01T01:30:00.000',
+      disposition: 'overlap',
+      instant: '2026-11-01T05:30:00.000Z',
+      later: '2026-11-01T06:30:00.000Z',
+    },
+    {
+      zone: 'America/New_York',
+      wall: '2026-11-01T00:59:00.000',
+      disposition: 'exact',
+      instant: '2026-11-01T04:59:00.000Z',
+    },
     // Australia/Sydney (southern hemisphere): fall back 2026-04-05 03:00 → 02:00, spring forward 2026-10-04 02:00 → 03:00.
-    { zone: 'Australia/Sydney', wall: '2026-04-05T02:30:00.000', disposition: 'overlap', instant: '2026-04-04T15:30:00.000Z', later: '2026-04-04T16:30:00.000Z' },
-    { zone: 'Australia/Sydney', wall: '2026-10-04T02:30:00.000', disposition: 'gap', instant: '2026-10-03T16:30:00.000Z' },
-    { zone: 'Australia/Sydney', wall: '2026-10-04T03:00:00.000', disposition: 'exact', instant: '2026-10-03T16:00:00.000Z' },
+    {
+      zone: 'Australia/Sydney',
+      wall: '2026-04-05T02:30:00.000',
+      disposition: 'overlap',
+      instant: '2026-04-04T15:30:00.000Z',
+      later: '2026-04-04T16:30:00.000Z',
+    },
+    {
+      zone: 'Australia/Sydney',
+      wall: '2026-10-04T02:30:00.000',
+      disposition: 'gap',
+      instant: '2026-10-03T16:30:00.000Z',
+    },
+    {
+      zone: 'Australia/Sydney',
+      wall: '2026-10-04T03:00:00.000',
+      disposition: 'exact',
+      instant: '2026-10-03T16:00:00.000Z',
+    },
     // A half-hour DST shift (Lord Howe) and a zone without DST.
-    { zone: 'Australia/Lord_Howe', wall: '2026-10-04T02:15:00.000', disposition: 'gap', instant: '2026-10-03T15:45:00.000Z' },
-    { zone: 'Asia/Kolkata', wall: '2026-03-29T02:30:00.000', disposition: 'exact', instant: '2026-03-28T21:00:00.000Z' },
+    {
+      zone: 'Australia/Lord_Howe',
+      wall: '2026-10-04T02:15:00.000',
+      disposition: 'gap',
+      instant: '2026-10-03T15:45:00.000Z',
+    },
+    {
+      zone: 'Asia/Kolkata',
+      wall: '2026-03-29T02:30:00.000',
+      disposition: 'exact',
+      instant: '2026-03-28T21:00:00.000Z',
+    },
   ];
 
   it.each(cases)('$zone $wall is $disposition', ({ zone, wall: w, disposition, instant, later }) => {
