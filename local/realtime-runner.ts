@@ -28,7 +28,7 @@ import { type LocalEndpoints, removeLocalEndpoints, writeLocalEndpoints } from '
 import { ConfigError } from '../lib/domain/errors.js';
 import type { FrameMessage, PersistMessage } from '../lib/domain/messages.js';
 import type { BatchResponse, MessageQueue, QueueRecord } from '../lib/ports/queue.port.js';
-import { driverFor, PARKED_HINTS, specFor } from '../lib/sources/vendor.catalog.js';
+import { declarationFor, driverFor, PARKED_HINTS, specFor } from '../lib/sources/vendor.catalog.js';
 import {
   createQueuePair,
   type RunningEmulator,
@@ -245,7 +245,7 @@ export async function startRealtime(options: RealtimeOptions): Promise<LocalRunn
     });
     const persist = makePersistHandler({
       ...core,
-      driverFor,
+      declarationFor,
       sessions,
       credentials,
       writerFor: nightscoutWriterFor,

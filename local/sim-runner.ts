@@ -20,7 +20,7 @@ import { statusReader } from '../lib/app/source-status.js';
 import type { FrameMessage, PersistMessage } from '../lib/domain/messages.js';
 import type { SourceConfig, SourceCredentials } from '../lib/domain/source.js';
 import type { QueueRecord } from '../lib/ports/queue.port.js';
-import { driverFor, PARKED_HINTS, specFor } from '../lib/sources/vendor.catalog.js';
+import { declarationFor, driverFor, PARKED_HINTS, specFor } from '../lib/sources/vendor.catalog.js';
 import { countRequests, RequestCounter } from './aws-instrumentation.js';
 import { type RunningEmulator, startDynalite } from './emulators.js';
 import { RecordingLog, RecordingMetrics } from './recording.observability.js';
@@ -156,7 +156,7 @@ export async function createSimWorld(options: SimOptions): Promise<SimWorld> {
   };
   const persistDeps: PersistDeps & { redelivery: MemoryRedeliveryControl } = {
     ...core,
-    driverFor,
+    declarationFor,
     sessions,
     credentials,
     writerFor: nightscoutWriterFor,

@@ -1,11 +1,11 @@
 /** Lambda entry for the minute tick (EventBridge Scheduler). */
 
 import { makeTickHandler } from '../../lib/app/handlers/tick.handler.js';
-import { awsCoreDeps } from '../../lib/runtime/aws.deps.js';
+import { coreDeps } from '../../lib/runtime/core.deps.js';
 import { readLambdaEnv } from '../../lib/runtime/lambda.env.js';
 import { flushMetrics } from '../../lib/runtime/observability.js';
 
 export const handler = makeTickHandler(
-  awsCoreDeps(readLambdaEnv(process.env, ['tableName', 'fetchQueueUrl'])),
+  coreDeps(readLambdaEnv(process.env, ['tableName', 'fetchQueueUrl'])),
   flushMetrics,
 );

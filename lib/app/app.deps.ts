@@ -5,7 +5,7 @@
 import type { FrameMessage, PersistMessage } from '../domain/messages.js';
 import type { NightscoutTarget, SourceCredentials } from '../domain/source.js';
 import type { CredentialStore } from '../ports/credential.store.port.js';
-import type { DriverFor, SpecFor } from '../ports/driver.port.js';
+import type { DeclarationFor, DriverFor, SpecFor } from '../ports/driver.port.js';
 import type { NightscoutWriter } from '../ports/nightscout.writer.port.js';
 import type { Clock, LogPort, MetricsPort } from '../ports/observability.port.js';
 import type { MessageQueue } from '../ports/queue.port.js';
@@ -38,8 +38,11 @@ export interface FetchDeps extends CoreDeps {
 }
 
 export interface PersistDeps extends CoreDeps {
-  /** A source's driver: its device string and its loops' look-back and re-read window. */
-  driverFor: DriverFor;
+  /**
+   * A source's declared device string and its loops' look-back and re-read window. Declarations only: persist never
+   * loads a driver implementation.
+   */
+  declarationFor: DeclarationFor;
   credentials: CredentialStore;
   writerFor: (target: NightscoutTarget, credentials: SourceCredentials['nightscout']) => NightscoutWriter;
   sessions: SessionStore;

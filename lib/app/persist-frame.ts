@@ -20,8 +20,8 @@ export async function persistFrame(
   message: PersistMessage,
   receiveCount: number,
 ): Promise<Settlement> {
-  const driver = await deps.driverFor(message.config);
-  const loop = driver.loops.find((l) => l.name === message.loop);
+  const declared = deps.declarationFor(message.config);
+  const loop = declared.loops.find((l) => l.name === message.loop);
   const base = () => ({ now: deps.clock.now(), loop: message.loop, frameId: message.frameId });
   try {
     const credentials = await deps.credentials.get(message.sourceId);
@@ -29,10 +29,10 @@ export async function persistFrame(
     const result = await writer.persist({
       batch: message.batch,
       cursor: message.cursor,
-      device: driver.device,
+      device: declared.device,
       now: deps.clock.now(),
       seedLookbackMs: loop?.maxLookbackMs ?? 24 * 60 * 60_000,
-      // From the driver, not the message: the loop spec is known here, so neither the queue body nor the stored
+      // From the declaration, not the message: the loop spec is known here, so neither the queue body nor the stored
       // cursor grows.
       ...(loop?.reread ? { reread: loop.reread } : {}),
     });

@@ -72,9 +72,17 @@ const COMMON = {
 
 const entryOf = (fn: LambdaFunctionName) => `functions/${fn}/handler.ts`;
 
+/**
+ * Vendor implementations (`lib/sources/<vendor>/<vendor>.source.ts`), which a declaration names only in its lazy
+ * `load()`: `import('./<vendor>.source.js')`. The tick and persist read declarations only and never call `load()`, so
+ * their bundles leave that import bare instead of carrying five drivers and axios's vendor use; if it were ever taken
+ * it would fail to resolve (the file is not in the zip), loudly. fetch-frame bundles the implementations.
+ */
+export const VENDOR_IMPLEMENTATIONS = '*.source.js';
+
 /** Per-function options. A function that leaves something out adds it to its own `external` list. */
 export const FUNCTION_BUNDLING: Readonly<Record<LambdaFunctionName, FunctionBundling>> = {
-  tick: { ...COMMON, entry: entryOf('tick'), external: [] },
+  tick: { ...COMMON, entry: entryOf('tick'), external: [VENDOR_IMPLEMENTATIONS] },
   'fetch-frame': { ...COMMON, entry: entryOf('fetch-frame'), external: [] },
-  persist: { ...COMMON, entry: entryOf('persist'), external: [] },
+  persist: { ...COMMON, entry: entryOf('persist'), external: [VENDOR_IMPLEMENTATIONS] },
 };

@@ -3,9 +3,11 @@
  * declares its settings, secrets and schedule in `lib/sources/<vendor>/<vendor>.vendor.ts` and implements session and
  * loops in `<vendor>.source.ts`; `lib/sources/driver.builder.ts` assembles the two into a `Driver`.
  *
- * The use cases see vendors through two doors, so the tick never loads driver code:
+ * The use cases see vendors through three doors, so only fetch-frame ever loads driver code:
  * - `specFor(config)`: the machine spec, plain data from the declaration (the tick and every machine step);
- * - `driverFor(config)`: the implementation, loaded on first use (fetch-frame and persist).
+ * - `declarationFor(config)`: the declared facts persist writes with (device string, each loop's look-back and re-read
+ *   window), from the declaration too;
+ * - `driverFor(config)`: the implementation, loaded on first use (fetch-frame, and the CLI's logins).
  */
 import type { Batch, Cursor, RereadWindow } from '../domain/records.js';
 import type { SourceConfig, SourceCredentials } from '../domain/source.js';
@@ -100,6 +102,17 @@ export interface InteractiveLoginContext<Settings> {
 
 /** The machine spec of a configured source, from its vendor's declaration (never loads driver code). */
 export type SpecFor = (config: Pick<SourceConfig, 'kind' | 'settings'>) => MachineSpec;
+
+/** What a vendor declares about a configured source beyond its machine spec: enough to write what it fetched. */
+export interface SourceDeclaration {
+  /** Device string written on documents (used to seed the cursor from this source's own documents). */
+  device: string;
+  /** The loops as declared for these settings: timing, look-back and re-read window. */
+  loops: readonly LoopSchedule[];
+}
+
+/** The declared facts of a configured source (never loads driver code). */
+export type DeclarationFor = (config: Pick<SourceConfig, 'kind' | 'settings'>) => SourceDeclaration;
 
 /** The driver of a configured source, its implementation loaded on first use. */
 export type DriverFor = (config: Pick<SourceConfig, 'kind' | 'settings'>) => Promise<Driver>;

@@ -1,12 +1,12 @@
 /**
  * Lookups over the registered vendors (vendor.registry.ts): kinds and aliases, the machine spec of a configured source
- * (declarations only: what the tick uses), its driver (implementation loaded on first use: what fetch-frame and persist
- * use), and the parked-state hints. Unknown kinds are rejected with a clear message (nightscout-connect silently fell
+ * (declarations only: what the tick uses), its declared device and loops (declarations only: what persist uses), its
+ * driver (implementation loaded on first use: what fetch-frame uses), and the parked-state hints. Unknown kinds are rejected with a clear message (nightscout-connect silently fell
  * back to a fake driver); kinds match case-insensitively, aliases included.
  */
 import { ConfigError } from '../domain/errors.js';
 import type { SourceConfig } from '../domain/source.js';
-import type { Driver, DriverFor, LoopSchedule, SpecFor } from '../ports/driver.port.js';
+import type { DeclarationFor, Driver, DriverFor, LoopSchedule, SpecFor } from '../ports/driver.port.js';
 import type { ParkedHints, Vendor } from './vendor.declaration.js';
 import * as registry from './vendor.registry.js';
 
@@ -43,6 +43,11 @@ export const specFor: SpecFor = (config) => vendorFor(config.kind).spec(config.s
 export function scheduleFor(config: Pick<SourceConfig, 'kind' | 'settings'>): LoopSchedule[] {
   return vendorFor(config.kind).schedule(config.settings);
 }
+
+export const declarationFor: DeclarationFor = (config) => {
+  const vendor = vendorFor(config.kind);
+  return { device: vendor.device, loops: vendor.schedule(config.settings) };
+};
 
 /** Assembled drivers per kind and settings (settings may shape the loops); bounded, as a process may serve many sources. */
 const drivers = new Map<string, Promise<Driver>>();

@@ -153,6 +153,10 @@ export function createAppWorld(options: AppWorldOptions = {}): AppWorld {
     known(config.kind);
     return vendor.driver;
   };
+  const declarationFor: PersistDeps['declarationFor'] = (config) => {
+    known(config.kind);
+    return { device: vendor.driver.device, loops: vendor.schedule };
+  };
   const core: CoreDeps = { sources, specFor, frameQueue: recorded(frameQueue), clock, log, metrics };
   const fetchDeps: FetchDeps = {
     ...core,
@@ -164,7 +168,7 @@ export function createAppWorld(options: AppWorldOptions = {}): AppWorld {
   };
   const persistDeps: PersistDeps = {
     ...core,
-    driverFor,
+    declarationFor,
     sessions,
     credentials,
     writerFor: nightscout.writerFor,

@@ -9,10 +9,15 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundle, DUMMY_LAMBDA_ENV } from '../../bench/bundle.bench.js';
 import { NightscoutConnectStack } from '../../infra/stacks/nightscout-connect.stack.js';
-import { createDynamoDbClient } from '../../lib/adapters/aws/aws-clients.js';
+import { createDynamoDbClient, createSecretsManagerClient } from '../../lib/adapters/aws/aws-clients.js';
 import { createSourceTable } from '../../lib/adapters/aws/dynamodb-source.store.js';
+import { SecretsManagerCredentialStore } from '../../lib/adapters/aws/secrets-manager-credential.store.js';
 import { LAMBDA_FUNCTIONS, LAMBDA_NODE_OPTIONS, type LambdaFunctionName } from '../../lib/config/bundling.config.js';
-import { type RunningEmulator, startDynalite } from '../../local/emulators.js';
+import { MESSAGE_VERSION, type PersistMessage } from '../../lib/domain/messages.js';
+import { emptyBatch } from '../../lib/domain/records.js';
+import { SOURCE_KINDS, scheduleFor, vendorFor } from '../../lib/sources/vendor.catalog.js';
+import { type RunningEmulator, startDynalite, startSecretsManagerStandIn } from '../../local/emulators.js';
+import { startNightscoutSimulator } from '../../local/nightscout/nightscout.simulator.js';
 
 const run = promisify(execFile);
 
@@ -96,6 +101,41 @@ describe('the deployed Lambda bundles (cdk synth with real esbuild bundling of f
     },
   );
 
+  /** A vendor implementation (`lib/sources/<vendor>/<vendor>.source.ts`) or the code only they use. */
+  const VENDOR_CODE =
+    /^lib\/sources\/.+\.source\.ts$|^lib\/sources\/carelink\/carelink-(login\.flow|oauth\.client)\.ts$/;
+
+  it.each(['tick', 'persist'] as const)(
+    "%s carries no vendor implementation: each declaration's lazy import stays a bare import that is never taken",
+    async (fn) => {
+      const benched = await buildBundle(fn, mkdtempSync(path.join(outdir, `vendors-${fn}-`)));
+      const code = readFileSync(benched.file, 'utf8');
+
+      expect(Object.keys(benched.inputs).filter((input) => VENDOR_CODE.test(input))).toEqual([]);
+      // One bare `import("./<vendor>.source.js")` per registered vendor, left for a load() these functions never call.
+      const bare = [...code.matchAll(/import\("\.\/([a-z-]+)\.source\.js"\)/g)].map((m) => m[1]);
+      expect(bare).toHaveLength(SOURCE_KINDS.length);
+    },
+  );
+
+  it('the tick bundle carries no HTTP client, no Nightscout writer and no Secrets Manager client', async () => {
+    const benched = await buildBundle('tick', mkdtempSync(path.join(outdir, 'light-tick-')));
+
+    const heavy = [
+      /node_modules\/axios\//,
+      /^lib\/adapters\/(http\/http\.client|nightscout\/)/,
+      /@aws-sdk\/client-secrets-manager\//,
+    ];
+    expect(Object.keys(benched.inputs).filter((input) => heavy.some((re) => re.test(input)))).toEqual([]);
+  });
+
+  it('fetch-frame still bundles every vendor implementation', async () => {
+    const benched = await buildBundle('fetch-frame', mkdtempSync(path.join(outdir, 'vendors-fetch-frame-')));
+
+    const implementations = Object.keys(benched.inputs).filter((input) => /^lib\/sources\/.+\.source\.ts$/.test(input));
+    expect(implementations).toHaveLength(SOURCE_KINDS.length);
+  });
+
   it('fails at load, naming the variable, when the Lambda environment lacks its configuration', async () => {
     const { TABLE_NAME: _omitted, ...env } = DUMMY_LAMBDA_ENV;
 
@@ -138,6 +178,84 @@ describe('the deployed Lambda bundles (cdk synth with real esbuild bundling of f
     await expect(
       loadInFreshProcess(bundles.tick, { ...env, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint }, {}),
     ).rejects.toThrow(/this bundle takes credentials only from the Lambda environment/);
+  });
+
+  it('the persist bundle writes a frame to Nightscout with the device and look-back its vendor declares', async () => {
+    // Prepare: the source's Nightscout secret in Secrets Manager (the stand-in), a Nightscout site (the simulator).
+    const apiSecret = 'bundle-test-api-secret';
+    const secrets = await startSecretsManagerStandIn();
+    const nightscout = await startNightscoutSimulator({ apiSecret });
+    try {
+      const sourceId = 'bundle-persist-1';
+      await new SecretsManagerCredentialStore({
+        client: createSecretsManagerClient({ endpoint: secrets.endpoint }),
+        prefix: DUMMY_LAMBDA_ENV.CREDENTIALS_SECRET_PREFIX,
+        shards: Number(DUMMY_LAMBDA_ENV.CREDENTIAL_SHARDS),
+      }).put(sourceId, { vendor: {}, nightscout: { apiSecret } });
+      const kind = 'dexcomshare';
+      const [loop] = scheduleFor({ kind, settings: {} });
+      const now = Date.now();
+      const message: PersistMessage = {
+        v: MESSAGE_VERSION,
+        sourceId,
+        kind,
+        loop: loop.name,
+        frameId: 'frame-1',
+        fetchedAt: now,
+        cursor: null,
+        config: {
+          id: sourceId,
+          kind,
+          settings: {},
+          nightscout: { endpoint: nightscout.url, apiVersion: 'v1' },
+        },
+        batch: {
+          ...emptyBatch(),
+          entries: [
+            {
+              type: 'sgv',
+              sgv: 123,
+              date: now - 60_000,
+              dateString: new Date(now - 60_000).toISOString(),
+              direction: 'Flat',
+              device: vendorFor(kind).device,
+            },
+          ],
+        },
+      };
+
+      // Act
+      const loaded = await loadInFreshProcess(
+        bundles.persist,
+        {
+          ...DUMMY_LAMBDA_ENV,
+          AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+          AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+        },
+        {
+          Records: [
+            {
+              messageId: 'm-1',
+              receiptHandle: 'r-1',
+              body: JSON.stringify(message),
+              attributes: { ApproximateReceiveCount: '1' },
+            },
+          ],
+        },
+      );
+
+      // Assess: written, after seeding the cursor from this device's own entries over the declared look-back.
+      expect(loaded.result).toEqual({ batchItemFailures: [] });
+      expect(nightscout.store.entries.map((e) => e.sgv)).toEqual([123]);
+      const seed = nightscout.requestLog.find((r) => r.method === 'GET' && r.path.startsWith('/api/v1/entries'));
+      expect(seed?.query).toContainEqual(['find[device]', vendorFor(kind).device]);
+      const since = seed?.query.find(([k]) => k === 'find[date][$gte]')?.[1];
+      expect(Number(since)).toBeGreaterThanOrEqual(now - loop.maxLookbackMs);
+      expect(Number(since)).toBeLessThan(now - loop.maxLookbackMs + 60_000);
+    } finally {
+      await nightscout.close();
+      await secrets.close();
+    }
   });
 
   it.each(['fetch-frame', 'persist'] as const)('the %s bundle answers an empty SQS batch', async (fn) => {

@@ -1,13 +1,13 @@
 /**
- * The tick needs only vendor declarations: adding sources and ticking them, for every registered vendor, loads no
- * driver implementation (`*.source.ts`) and no HTTP client. Run in a child process with a resolve hook that fails any
+ * The tick and persist need only vendor declarations: adding sources, ticking them and persisting their frames, for
+ * every registered vendor, loads no driver implementation (`*.source.ts`) and no HTTP client. Run in a child process with a resolve hook that fails any
  * such import, so a declaration that starts importing its implementation (or axios) fails here, whatever the vendor.
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { SOURCE_KINDS } from '../../../lib/sources/vendor.catalog.js';
+import { SOURCE_KINDS, scheduleFor, vendorFor } from '../../../lib/sources/vendor.catalog.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -33,15 +33,31 @@ async function probe(...args: string[]): Promise<{ code: number; stdout: string;
   }
 }
 
-describe('the tick path', () => {
-  it('adds and ticks a source of every vendor without loading any driver implementation or HTTP client', async () => {
+describe('the tick and persist paths', () => {
+  it('add, tick and persist a source of every vendor without loading any driver implementation or HTTP client', async () => {
     const { code, stdout, stderr } = await probe();
     expect(stderr).not.toContain('driver code loaded');
     expect(code).toBe(0);
-    const report = JSON.parse(stdout) as { kinds: string[]; due: number; errors: number; framesFor: string[] };
+    const report = JSON.parse(stdout) as {
+      kinds: string[];
+      due: number;
+      errors: number;
+      framesFor: string[];
+      persisted: Array<{ kind: string; settle: string; device?: string; seedLookbackMs?: number }>;
+    };
     expect(report.kinds).toEqual([...SOURCE_KINDS]);
     expect(report).toMatchObject({ due: SOURCE_KINDS.length, errors: 0 });
     expect(report.framesFor).toEqual([...SOURCE_KINDS].sort());
+    // Persist wrote each frame with its vendor's declared device and first loop's look-back.
+    expect(report.persisted).toHaveLength(SOURCE_KINDS.length);
+    for (const p of report.persisted) {
+      expect(p).toEqual({
+        kind: p.kind,
+        settle: 'done',
+        device: vendorFor(p.kind).device,
+        seedLookbackMs: scheduleFor({ kind: p.kind, settings: {} })[0].maxLookbackMs,
+      });
+    }
   }, 60_000);
 
   it('the guard is real: asking for a driver loads its implementation, and the hook refuses it', async () => {

@@ -9,6 +9,7 @@ import { emptyBatch } from '../../../lib/domain/records.js';
 import { assembleDriver, driverBuilder } from '../../../lib/sources/driver.builder.js';
 import { integer } from '../../../lib/sources/settings.fields.js';
 import {
+  declarationFor,
   driverFor,
   KIND_LIST,
   PARKED_HINTS,
@@ -117,6 +118,28 @@ describe('driverFor', () => {
       expect(driver.loops.map((l) => l.name)).toEqual(vendor.schedule({}).map((l) => l.name));
       expect(Boolean(driver.login)).toBe(Boolean(vendor.login));
     }
+  });
+});
+
+describe('declarationFor', () => {
+  it('gives persist the device and loop facts the assembled driver carries, for every vendor, without a driver', async () => {
+    for (const vendor of VENDORS) {
+      const variants: Array<Record<string, string>> = [
+        {},
+        vendor.kind === 'librelinkup' ? { linkUpInterval: '2' } : {},
+      ];
+      for (const settings of variants) {
+        const declared = declarationFor({ kind: vendor.kind, settings });
+        const driver = await driverFor({ kind: vendor.kind, settings });
+        expect(declared.device).toBe(driver.device);
+        expect(declared.loops).toEqual(driver.loops.map(({ fetch: _f, transform: _t, ...schedule }) => schedule));
+      }
+    }
+  });
+
+  it('takes aliases and rejects unknown kinds as the other lookups do', () => {
+    expect(declarationFor({ kind: 'linkup', settings: {} }).device).toBe(vendorFor('librelinkup').device);
+    expect(() => declarationFor({ kind: 'nope', settings: {} })).toThrow(ConfigError);
   });
 });
 
