@@ -20,10 +20,14 @@ module.exports = {
     {
       name: 'infra-imports-only-config',
       comment:
-        'infra/ builds the stack from lib/config defaults and bundling options; it bundles functions/ by path, never by import.',
+        'infra/ builds the stack from lib/config defaults and the bundling options and builder; it bundles functions/ by ' +
+        'path, never by import.',
       severity: 'error',
       from: { path: '^infra/' },
-      to: { path: '^(lib|functions|local|bench|test)/', pathNot: '^lib/config/(deployment|bundling)\\.config\\.ts$' },
+      to: {
+        path: '^(lib|functions|local|bench|test)/',
+        pathNot: '^lib/config/(deployment\\.config|bundling\\.(config|build))\\.ts$',
+      },
     },
     {
       name: 'bench-does-not-import-infra',

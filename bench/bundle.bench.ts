@@ -1,7 +1,8 @@
 /**
- * Figure 8: each Lambda function's minified bundle and its module load time. The bundle is built with esbuild's JS
- * API from lib/config/bundling.config.ts, the options the CDK construct deploys with (entry, ESM, minify, target,
- * main fields, externals, aliases, banner, linked source map without sources content), and written to a temp dir.
+ * Figure 8: each Lambda function's minified bundle and its module load time. The bundle is built by
+ * lib/config/bundling.build.ts from lib/config/bundling.config.ts, the build the CDK construct deploys (entry, ESM,
+ * minify, target, main fields, externals, aliases, file stand-ins, trimmed JSON, banner, linked source map without
+ * sources content), and written to a temp dir.
  * Load time is a cold `import()` of that file in a fresh `node` process started with the functions' NODE_OPTIONS and
  * dummy Lambda environment variables, timed inside the process from just before the import until it resolves
  * (parse, link and evaluate the module scope: clients built, configuration read), the median of N such processes.
@@ -10,8 +11,9 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { buildLambdaBundle } from '../lib/config/bundling.build.js';
 import {
   FUNCTION_BUNDLING,
   type FunctionBundling,
@@ -20,7 +22,6 @@ import {
   type LambdaFunctionName,
 } from '../lib/config/bundling.config.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const run = promisify(execFile);
 export const FUNCTIONS = LAMBDA_FUNCTIONS;
 export const INIT_RUNS = 10;
@@ -65,6 +66,9 @@ export interface BundleResult extends Omit<BuiltBundle, 'file' | 'inputs'> {
   topPackages: Array<{ name: string; bytes: number }>;
   external: readonly string[];
   aliases: string[];
+  /** Modules inside packages replaced by stand-ins, and JSON files trimmed to the fields read. */
+  fileStandIns: string[];
+  trimmedJson: string[];
   /** Median of `initSamplesMs`. */
   initMs: number;
   initSamplesMs: number[];
@@ -81,40 +85,15 @@ export function packageOf(input: string): string {
   return parts[0].startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0];
 }
 
-/** Builds one function exactly as deployed (bundling.config.ts) into `outDir`. */
+/** Builds one function exactly as deployed (bundling.config.ts through bundling.build.ts) into `outDir`. */
 export async function buildBundle(
   fn: LambdaFunctionName,
   outDir: string,
   bundling: FunctionBundling = FUNCTION_BUNDLING[fn],
 ): Promise<BuiltBundle> {
-  const esbuild = await import('esbuild');
-  const file = path.join(outDir, 'index.mjs');
   const t0 = performance.now();
-  const out = await esbuild.build({
-    entryPoints: [path.join(ROOT, bundling.entry)],
-    absWorkingDir: ROOT,
-    bundle: true,
-    minify: bundling.minify,
-    format: bundling.format,
-    platform: bundling.platform,
-    target: bundling.target,
-    mainFields: [...bundling.mainFields],
-    external: [...bundling.external],
-    alias: { ...bundling.alias },
-    banner: { js: bundling.banner },
-    sourcemap: bundling.sourceMap,
-    sourcesContent: bundling.sourcesContent,
-    outfile: file,
-    write: true,
-    logLevel: 'silent',
-    metafile: true,
-  });
+  const { file, inputs } = await buildLambdaBundle({ fn, outDir, bundling });
   const buildMs = performance.now() - t0;
-  const inputs: Record<string, number> = {};
-  for (const output of Object.values(out.metafile.outputs)) {
-    for (const [input, { bytesInOutput }] of Object.entries(output.inputs))
-      inputs[input] = (inputs[input] ?? 0) + bytesInOutput;
-  }
   return {
     function: fn,
     entry: bundling.entry,
@@ -183,6 +162,8 @@ export async function runBundleBench(
         topPackages,
         external: FUNCTION_BUNDLING[fn].external,
         aliases: Object.keys(FUNCTION_BUNDLING[fn].alias),
+        fileStandIns: Object.keys(FUNCTION_BUNDLING[fn].fileStandIns),
+        trimmedJson: Object.keys(FUNCTION_BUNDLING[fn].trimmedJson),
         initMs: +median(initSamplesMs).toFixed(1),
         initSamplesMs,
         initCpuMs: +median(initCpuSamplesMs).toFixed(1),

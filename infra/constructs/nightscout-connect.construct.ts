@@ -1,7 +1,19 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Arn, ArnFormat, Duration, RemovalPolicy, SecretValue, Stack, Validations } from 'aws-cdk-lib';
+import {
+  Arn,
+  ArnFormat,
+  AssetHashType,
+  DockerImage,
+  Duration,
+  type ILocalBundling,
+  RemovalPolicy,
+  SecretValue,
+  Stack,
+  Validations,
+} from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -13,12 +25,8 @@ import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import {
-  FUNCTION_BUNDLING,
-  type FunctionBundling,
-  LAMBDA_NODE_OPTIONS,
-  type LambdaFunctionName,
-} from '../../lib/config/bundling.config.js';
+import { buildLambdaBundleScript } from '../../lib/config/bundling.build.js';
+import { LAMBDA_NODE_OPTIONS, type LambdaFunctionName } from '../../lib/config/bundling.config.js';
 import { COMMUNITY_BATCHING_WINDOW_SECONDS } from '../../lib/config/deployment.config.js';
 import { METRICS_NAMESPACE, NightscoutConnectMonitoring } from './nightscout-connect-monitoring.construct.js';
 
@@ -123,7 +131,7 @@ export interface NightscoutConnectProps {
   readonly memorySize?: number;
   /**
    * Directory that contains `functions/<name>/handler.ts`. The nearest directory at or above it with a lock
-   * file is the bundling project root (its node_modules and lock file are used).
+   * file is the bundling project root (esbuild runs there and resolves packages from its node_modules).
    * @default - the repository root, resolved from this file
    */
   readonly entryDir?: string;
@@ -262,13 +270,10 @@ export class NightscoutConnect extends Construct {
       fetchFrame: `${stack.stackName}-fetch-frame`,
       persist: `${stack.stackName}-persist`,
     };
-    const project = findProject(p.entryDir);
+    const projectRoot = findProjectRoot(p.entryDir) ?? p.entryDir;
     const makeFunction = (logicalName: string, fn: LambdaFunctionName, service: string, timeout: Duration) =>
       this.makeFunction(logicalName, {
-        entry: path.join(p.entryDir, FUNCTION_BUNDLING[fn].entry),
-        bundling: FUNCTION_BUNDLING[fn],
-        projectRoot: project?.root,
-        depsLockFilePath: project?.lockFile,
+        code: lambdaBundle(fn, p.entryDir, projectRoot),
         timeout,
         memorySize: p.memorySize,
         logRetention: p.logRetention,
@@ -393,10 +398,7 @@ export class NightscoutConnect extends Construct {
   private makeFunction(
     id: string,
     options: {
-      entry: string;
-      bundling: FunctionBundling;
-      projectRoot?: string;
-      depsLockFilePath?: string;
+      code: lambda.Code;
       timeout: Duration;
       memorySize: number;
       logRetention: logs.RetentionDays;
@@ -422,12 +424,10 @@ export class NightscoutConnect extends Construct {
       }),
     );
     const fn = new nodejs.NodejsFunction(this, id, {
-      entry: options.entry,
-      // The entry must sit under the project root, which NodejsFunction would otherwise take from the working
-      // directory; deriving it from entryDir lets another app (another cwd) reuse this construct.
-      projectRoot: options.projectRoot,
-      depsLockFilePath: options.depsLockFilePath,
-      handler: 'handler',
+      // Bundled by lib/config/bundling.build.ts (see lambdaBundle), not by NodejsFunction's esbuild command line,
+      // which cannot replace a module inside a package.
+      code: options.code,
+      handler: 'index.handler',
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: options.memorySize,
@@ -436,7 +436,6 @@ export class NightscoutConnect extends Construct {
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       environment: options.environment,
-      bundling: nodejsBundling(options.bundling, options.projectRoot ?? REPOSITORY_ROOT),
     });
     Validations.of(fn).acknowledge({
       id: 'AwsSolutions-L1',
@@ -564,34 +563,57 @@ export class NightscoutConnect extends Construct {
   }
 }
 
-const LOCK_FILES = ['package-lock.json', 'yarn.lock', 'pnpm-lock.yaml', 'bun.lockb'];
-
 /**
- * lib/config/bundling.config.ts in NodejsFunction's terms. esbuild runs in the project root and resolves alias
- * targets there, so targets (relative to this repository) are made relative to the project root.
+ * A function's code: `index.mjs` (+ map) built by lib/config/bundling.build.ts from lib/config/bundling.config.ts, the
+ * build the bundle bench measures. The asset hash is the output's, as NodejsFunction's is; when a synth skips bundling
+ * (`aws:cdk:bundling-stacks`), nothing runs. Docker is never used: a failed build fails the synth.
  */
-function nodejsBundling(b: FunctionBundling, projectRoot: string): nodejs.BundlingOptions {
-  const aliasTarget = (target: string) =>
-    `./${path.relative(projectRoot, path.join(REPOSITORY_ROOT, target)).split(path.sep).join('/')}`;
-  return {
-    format: nodejs.OutputFormat.ESM,
-    target: b.target,
-    minify: b.minify,
-    sourceMap: b.sourceMap,
-    sourcesContent: b.sourcesContent,
-    mainFields: [...b.mainFields],
-    // An explicit list (empty by default) bundles the AWS SDK, so the deployed SDK is the lock file's, not the runtime's.
-    externalModules: [...b.external],
-    banner: b.banner,
-    esbuildArgs: { '--alias': Object.entries(b.alias).map(([from, to]) => `${from}=${aliasTarget(to)}`) },
-  };
+function lambdaBundle(fn: LambdaFunctionName, entryDir: string, projectRoot: string): lambda.Code {
+  return lambda.Code.fromAsset(projectRoot, {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      // Required by the type; unused, since local bundling always answers (or throws).
+      image: DockerImage.fromRegistry('public.ecr.aws/sam/build-nodejs22.x'),
+      local: new LocalLambdaBundling(fn, entryDir, projectRoot),
+    },
+  });
 }
 
+/**
+ * Runs the build in a child node process: CDK bundles synchronously, and esbuild plugins need esbuild's asynchronous
+ * API. The fields are data on purpose: CDK caches bundling per JSON of its options, so they keep the three functions
+ * (and other entry directories) apart.
+ */
+class LocalLambdaBundling implements ILocalBundling {
+  constructor(
+    readonly fn: LambdaFunctionName,
+    readonly entryDir: string,
+    readonly projectRoot: string,
+  ) {}
+
+  tryBundle(outputDir: string): boolean {
+    const run = spawnSync(
+      process.execPath,
+      buildLambdaBundleScript({
+        fn: this.fn,
+        outDir: outputDir,
+        entryDir: this.entryDir,
+        workingDir: this.projectRoot,
+      }),
+      { cwd: REPOSITORY_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    if (run.status !== 0)
+      throw new Error(`bundling ${this.fn} failed (${run.error?.message ?? `exit ${run.status}`}):\n${run.stderr}`);
+    return true;
+  }
+}
+
+const LOCK_FILES = ['package-lock.json', 'yarn.lock', 'pnpm-lock.yaml', 'bun.lockb'];
+
 /** The nearest directory at or above `dir` with a lock file: the project whose node_modules the bundles use. */
-function findProject(dir: string): { root: string; lockFile: string } | undefined {
+function findProjectRoot(dir: string): string | undefined {
   for (let current = path.resolve(dir); ; current = path.dirname(current)) {
-    const lockFile = LOCK_FILES.map((name) => path.join(current, name)).find((file) => existsSync(file));
-    if (lockFile) return { root: current, lockFile };
+    if (LOCK_FILES.some((name) => existsSync(path.join(current, name)))) return current;
     if (path.dirname(current) === current) return undefined;
   }
 }

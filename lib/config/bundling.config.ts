@@ -1,10 +1,10 @@
 /**
  * How each Lambda function is bundled: the one set of esbuild options that the CDK construct deploys with
  * (infra/constructs/nightscout-connect.construct.ts) and the bundle bench measures (bench/bundle.bench.ts). Plain data,
- * no imports, so both can read it without pulling in each other.
+ * no imports, so both can read it without pulling in each other. Both build through lib/config/bundling.build.ts,
+ * which turns this data into one esbuild run (the construct in a child process, as CDK bundles synchronously).
  *
- * Paths (entries, alias targets) are relative to the repository root. esbuild resolves an alias target in its working
- * directory, not beside the importing file, so whoever calls esbuild anchors them there.
+ * Paths (entries, alias and stand-in targets) are relative to the repository root; the builder anchors them there.
  */
 
 export const LAMBDA_FUNCTIONS = ['tick', 'fetch-frame', 'persist'] as const;
@@ -37,6 +37,29 @@ export const LAMBDA_ALIASES: Readonly<Record<string, string>> = {
   'mnemonist/lru-cache': './lib/adapters/aws/lru-cache.stand-in.ts',
 };
 
+/**
+ * Files inside packages replaced in the Lambda bundles only, keyed by their path under node_modules. An alias can only
+ * replace a whole package; these are modules a package imports by relative path. Same contract as the aliases.
+ * - axios's fetch adapter: http.client.ts pins axios to its `http` adapter, so fetch is never chosen; the module is
+ *   ~10 KB and probes the fetch globals at load, which makes Node load its fetch implementation.
+ * - axios's XMLHttpRequest adapter: Node has no XMLHttpRequest, so the real module exports `false`; so does this one.
+ */
+export const LAMBDA_FILE_STAND_INS: Readonly<Record<string, string>> = {
+  'axios/lib/adapters/fetch.js': './lib/adapters/http/axios-fetch-adapter.stand-in.ts',
+  'axios/lib/adapters/xhr.js': './lib/adapters/http/axios-xhr-adapter.stand-in.ts',
+};
+
+/**
+ * JSON files bundled with only the fields their importers read, keyed by their path under node_modules. Each SDK
+ * client imports its whole package.json (~2.4 KB of scripts, dependencies and keywords) for one field: the version in
+ * its user agent (`packageInfo.version` in its runtime config).
+ */
+export const LAMBDA_TRIMMED_JSON: Readonly<Record<string, readonly string[]>> = {
+  '@aws-sdk/client-dynamodb/package.json': ['version'],
+  '@aws-sdk/client-sqs/package.json': ['version'],
+  '@aws-sdk/client-secrets-manager/package.json': ['version'],
+};
+
 /** Node options the functions run with (the construct sets NODE_OPTIONS; the bench loads bundles with them). */
 export const LAMBDA_NODE_OPTIONS = '--enable-source-maps';
 
@@ -55,6 +78,10 @@ export interface FunctionBundling {
   /** Import paths left out of the bundle (esbuild `external`, wildcards allowed). Empty: the AWS SDK is bundled. */
   readonly external: readonly string[];
   readonly alias: Readonly<Record<string, string>>;
+  /** Modules inside packages replaced by a stand-in (LAMBDA_FILE_STAND_INS). */
+  readonly fileStandIns: Readonly<Record<string, string>>;
+  /** JSON files cut down to the fields read (LAMBDA_TRIMMED_JSON). */
+  readonly trimmedJson: Readonly<Record<string, readonly string[]>>;
   readonly banner: string;
 }
 
@@ -67,6 +94,8 @@ const COMMON = {
   sourcesContent: false,
   mainFields: ['module', 'main'],
   alias: LAMBDA_ALIASES,
+  fileStandIns: LAMBDA_FILE_STAND_INS,
+  trimmedJson: LAMBDA_TRIMMED_JSON,
   banner: ESM_REQUIRE_BANNER,
 } as const;
 

@@ -12,7 +12,12 @@ import { NightscoutConnectStack } from '../../infra/stacks/nightscout-connect.st
 import { createDynamoDbClient, createSecretsManagerClient } from '../../lib/adapters/aws/aws-clients.js';
 import { createSourceTable } from '../../lib/adapters/aws/dynamodb-source.store.js';
 import { SecretsManagerCredentialStore } from '../../lib/adapters/aws/secrets-manager-credential.store.js';
-import { LAMBDA_FUNCTIONS, LAMBDA_NODE_OPTIONS, type LambdaFunctionName } from '../../lib/config/bundling.config.js';
+import {
+  LAMBDA_FUNCTIONS,
+  LAMBDA_NODE_OPTIONS,
+  LAMBDA_TRIMMED_JSON,
+  type LambdaFunctionName,
+} from '../../lib/config/bundling.config.js';
 import { MESSAGE_VERSION, type PersistMessage } from '../../lib/domain/messages.js';
 import { emptyBatch } from '../../lib/domain/records.js';
 import { SOURCE_KINDS, scheduleFor, vendorFor } from '../../lib/sources/vendor.catalog.js';
@@ -83,7 +88,7 @@ describe('the deployed Lambda bundles (cdk synth with real esbuild bundling of f
   );
 
   it.each(LAMBDA_FUNCTIONS)(
-    'the bench builds %s byte for byte as deployed (both read lib/config/bundling.config.ts)',
+    'the bench builds %s byte for byte as deployed (both build through lib/config/bundling.build.ts)',
     async (fn) => {
       const dir = mkdtempSync(path.join(outdir, `bench-${fn}-`));
 
@@ -96,8 +101,15 @@ describe('the deployed Lambda bundles (cdk synth with real esbuild bundling of f
         /@aws-sdk\/(credential-provider-node|nested-clients)\//,
         /@smithy\/core\/dist-es\/submodules\/event-streams\//,
         /@aws-lambda-powertools\//,
+        /node_modules\/axios\/lib\/adapters\/(fetch|xhr)\.js$/,
       ];
       expect(Object.keys(benched.inputs).filter((input) => cut.some((re) => re.test(input)))).toEqual([]);
+      // The SDK clients' package.json files are in, cut to the version their user agent reads.
+      const packageJsons = Object.entries(benched.inputs).filter(([input]) =>
+        Object.keys(LAMBDA_TRIMMED_JSON).some((file) => input.endsWith(`node_modules/${file}`)),
+      );
+      expect(packageJsons.length).toBeGreaterThan(0);
+      for (const [, bytes] of packageJsons) expect(bytes).toBeLessThan(64);
     },
   );
 

@@ -1,6 +1,6 @@
 /**
- * The one way sources talk HTTP: an axios instance with a timeout on every call, no automatic redirects to other
- * hosts, and a classifier that turns transport and status failures into SourceError kinds. The classifier keeps only
+ * The one way sources talk HTTP: an axios instance on Node's `http` transport with a timeout on every call, no
+ * automatic redirects to other hosts, and a classifier that turns transport and status failures into SourceError kinds. The classifier keeps only
  * status codes and vendor error codes: request bodies and headers (which hold credentials) never reach an error.
  */
 import axios, { AxiosError, type AxiosInstance } from 'axios';
@@ -21,6 +21,9 @@ export function createHttpClient(options: {
   headers?: Record<string, string>;
 }): AxiosInstance {
   return axios.create({
+    // Named, not left to axios's pick among xhr, http and fetch: in Node it picks http anyway, and naming it lets the
+    // Lambda bundles stand in for the other two (lib/config/bundling.config.ts).
+    adapter: 'http',
     baseURL: options.baseURL,
     timeout: options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS,
     headers: options.headers,

@@ -1,7 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import axios from 'axios';
+import realXhrAdapter from 'axios/lib/adapters/xhr.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EventStreamSerde, eventStreamSerdeProvider } from '../../../lib/adapters/aws/event-streams.stub.js';
 import {
@@ -9,10 +11,13 @@ import {
   LambdaCredentialsMissingError,
 } from '../../../lib/adapters/aws/lambda-credentials.provider.js';
 import LruCache from '../../../lib/adapters/aws/lru-cache.stand-in.js';
+import fetchAdapterStandIn, { getFetch } from '../../../lib/adapters/http/axios-fetch-adapter.stand-in.js';
+import xhrAdapterStandIn from '../../../lib/adapters/http/axios-xhr-adapter.stand-in.js';
 import createDebug from '../../../lib/adapters/http/debug.stub.js';
 import followRedirects from '../../../lib/adapters/http/follow-redirects.stub.js';
 import FormDataNotBundled from '../../../lib/adapters/http/form-data.stub.js';
-import { LAMBDA_ALIASES } from '../../../lib/config/bundling.config.js';
+import { createHttpClient } from '../../../lib/adapters/http/http.client.js';
+import { LAMBDA_ALIASES, LAMBDA_FILE_STAND_INS, LAMBDA_TRIMMED_JSON } from '../../../lib/config/bundling.config.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -41,6 +46,63 @@ describe('LAMBDA_ALIASES', () => {
       })();
       expect(resolvable).toBe(true);
       expect(existsSync(path.join(ROOT, target))).toBe(true);
+    },
+  );
+});
+
+describe('LAMBDA_FILE_STAND_INS', () => {
+  it.each(Object.entries(LAMBDA_FILE_STAND_INS))(
+    '%s: the file exists in its package (the stand-in replaces something real) and its stand-in exists',
+    (file, target) => {
+      expect(existsSync(path.join(ROOT, 'node_modules', file))).toBe(true);
+      expect(existsSync(path.join(ROOT, target))).toBe(true);
+    },
+  );
+});
+
+describe("axios's fetch and XMLHttpRequest adapters (stood in for: the HTTP client only ever uses http)", () => {
+  it('our HTTP client names the http adapter, so axios never looks at the other two', () => {
+    const client = createHttpClient({ baseURL: 'https://example.org' });
+
+    expect(client.defaults.adapter).toBe('http');
+    expect((axios.getAdapter(client.defaults.adapter) as { adapterName?: string }).adapterName).toBe('http');
+  });
+
+  it('the XMLHttpRequest stand-in is what the real module is in Node: false, as Node has no XMLHttpRequest', () => {
+    expect(typeof (globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest).toBe('undefined');
+    expect(realXhrAdapter).toBe(false);
+    expect(xhrAdapterStandIn).toBe(realXhrAdapter);
+  });
+
+  it('the fetch stand-in reports fetch as unavailable, so naming it would fail in axios, loudly', () => {
+    expect(getFetch()).toBe(false);
+    expect(getFetch({ env: { fetch: () => undefined } })).toBe(false);
+    expect(fetchAdapterStandIn).toBe(false);
+  });
+});
+
+describe('LAMBDA_TRIMMED_JSON', () => {
+  it.each(Object.entries(LAMBDA_TRIMMED_JSON))(
+    '%s: its package reads only the kept fields of it (and has them)',
+    (file, fields) => {
+      const pkgDir = path.join(ROOT, 'node_modules', path.dirname(file));
+      const json = JSON.parse(readFileSync(path.join(ROOT, 'node_modules', file), 'utf8')) as Record<string, unknown>;
+      for (const field of fields) expect(json[field]).toBeDefined();
+
+      // Every module of the package's ESM build that imports its package.json reads only the kept fields of it.
+      const dist = path.join(pkgDir, 'dist-es');
+      const readers = readdirSync(dist, { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.js'))
+        .map((f) => readFileSync(path.join(dist, f), 'utf8'))
+        .filter((code) => /from "\.\.?\/(\.\.\/)*package\.json"/.test(code));
+      expect(readers.length).toBeGreaterThan(0);
+      for (const code of readers) {
+        const name = /import (\w+) from "[./]+package\.json"/.exec(code)?.[1];
+        expect(name).toBeDefined();
+        const uses = [...code.matchAll(new RegExp(`\\b${name}\\b(\\.\\w+)?`, 'g'))].map((m) => m[1]);
+        // The import itself, then only `.field` reads of kept fields.
+        expect(uses.slice(1).every((use) => use !== undefined && fields.includes(use.slice(1)))).toBe(true);
+      }
     },
   );
 });
