@@ -32,6 +32,8 @@ export interface LambdaBuildResult {
   file: string;
   /** esbuild's metafile inputs: bytes each input contributes to the minified output. */
   inputs: Record<string, number>;
+  /** esbuild's whole metafile (the import graph), for finding what keeps a module in. */
+  metafile: import('esbuild').Metafile;
 }
 
 export async function buildLambdaBundle(request: LambdaBuildRequest): Promise<LambdaBuildResult> {
@@ -64,7 +66,7 @@ export async function buildLambdaBundle(request: LambdaBuildRequest): Promise<La
     for (const [input, { bytesInOutput }] of Object.entries(output.inputs))
       inputs[input] = (inputs[input] ?? 0) + bytesInOutput;
   }
-  return { file, inputs };
+  return { file, inputs, metafile: out.metafile };
 }
 
 /**
@@ -89,7 +91,8 @@ function standInsPlugin(b: FunctionBundling, fromRoot: (p: string) => string) {
       if (standIns.length > 0) {
         build.onResolve({ filter: /^\.\.?\// }, (args) => {
           const key = underNodeModules(path.resolve(args.resolveDir, args.path));
-          const target = standIns.find(([from]) => from === key)?.[1];
+          // Package code imports with and without the extension (`./Sha256Js`, `./fetch.js`).
+          const target = standIns.find(([from]) => from === key || from === `${key}.js`)?.[1];
           return target ? { path: fromRoot(target) } : undefined;
         });
       }

@@ -43,10 +43,16 @@ export const LAMBDA_ALIASES: Readonly<Record<string, string>> = {
  * - axios's fetch adapter: http.client.ts pins axios to its `http` adapter, so fetch is never chosen; the module is
  *   ~10 KB and probes the fetch globals at load, which makes Node load its fetch implementation.
  * - axios's XMLHttpRequest adapter: Node has no XMLHttpRequest, so the real module exports `false`; so does this one.
+ * - the SDK's JavaScript SHA-256: the fallback when `node:crypto` cannot hash SHA-256, which never happens in Node.
+ * - the SDK's region lookup in the EC2 instance metadata service, which Lambda does not have: it answers `undefined`,
+ *   as the real lookup does there after its timeouts.
  */
 export const LAMBDA_FILE_STAND_INS: Readonly<Record<string, string>> = {
   'axios/lib/adapters/fetch.js': './lib/adapters/http/axios-fetch-adapter.stand-in.ts',
   'axios/lib/adapters/xhr.js': './lib/adapters/http/axios-xhr-adapter.stand-in.ts',
+  '@smithy/core/dist-es/submodules/checksum/sha256/Sha256Js.js': './lib/adapters/aws/sha256-js.stand-in.ts',
+  '@smithy/core/dist-es/submodules/config/config-resolver/regionConfig/getInstanceMetadataRegion.js':
+    './lib/adapters/aws/instance-metadata-region.stand-in.ts',
 };
 
 /**

@@ -6,11 +6,13 @@ import axios from 'axios';
 import realXhrAdapter from 'axios/lib/adapters/xhr.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EventStreamSerde, eventStreamSerdeProvider } from '../../../lib/adapters/aws/event-streams.stub.js';
+import { getInstanceMetadataRegion } from '../../../lib/adapters/aws/instance-metadata-region.stand-in.js';
 import {
   defaultProvider,
   LambdaCredentialsMissingError,
 } from '../../../lib/adapters/aws/lambda-credentials.provider.js';
 import LruCache from '../../../lib/adapters/aws/lru-cache.stand-in.js';
+import { Sha256Js } from '../../../lib/adapters/aws/sha256-js.stand-in.js';
 import fetchAdapterStandIn, { getFetch } from '../../../lib/adapters/http/axios-fetch-adapter.stand-in.js';
 import xhrAdapterStandIn from '../../../lib/adapters/http/axios-xhr-adapter.stand-in.js';
 import createDebug from '../../../lib/adapters/http/debug.stub.js';
@@ -78,6 +80,29 @@ describe("axios's fetch and XMLHttpRequest adapters (stood in for: the HTTP clie
     expect(getFetch()).toBe(false);
     expect(getFetch({ env: { fetch: () => undefined } })).toBe(false);
     expect(fetchAdapterStandIn).toBe(false);
+  });
+});
+
+describe("the SDK's JavaScript SHA-256 and instance-metadata region (stood in for: paths Node in Lambda never takes)", () => {
+  it('node:crypto hashes SHA-256, so the SDK builds its native hash and never the JavaScript fallback', async () => {
+    const { createHash } = await import('node:crypto');
+    const { Sha256 } = await import('@smithy/core/checksum');
+
+    expect(createHash('sha256').update('x').digest('hex')).toHaveLength(64);
+    expect(Sha256.name).not.toBe('Sha256Js');
+    const hash = new Sha256();
+    hash.update(new TextEncoder().encode('abc'));
+    expect(Buffer.from(await hash.digest()).toString('hex')).toBe(
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    );
+  });
+
+  it('the SHA-256 fallback refuses to be built, naming itself', () => {
+    expect(() => new Sha256Js()).toThrow(/no JavaScript fallback \(Sha256Js\)/);
+  });
+
+  it('the instance-metadata region answers undefined at once, as the real lookup does where there is no such service', async () => {
+    expect(await getInstanceMetadataRegion()).toBeUndefined();
   });
 });
 
