@@ -85,7 +85,8 @@ export interface Driver<Settings = unknown, Auth = unknown, Session = unknown> {
   /** Validate credentials; throw ConfigError (without echoing secret values). */
   checkCredentials(credentials: SourceCredentials): void;
   session: SessionSupport<Settings, Auth, Session>;
-  loops: LoopSpec<Settings, Session, any>[];
+  /** Each loop fetches its own raw shape and transforms it; the list holds them as `unknown` (methods, so each fits). */
+  loops: LoopSpec<Settings, Session, unknown>[];
   /** A login that needs a person (a browser with CAPTCHA or MFA), for vendors that declare one. */
   login?(ctx: InteractiveLoginContext<Settings>): Promise<void>;
 }

@@ -24,7 +24,7 @@ import type {
 /** What `<vendor>.source.ts` exports: session and loop behaviour, no timing. */
 export interface SourceImplementation<Settings, Auth = unknown, Session = unknown> {
   session: SessionBehaviour<Settings, Auth, Session>;
-  loops: Readonly<Record<string, LoopBehaviour<Settings, Session, any>>>;
+  loops: Readonly<Record<string, LoopBehaviour<Settings, Session, unknown>>>;
   login?(ctx: InteractiveLoginContext<Settings>): Promise<void>;
 }
 
@@ -35,7 +35,7 @@ export interface SourceImplementation<Settings, Auth = unknown, Session = unknow
 export function driverBuilder<Settings>() {
   return {
     supportSession<Auth, Session>(session: SessionBehaviour<Settings, Auth, Session>) {
-      const loops: Record<string, LoopBehaviour<Settings, Session, any>> = {};
+      const loops: Record<string, LoopBehaviour<Settings, Session, unknown>> = {};
       let login: ((ctx: InteractiveLoginContext<Settings>) => Promise<void>) | undefined;
       const withLoops = {
         registerLoop<Raw>(name: string, loop: LoopBehaviour<Settings, Session, Raw>) {

@@ -264,7 +264,7 @@ describe('CareLink session and data', () => {
     const { c, session: s } = await session('cgm.user');
     expect(s.target).toEqual({ mode: 'm2m', role: 'patient', patientUsername: 'cgm.user' });
     const before = sim.requests.length;
-    const raw = await careLinkDriver.loops[0].fetch(fetchCtx(c, s));
+    const raw = (await careLinkDriver.loops[0].fetch(fetchCtx(c, s))) as { sgs?: unknown };
     expect(sim.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual([
       'GET /patient/m2m/connect/data/gc/patients/cgm.user',
     ]);
@@ -296,7 +296,7 @@ describe('CareLink session and data', () => {
   it('care partner without M2M: BLE endpoint as "carepartner" with the patient id', async () => {
     const { c, session: s } = await session('dad');
     expect(s.target).toMatchObject({ mode: 'ble', role: 'carepartner', username: 'dad', patientUsername: 'pump.user' });
-    const raw = await careLinkDriver.loops[0].fetch(fetchCtx(c, s));
+    const raw = (await careLinkDriver.loops[0].fetch(fetchCtx(c, s))) as { sgs?: unknown };
     expect(Array.isArray(raw.sgs)).toBe(true);
   });
 
@@ -370,7 +370,7 @@ describe('CareLink token lifecycle', () => {
       expect(err).toBeInstanceOf(SessionInvalidError);
       expect(err.code).toBe('CARELINK.SESSION_INVALID');
       const { session: renewed } = await careLinkDriver.session.refresh!({ ...ctx(vendor), now: clock.now() }, s);
-      const raw = await careLinkDriver.loops[0].fetch(fetchCtx(c, renewed));
+      const raw = (await careLinkDriver.loops[0].fetch(fetchCtx(c, renewed))) as { sgs?: unknown };
       expect(Array.isArray(raw.sgs)).toBe(true);
     } finally {
       clock.t -= 901_000;

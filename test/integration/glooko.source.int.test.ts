@@ -94,7 +94,7 @@ async function login(settings: GlookoSettings, now: number, password = PASSWORD)
 
 async function poll(settings: GlookoSettings, session: GlookoSession, now: number, since: number) {
   const loop = glookoDriver.loops[0];
-  const raw: GlookoRaw = await loop.fetch({ ...context(settings, now), session, cursor: null, since });
+  const raw = (await loop.fetch({ ...context(settings, now), session, cursor: null, since })) as GlookoRaw;
   return loop.transform(raw, { sourceId: 'glooko-source-1', settings, cursor: null, now });
 }
 

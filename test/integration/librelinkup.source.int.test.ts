@@ -270,7 +270,7 @@ describe('LibreLinkUp driver against the simulator', () => {
     const { session } = await login(driver, settings);
     expect(s.stats.termsAccepted).toBe(2);
     expect(s.requests.filter((r) => r.endpoint === 'continue').map((r) => r.hasBearer)).toEqual([true, true]);
-    const raw = await driver.loops[0].fetch(fetchCtx(settings, session));
+    const raw = (await driver.loops[0].fetch(fetchCtx(settings, session))) as { graph: unknown[] };
     expect(raw.graph.length).toBeGreaterThan(0);
   });
 
@@ -434,7 +434,9 @@ describe('LibreLinkUp driver against the simulator', () => {
     expect(err).toMatchObject({ kind: 'retryable', code: 'LIBRELINKUP.HTTP_429', retryAfterMs: 90_000 });
 
     // Faults were one-shot: the next fetch works.
-    expect((await driver.loops[0].fetch(fetchCtx(settings, session))).graph.length).toBeGreaterThan(0);
+    expect(
+      ((await driver.loops[0].fetch(fetchCtx(settings, session))) as { graph: unknown[] }).graph.length,
+    ).toBeGreaterThan(0);
   });
 
   it('a 5xx or 430 at login is retryable and costs exactly one request', async () => {
@@ -462,7 +464,9 @@ describe('LibreLinkUp driver against the simulator', () => {
     // The ticket really is gone at the simulator.
     expect(await rejection(driver.loops[0].fetch(fetchCtx(settings, session)))).toBeInstanceOf(SessionInvalidError);
     const fresh = await login(driver, settings);
-    expect((await driver.loops[0].fetch(fetchCtx(settings, fresh.session))).graph.length).toBeGreaterThan(0);
+    expect(
+      ((await driver.loops[0].fetch(fetchCtx(settings, fresh.session))) as { graph: unknown[] }).graph.length,
+    ).toBeGreaterThan(0);
   });
 
   it('loop spec follows the interval setting', () => {

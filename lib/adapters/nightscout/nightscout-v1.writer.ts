@@ -20,7 +20,7 @@
  * Seeding (cursor === null) reads this device's newest document per collection with an explicit date filter, because
  * v1 silently limits undated queries to the last 4 days.
  */
-import type { AxiosInstance } from 'axios';
+import type { AxiosInstance, AxiosResponse } from 'axios';
 import { ConfigError, SourceError } from '../../domain/errors.js';
 import type { Batch, Cursor, DeviceStatus, Profile } from '../../domain/records.js';
 import { NO_REREAD, toIso } from '../../domain/records.js';
@@ -268,7 +268,7 @@ export class NightscoutV1Writer implements NightscoutWriter {
 
   private async send(method: 'GET' | 'POST', path: string, query: Query, data?: unknown): Promise<unknown> {
     const params: Query = this.token ? [...query, ['token', this.token]] : query;
-    let response;
+    let response: AxiosResponse;
     try {
       response = await this.http.request({ method, url: withQuery(path, params), data });
     } catch (err) {

@@ -11,7 +11,7 @@
  * which would erase the arrow of a stored current reading under an arrowless graph row of the same instant.
  */
 import { createHash } from 'node:crypto';
-import type { AxiosInstance } from 'axios';
+import type { AxiosInstance, AxiosResponse } from 'axios';
 import { ConfigError, SourceError } from '../../domain/errors.js';
 import type { WriteCounts } from '../../domain/messages.js';
 import type { Batch, Cursor } from '../../domain/records.js';
@@ -261,7 +261,7 @@ export class NightscoutV3Writer implements NightscoutWriter {
   }
 
   private async requestJwt(now: number): Promise<Jwt> {
-    let response;
+    let response: AxiosResponse;
     try {
       // The access token travels in the path; the request URL never reaches an error (classifier keeps codes only).
       response = await this.http.get(`/api/v2/authorization/request/${encodeURIComponent(this.token)}`);

@@ -4,6 +4,7 @@
  * request bodies and return values: no error, log line or message built here contains one.
  */
 import { createHash } from 'node:crypto';
+import type { AxiosResponse } from 'axios';
 import {
   classifyStatus,
   classifyTransportError,
@@ -54,7 +55,7 @@ async function getJson(url: string, timeoutMs: number, what: string): Promise<un
     timeoutMs,
     headers: { Accept: 'application/json', 'User-Agent': CARELINK_USER_AGENT },
   });
-  let res;
+  let res: AxiosResponse;
   try {
     res = await http.get(target.pathname + target.search);
   } catch (err) {
@@ -175,7 +176,7 @@ export async function requestCareLinkTokens(
     headers: { Accept: 'application/json', 'User-Agent': CARELINK_USER_AGENT },
   });
   const body = new URLSearchParams({ ...grant, client_id: options.clientId }).toString();
-  let res;
+  let res: AxiosResponse;
   try {
     res = await http.post(target.pathname + target.search, body, {
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },

@@ -24,6 +24,7 @@
  * writes the 24 h window, which entries/treatments dedup by their upsert keys.
  */
 
+import type { AxiosResponse } from 'axios';
 import {
   classifyStatus,
   classifyTransportError,
@@ -92,7 +93,7 @@ async function carelinkCall(
     timeoutMs: settings.httpTimeoutMs,
     headers: { Accept: 'application/json', 'User-Agent': CARELINK_USER_AGENT },
   });
-  let res;
+  let res: AxiosResponse;
   try {
     res = await http.request({
       method: request.method,
@@ -132,7 +133,10 @@ export async function selectPatient(
 
   if (!PATIENT_ROLES.has(role.toUpperCase())) {
     const links = await carelinkCall(settings, accessToken, now, { method: 'GET', url: api('/m2m/links/patients') });
-    const patients = (Array.isArray(links) ? links : []).map(asRecord).filter((p) => str(p?.username) !== undefined);
+    const patients = (Array.isArray(links) ? links : [])
+      .map((link) => str(asRecord(link)?.username))
+      .filter((username) => username !== undefined)
+      .map((username) => ({ username }));
     if (patients.length === 0) {
       throw new SourceRejectedError(
         "This CareLink care-partner account follows nobody: accept the patient's invitation in the CarePartner app first",
@@ -140,7 +144,7 @@ export async function selectPatient(
       );
     }
     const wanted = settings.patientUsername?.toLowerCase();
-    const chosen = wanted ? patients.find((p) => str(p?.username)!.toLowerCase() === wanted) : patients[0];
+    const chosen = wanted ? patients.find((p) => p.username.toLowerCase() === wanted) : patients[0];
     if (!chosen) {
       // No usernames in the message: it is stored and shown; the count is enough to act on.
       throw new SourceRejectedError(
@@ -148,7 +152,7 @@ export async function selectPatient(
         'CARELINK.PATIENT_NOT_LINKED',
       );
     }
-    const patientUsername = str(chosen.username)!;
+    const patientUsername = chosen.username;
     const m2m = asRecord(
       await carelinkCall(settings, accessToken, now, {
         method: 'GET',
@@ -227,7 +231,9 @@ async function tokensFromCredentials(
 ): Promise<{ tokens: CareLinkTokens; lineage: string }> {
   careLinkVendor.checkCredentials(ctx.credentials);
   const vendor = ctx.credentials.vendor;
-  const refreshToken = str(vendor.refreshToken)!;
+  const refreshToken = str(vendor.refreshToken);
+  // checkCredentials requires it; this only narrows the type.
+  if (refreshToken === undefined) throw new Error('CareLink credentials passed their check without a refresh token');
   let tokenUrl = str(vendor.tokenUrl);
   let clientId = str(vendor.clientId);
   if (!tokenUrl || !clientId) {

@@ -5,6 +5,7 @@
  * development servers all work.
  */
 import { createHash } from 'node:crypto';
+import type { AxiosResponse } from 'axios';
 import {
   classifyStatus,
   classifyTransportError,
@@ -81,7 +82,7 @@ async function signIn(ctx: DriverContext<GlookoSettings>): Promise<GlookoAuth> {
     userLogin: { email: ctx.credentials.vendor.email, password: ctx.credentials.vendor.password },
     deviceInformation: glookoDeviceInformation(ctx.sourceId),
   };
-  let response;
+  let response: AxiosResponse;
   try {
     response = await http.post('/api/v2/users/sign_in', body);
   } catch (err) {
@@ -147,7 +148,7 @@ export const glookoSource = driverBuilder<GlookoSettings>()
       const params = { patient: ctx.session.glookoCode, startDate: window.startDate, endDate: window.endDate };
       const results = await Promise.all(
         ENDPOINTS.map(async ({ key, path }) => {
-          let response;
+          let response: AxiosResponse;
           try {
             response = await http.get(path, { params, headers: { Cookie: ctx.session.cookie } });
           } catch (err) {

@@ -160,6 +160,6 @@ function pickItem(raw: Record<string, unknown>): LibreGlucoseItem {
   return { FactoryTimestamp, Timestamp, ValueInMgPerDl, ...(TrendArrow !== undefined ? { TrendArrow } : {}) };
 }
 
-function isRecord(value: unknown): value is Record<string, any> {
+function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

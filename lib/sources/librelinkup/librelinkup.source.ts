@@ -132,13 +132,29 @@ async function send(run: () => Promise<AxiosResponse>): Promise<AxiosResponse> {
   }
 }
 
-function bodyOf(response: AxiosResponse): Record<string, any> | undefined {
-  const data = response.data;
-  return typeof data === 'object' && data !== null && !Array.isArray(data) ? data : undefined;
+/** A decoded JSON object body. */
+type JsonObject = Record<string, unknown>;
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function lockoutSeconds(body: Record<string, any> | undefined): number | undefined {
-  const seconds = body?.data?.data?.lockout;
+/** The value at `path` inside a decoded body; undefined where a step is missing or not an object. */
+function at(value: unknown, ...path: string[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (!isObject(current)) return undefined;
+    current = current[key];
+  }
+  return current;
+}
+
+function bodyOf(response: AxiosResponse): JsonObject | undefined {
+  return isObject(response.data) ? response.data : undefined;
+}
+
+function lockoutSeconds(body: JsonObject | undefined): number | undefined {
+  const seconds = at(body, 'data', 'data', 'lockout');
   return typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
 }
 
@@ -148,7 +164,7 @@ function lockoutSeconds(body: Record<string, any> | undefined): number | undefin
  */
 function rateLimited(
   response: AxiosResponse,
-  body: Record<string, any> | undefined,
+  body: JsonObject | undefined,
   now: number,
   startedAt: number,
   onLogin: boolean,
@@ -211,8 +227,8 @@ function classifyHttp(
   return classifyStatus(PREFIX, status, parseRetryAfter(response.headers?.['retry-after'], now));
 }
 
-function versionTooOld(body: Record<string, any> | undefined): SourceRejectedError {
-  const wanted = body?.data?.minimumVersion;
+function versionTooOld(body: JsonObject | undefined): SourceRejectedError {
+  const wanted = at(body, 'data', 'minimumVersion');
   const version = typeof wanted === 'string' && /^\d+(\.\d+){0,3}$/.test(wanted) ? wanted : undefined;
   return new SourceRejectedError(
     version
@@ -261,8 +277,9 @@ async function authenticate(ctx: DriverContext<LibreLinkUpSettings>, memo: Regio
     if (response.status === 401) throw authRejected();
     const payload = bodyOf(response);
 
-    if (payload?.status === 0 && payload.data?.redirect === true) {
-      const target = typeof payload.data.region === 'string' ? canonicalRegion(payload.data.region) : '';
+    if (payload?.status === 0 && at(payload, 'data', 'redirect') === true) {
+      const wantedRegion = at(payload, 'data', 'region');
+      const target = typeof wantedRegion === 'string' ? canonicalRegion(wantedRegion) : '';
       const targetUrl = settings.linkUpHosts[target];
       if (!targetUrl) {
         throw new SourceRejectedError(
@@ -300,7 +317,7 @@ function authRejected(): SourceAuthRejectedError {
 /** A non-redirect login answer (possibly a chain of terms steps) → auth, or the error that parks/locks/stops the source. */
 async function settleLogin(
   ctx: DriverContext<LibreLinkUpSettings>,
-  first: Record<string, any> | undefined,
+  first: JsonObject | undefined,
   baseUrl: string,
   httpStatus: number,
 ): Promise<Omit<LibreAuth, 'redirected' | 'region'>> {
@@ -327,7 +344,7 @@ async function settleLogin(
       );
     }
 
-    const stepType = payload?.data?.step?.type;
+    const stepType = at(payload, 'data', 'step', 'type');
     const known = stepType === 'tou' || stepType === 'pp';
     if (!known) {
       throw new SourceAuthRejectedError(
@@ -345,7 +362,7 @@ async function settleLogin(
         `${PREFIX}.TOO_MANY_STEPS`,
       );
     }
-    const stepToken = payload?.data?.authTicket?.token;
+    const stepToken = at(payload, 'data', 'authTicket', 'token');
     if (typeof stepToken !== 'string' || stepToken === '') {
       throw new SourceRejectedError('LibreLinkUp terms step came without a ticket', `${PREFIX}.UNEXPECTED_BODY`);
     }
@@ -370,9 +387,9 @@ async function settleLogin(
   }
 }
 
-function toAuth(payload: Record<string, any> | undefined, baseUrl: string): Omit<LibreAuth, 'redirected' | 'region'> {
-  const token = payload?.data?.authTicket?.token;
-  const userId = payload?.data?.user?.id;
+function toAuth(payload: JsonObject | undefined, baseUrl: string): Omit<LibreAuth, 'redirected' | 'region'> {
+  const token = at(payload, 'data', 'authTicket', 'token');
+  const userId = at(payload, 'data', 'user', 'id');
   if (
     typeof token !== 'string' ||
     token === '' ||
@@ -381,7 +398,7 @@ function toAuth(payload: Record<string, any> | undefined, baseUrl: string): Omit
   ) {
     throw new SourceRejectedError('LibreLinkUp login answer lacks the user or ticket', `${PREFIX}.UNEXPECTED_BODY`);
   }
-  const expires = payload?.data?.authTicket?.expires;
+  const expires = at(payload, 'data', 'authTicket', 'expires');
   let expiresAt: number | undefined;
   if (typeof expires === 'number' && Number.isFinite(expires) && expires > 0) {
     // Documented as epoch seconds; a value already in ms (> year 5138 as seconds) is taken as ms.
@@ -400,22 +417,15 @@ function authedHeaders(token: string, accountIdHash: string): Record<string, str
 }
 
 /** Body status ≠ 0 on an authenticated call. */
-function classifyBodyStatus(
-  payload: Record<string, any> | undefined,
-  now: number,
-  httpStatus: number,
-): SourceError | undefined {
+function classifyBodyStatus(payload: JsonObject | undefined, now: number, httpStatus: number): SourceError | undefined {
   const status = payload?.status;
   if (status === 0) return undefined;
   if (status === 429)
     return rateLimited({ status: httpStatus, headers: {} } as AxiosResponse, payload, now, performance.now(), false);
   if (status === 920) return versionTooOld(payload);
+  const errorMessage = at(payload, 'error', 'message');
   const message =
-    typeof payload?.error?.message === 'string'
-      ? payload.error.message
-      : typeof payload?.message === 'string'
-        ? payload.message
-        : '';
+    typeof errorMessage === 'string' ? errorMessage : typeof payload?.message === 'string' ? payload.message : '';
   if (status === 2 || /auth|token|session|ticket/i.test(message)) {
     return new SessionInvalidError('LibreLinkUp no longer accepts the session', `${PREFIX}.SESSION_INVALID`);
   }
@@ -432,7 +442,7 @@ async function authedGet(
   token: string,
   accountIdHash: string,
   now: number,
-): Promise<Record<string, any>> {
+): Promise<JsonObject> {
   const startedAt = performance.now();
   const response = await send(() =>
     client(settings, baseUrl).get(path, { headers: authedHeaders(token, accountIdHash) }),
@@ -444,7 +454,8 @@ async function authedGet(
   const payload = bodyOf(response);
   const bodyFailure = classifyBodyStatus(payload, now, response.status);
   if (bodyFailure) throw bodyFailure;
-  return payload as Record<string, any>;
+  // classifyBodyStatus accepts only status 0, which needs an object body.
+  return payload ?? {};
 }
 
 async function authorize(
@@ -462,8 +473,7 @@ async function authorize(
   if (!Array.isArray(payload.data))
     throw new SourceRejectedError('LibreLinkUp connections answer has no list', `${PREFIX}.UNEXPECTED_BODY`);
   const connections = payload.data.filter(
-    (c: unknown): c is Record<string, any> =>
-      typeof c === 'object' && c !== null && typeof (c as any).patientId === 'string',
+    (c: unknown): c is JsonObject & { patientId: string } => isObject(c) && typeof c.patientId === 'string',
   );
   if (connections.length === 0) {
     throw new SourceRejectedError(
@@ -472,7 +482,7 @@ async function authorize(
     );
   }
   const wanted = ctx.settings.linkUpPatientId;
-  let chosen: Record<string, any> | undefined;
+  let chosen: (JsonObject & { patientId: string }) | undefined;
   if (wanted) {
     chosen = connections.find((c) => c.patientId === wanted);
     if (!chosen) {
