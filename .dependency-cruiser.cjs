@@ -137,7 +137,8 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^(node_modules|cdk\\.out|\\.data)' },
+    // test/fixtures/architecture breaks these rules on purpose (test/unit/architecture/layer-rules.test.ts).
+    exclude: { path: '^(node_modules|cdk\\.out|\\.data|test/fixtures/architecture/)' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: {
